@@ -1,0 +1,3 @@
+"""astguard: a compliance guard for Asterisk call centres in France."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from astguard.surfaces.cli import main
+
+sys.exit(main())

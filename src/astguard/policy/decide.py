@@ -1,0 +1,117 @@
+"""The one decision: `decide(call, facts, now, rules)`. Pure: no I/O, the clock passed in.
+
+Every rule is evaluated and every failing reason reported, not only the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from astguard.policy.call_window import (
+    DepartmentError,
+    check_call_window,
+    consumer_place,
+    local_times,
+)
+from astguard.policy.model import (
+    CallRequest,
+    Campaign,
+    Decision,
+    Facts,
+    LocalTime,
+    Purpose,
+    RuleSettings,
+    Verdict,
+    deny_reasons,
+)
+from astguard.policy.numbers import ConsumerNumber, NumberError, is_emergency, parse_number
+from astguard.policy.reasons import Reason, ReasonCode
+
+
+def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSettings) -> Verdict:
+    if now.tzinfo is None:
+        raise ValueError("decide() needs an aware datetime")
+    campaign = facts.campaign
+    requested = call.caller_id or None
+    presented = _presented_caller_id(campaign, requested)
+
+    # R-A: emergency and public-interest numbers are never blocked and never counted.
+    if is_emergency(call.dialled, rules.emergency_numbers):
+        return Verdict(
+            decision=Decision.ALLOW,
+            reasons=(Reason(ReasonCode.EMERGENCY_NUMBER, {"dialled": call.dialled}),),
+            decided_at=now, dialled=call.dialled, number=None, local_times=(),
+            campaign=campaign, caller_id=presented, caller_id_requested=requested,
+            emergency=True,
+        )
+
+    reasons: list[Reason] = []
+    number: ConsumerNumber | None = None
+    try:
+        number = parse_number(call.dialled)
+    except NumberError as exc:
+        reasons.append(Reason(ReasonCode.INVALID_NUMBER, {"dialled": call.dialled,
+                                                          "detail": str(exc)}))
+
+    in_scope = _scope(campaign, facts, reasons)
+
+    times: tuple[LocalTime, ...] = ()
+    if number is not None:
+        times = local_times(now, number.zones)
+        if in_scope:
+            times = _destination_and_hours(number, call, now, rules, reasons)
+
+    decision = Decision.DENY if deny_reasons(reasons) else Decision.ALLOW
+    return Verdict(
+        decision=decision, reasons=tuple(reasons), decided_at=now, dialled=call.dialled,
+        number=number, local_times=times, campaign=campaign, caller_id=presented,
+        caller_id_requested=requested,
+    )
+
+
+def _scope(campaign: Campaign | None, facts: Facts, reasons: list[Reason]) -> bool:
+    """R-A. Returns whether the consumer rules (R-D) apply; an unknown purpose counts as in."""
+    if facts.store_error is not None and (campaign is None or campaign.purpose.in_consumer_scope):
+        # Fail closed: without the store, no prospecting call goes out.
+        reasons.append(Reason(ReasonCode.GUARD_UNAVAILABLE, {"detail": facts.store_error}))
+    if campaign is None:
+        if facts.store_error is None:
+            reasons.append(Reason(ReasonCode.PURPOSE_UNCLASSIFIED,
+                                  {"classification": facts.classification}))
+        return True
+    if campaign.purpose is Purpose.SERVICE:
+        reasons.append(Reason(ReasonCode.OUT_OF_SCOPE_SERVICE_CALL, {"campaign": campaign.name}))
+    elif campaign.purpose is Purpose.B2B:
+        reasons.append(Reason(ReasonCode.OUT_OF_SCOPE_B2B, {"campaign": campaign.name}))
+    return campaign.purpose.in_consumer_scope
+
+
+def _destination_and_hours(
+    number: ConsumerNumber,
+    call: CallRequest,
+    now: dt.datetime,
+    rules: RuleSettings,
+    reasons: list[Reason],
+) -> tuple[LocalTime, ...]:
+    if not number.in_territory and number.region not in rules.allowed_foreign_regions:
+        reasons.append(Reason(ReasonCode.NON_FR_DESTINATION, {"region": number.region,
+                                                              "number": number.e164}))
+    try:
+        place = consumer_place(number, call.department, rules)
+    except DepartmentError as exc:
+        reasons.append(Reason(ReasonCode.TIMEZONE_UNKNOWN, {"detail": str(exc)}))
+        return local_times(now, number.zones)
+    times = local_times(now, place.zones)
+    reasons.extend(check_call_window(place, times, rules))  # R-D1 to R-D4
+    return times
+
+
+def _presented_caller_id(campaign: Campaign | None, requested: str | None) -> str | None:
+    """The campaign's number when it has one, else what the phone asked; E.164 when it parses."""
+    chosen = campaign.caller_id if campaign and campaign.caller_id else requested
+    if not chosen:
+        return None
+    try:
+        return parse_number(chosen).e164
+    except NumberError:
+        return chosen

@@ -1,0 +1,187 @@
+"""The values the policy reads and returns. Frozen, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from astguard.policy.numbers import ConsumerNumber
+from astguard.policy.reasons import Effect, PromptFamily, Reason, ReasonCode, prompt_for
+
+RULEBOOK_VERSION = "rules-fr 2026-11-25"
+
+
+class Purpose(enum.StrEnum):
+    PROSPECTING = "prospecting"
+    SERVICE = "service"
+    SURVEY = "survey"
+    B2B = "b2b"
+
+    @property
+    def in_consumer_scope(self) -> bool:
+        # R-A: the consumer rules cover prospecting; surveys are kept in scope (strict, I).
+        return self in (Purpose.PROSPECTING, Purpose.SURVEY)
+
+
+class DialMode(enum.StrEnum):
+    MANUAL = "manual"
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+    BROADCAST = "broadcast"
+
+    @property
+    def automated(self) -> bool:
+        # R-F4: one human action per call (manual, preview) is not automated dialling.
+        return self not in (DialMode.MANUAL, DialMode.PREVIEW)
+
+
+class Decision(enum.StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    name: str
+    principal: str
+    purpose: Purpose
+    dial_mode: DialMode
+    caller_id: str | None = None  # the campaign's default presented number
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """An outbound call as a telephony adapter, the CLI or the API sees it."""
+
+    dialled: str
+    source: str  # "ari", "agi", "cli", "api"
+    endpoint: str | None = None
+    campaign_name: str | None = None  # per-call override (dialer variable, SIP header)
+    dial_mode: DialMode | None = None  # per-call override
+    caller_id: str | None = None  # what the agent's phone or the dialer asked to present
+    department: str | None = None  # the consumer's known address, when the CRM gives it
+    channel_id: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the store knows about this call, gathered before the policy runs."""
+
+    campaign: Campaign | None
+    classification: str  # how the campaign was found, or why not (evidence)
+    store_error: str | None = None  # set when the store could not be read: fail closed
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """The configurable readings of the rule book; defaults are the strict ones."""
+
+    emergency_numbers: frozenset[str]
+    allowed_foreign_regions: frozenset[str] = frozenset()
+    local_holidays: bool = True
+    alsace_moselle_when_unknown: bool = True
+    window_end_margin: dt.timedelta = dt.timedelta(0)
+    windows: tuple[tuple[dt.time, dt.time], ...] = (
+        (dt.time(10, 0), dt.time(13, 0)),
+        (dt.time(14, 0), dt.time(20, 0)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTime:
+    zone: str
+    local: dt.datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zone": self.zone, "local": self.local.isoformat()}
+
+
+# Q.850 causes: 21 "call rejected" reaches a SIP phone as 403, 41 "temporary failure" as 503.
+CAUSE_REJECTED = 21
+CAUSE_TEMPORARY_FAILURE = 41
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    decided_at: dt.datetime
+    dialled: str
+    number: ConsumerNumber | None
+    local_times: tuple[LocalTime, ...]
+    campaign: Campaign | None
+    caller_id: str | None  # the number astguard presents
+    caller_id_requested: str | None
+    emergency: bool = False
+    rulebook_version: str = RULEBOOK_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is Decision.ALLOW
+
+    @property
+    def codes(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for reason in self.reasons:
+            seen.setdefault(reason.code.value, None)
+        return list(seen)
+
+    @property
+    def destination(self) -> str:
+        """What the trunk dials: E.164 when the number parsed, the raw digits otherwise."""
+        return self.number.e164 if self.number else self.dialled
+
+    @property
+    def prompt(self) -> PromptFamily | None:
+        return None if self.allowed else prompt_for(list(self.reasons))
+
+    @property
+    def hangup_cause(self) -> int | None:
+        if self.allowed:
+            return None
+        if any(r.code is ReasonCode.GUARD_UNAVAILABLE for r in self.reasons):
+            return CAUSE_TEMPORARY_FAILURE
+        return CAUSE_REJECTED
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        # R-D6: an allowed prospecting call that leaves the PBX is an attempt; emergency never.
+        return (
+            self.allowed
+            and not self.emergency
+            and self.campaign is not None
+            and self.campaign.purpose.in_consumer_scope
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        campaign = self.campaign
+        return {
+            "decision": self.decision.value,
+            "reasons": self.codes,
+            "details": [r.as_dict() for r in self.reasons],
+            "number": self.number.e164 if self.number else None,
+            "dialled": self.dialled,
+            "emergency": self.emergency,
+            "decided_at": self.decided_at.isoformat(),
+            "local_times": [t.as_dict() for t in self.local_times],
+            "zones": [t.zone for t in self.local_times],
+            "territories": sorted(t.value for t in self.number.territories) if self.number else [],
+            "campaign": campaign.name if campaign else None,
+            "principal": campaign.principal if campaign else None,
+            "purpose": campaign.purpose.value if campaign else None,
+            "dial_mode": campaign.dial_mode.value if campaign else None,
+            "caller_id": self.caller_id,
+            "caller_id_requested": self.caller_id_requested,
+            "prompt": self.prompt.value if self.prompt else None,
+            "hangup_cause": self.hangup_cause,
+            "rulebook_version": self.rulebook_version,
+        }
+
+
+def deny_reasons(reasons: list[Reason]) -> list[Reason]:
+    return [r for r in reasons if r.resolved_effect is Effect.DENY]

@@ -1,0 +1,106 @@
+"""The composition root: builds every object once and hands each its dependencies.
+
+Nothing else in astguard constructs a store, a client or a clock; surfaces ask for a Components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from astguard.clock import Clock, build_clock
+from astguard.errors import StoreUnavailable
+from astguard.gate import Gate
+from astguard.settings import Settings
+from astguard.store import schema
+from astguard.store.database import Database
+from astguard.store.directory import Directory
+from astguard.store.evidence import EvidenceStore
+from astguard.store.spool import Spool
+from astguard.telephony.ari import AriClient
+from astguard.telephony.fastagi import HardenedFastAGI, OutboundAgi, serve_fastagi
+from astguard.telephony.stasis import OutboundStasisApp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Components:
+    settings: Settings
+    db: Database
+    directory: Directory
+    evidence: EvidenceStore
+    spool: Spool
+    clock: Clock
+    gate: Gate
+
+
+@contextlib.asynccontextmanager
+async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
+    db = Database(settings.database_url, timeout=settings.db_timeout)
+    directory = Directory(db)
+    evidence = EvidenceStore(db)
+    spool = Spool(settings.spool_dir)
+    clock = clock or build_clock(settings.clock)
+    gate = Gate(directory=directory, evidence=evidence, spool=spool, clock=clock,
+                rules=settings.rules, node=socket.gethostname())
+    try:
+        yield Components(settings, db, directory, evidence, spool, clock, gate)
+    finally:
+        await db.close()
+
+
+async def check_schema_if_reachable(db: Database) -> bool:
+    """Raise SchemaError on a reachable database at the wrong version; False if unreachable."""
+    try:
+        async with db.connection() as conn:
+            await schema.check(conn)
+    except StoreUnavailable:
+        return False
+    return True
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
+    async with components(settings) as c, aiohttp.ClientSession() as session:
+        c.spool.prepare()
+        if not await check_schema_if_reachable(c.db):
+            log.warning("PostgreSQL unreachable at start-up: prospecting calls are refused "
+                        "(GUARD_UNAVAILABLE) until it answers; decisions are spooled")
+        if c.clock.mode != "system":
+            log.warning("clock is %s (now %s): for tests and demos only", c.clock.mode,
+                        c.clock.now().isoformat())
+        ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
+                        settings.ari_app)
+        stasis = OutboundStasisApp(ari, c.gate)
+        tasks = [
+            asyncio.create_task(ari.run(stasis.handle), name="ari"),
+            asyncio.create_task(
+                c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
+        ]
+        server = None
+        if settings.agi_enabled:
+            agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
+            OutboundAgi(c.gate).install(agi)
+            server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
+            log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
+        log.info("astguard serving (ARI %s, app %s)", settings.ari_url, settings.ari_app)
+        try:
+            await stop.wait()
+        finally:
+            log.info("astguard stopping")
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await stasis.drain()
+            with contextlib.suppress(StoreUnavailable):
+                await c.spool.flush(c.db)

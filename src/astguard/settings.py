@@ -1,0 +1,184 @@
+"""Typed settings, read once from the environment (ASTGUARD_*), failing fast with the key's name.
+
+Secrets (database password, ARI password) are never logged: `Settings.describe()` masks them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from astguard.errors import ConfigError
+from astguard.policy.model import RuleSettings
+
+DEFAULT_EMERGENCY = (
+    "15", "17", "18", "112", "114", "115", "116000", "116006", "116117", "119", "191", "196", "197",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSetting:
+    """Pinned (frozen) or started at an instant then running; None fields mean the real clock."""
+
+    pinned: dt.datetime | None = None
+    start: dt.datetime | None = None
+
+
+@dataclass(frozen=True)  # no slots: from_env reads the class defaults
+class Settings:
+    database_url: str
+    ari_url: str = "http://127.0.0.1:8088/ari"
+    ari_user: str = "astguard"
+    ari_password: str = field(default="", repr=False)
+    ari_app: str = "astguard"
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    agi_enabled: bool = True
+    agi_read_timeout: float = 5.0
+    db_timeout: float = 2.0
+    spool_dir: Path = Path("/var/spool/astguard")
+    spool_flush_interval: float = 2.0
+    campaign_cache_ttl: float = 30.0
+    clock: ClockSetting = ClockSetting()
+    rules: RuleSettings = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            database_url=reader.text("ASTGUARD_DATABASE_URL", required=True),
+            ari_url=reader.text("ASTGUARD_ARI_URL", cls.ari_url).rstrip("/"),
+            ari_user=reader.text("ASTGUARD_ARI_USER", cls.ari_user),
+            ari_password=reader.text("ASTGUARD_ARI_PASSWORD", ""),
+            ari_app=reader.text("ASTGUARD_ARI_APP", cls.ari_app),
+            agi_host=reader.text("ASTGUARD_AGI_HOST", cls.agi_host),
+            agi_port=reader.integer("ASTGUARD_AGI_PORT", cls.agi_port, 0, 65535),
+            agi_enabled=reader.boolean("ASTGUARD_AGI_ENABLED", cls.agi_enabled),
+            agi_read_timeout=reader.number("ASTGUARD_AGI_READ_TIMEOUT", cls.agi_read_timeout),
+            db_timeout=reader.number("ASTGUARD_DB_TIMEOUT", cls.db_timeout),
+            spool_dir=Path(reader.text("ASTGUARD_SPOOL_DIR", str(cls.spool_dir))),
+            spool_flush_interval=reader.number("ASTGUARD_SPOOL_FLUSH_INTERVAL",
+                                               cls.spool_flush_interval),
+            campaign_cache_ttl=reader.number("ASTGUARD_CAMPAIGN_CACHE_TTL",
+                                             cls.campaign_cache_ttl),
+            clock=ClockSetting(
+                pinned=reader.instant("ASTGUARD_CLOCK_PIN"),
+                start=reader.instant("ASTGUARD_CLOCK_START"),
+            ),
+            rules=RuleSettings(
+                emergency_numbers=reader.word_set("ASTGUARD_EMERGENCY_NUMBERS", DEFAULT_EMERGENCY),
+                allowed_foreign_regions=reader.word_set("ASTGUARD_ALLOWED_FOREIGN_REGIONS", ()),
+                local_holidays=reader.boolean("ASTGUARD_LOCAL_HOLIDAYS", True),
+                alsace_moselle_when_unknown=reader.boolean(
+                    "ASTGUARD_ALSACE_MOSELLE_WHEN_UNKNOWN", True),
+                window_end_margin=dt.timedelta(
+                    seconds=reader.integer("ASTGUARD_WINDOW_END_MARGIN_SECONDS", 0, 0, 3600)),
+            ),
+            log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
+                                    ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+        if settings.clock.pinned and settings.clock.start:
+            raise ConfigError("ASTGUARD_CLOCK_PIN and ASTGUARD_CLOCK_START exclude each other")
+        return settings
+
+    def describe(self) -> dict[str, str]:
+        """For logs and `astguard config`: every setting, secrets masked."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "ari_password":
+                value = "***" if value else ""
+            elif f.name == "database_url":
+                value = mask_url(value)
+            out[f.name] = str(value)
+        return out
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, key: str) -> str | None:
+        value = self._env.get(key)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def text(self, key: str, default: str = "", *, required: bool = False) -> str:
+        value = self._raw(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"{key} is required (see README, Configuration)")
+            return default
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._raw(key)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{key} must be between {low} and {high}, not {number}")
+        return number
+
+    def number(self, key: str, default: float) -> float:
+        value = self._raw(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, not {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{key} must be positive, not {number}")
+        return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._raw(key)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = (self._raw(key) or default).upper()
+        if value not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    def word_set(self, key: str, default: tuple[str, ...]) -> frozenset[str]:
+        value = self._raw(key)
+        if value is None:
+            return frozenset(default)
+        return frozenset(w for w in value.replace(",", " ").split() if w)
+
+    def instant(self, key: str) -> dt.datetime | None:
+        value = self._raw(key)
+        if value is None:
+            return None
+        try:
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be an ISO-8601 instant, not {value!r}") from None
+        if instant.tzinfo is None:
+            raise ConfigError(f"{key} needs a UTC offset, e.g. 2026-11-27T19:59:00+01:00")
+        return instant

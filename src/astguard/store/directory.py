@@ -1,0 +1,133 @@
+"""Principals, campaigns and agent endpoints: which campaign a call belongs to (issue: R-A)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from astguard.errors import InputError
+from astguard.policy.model import Campaign, DialMode, Purpose
+from astguard.policy.numbers import NumberError, parse_number
+from astguard.store.database import Database
+
+_IDENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
+def valid_identifier(value: str, what: str, pattern: re.Pattern[str] = _IDENT) -> str:
+    if not pattern.fullmatch(value):
+        raise InputError(f"{what} {value!r} invalide : lettres, chiffres, _ . - (64 au plus)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    campaign: Campaign | None
+    how: str  # evidence: how the campaign was found, or why not
+
+
+def _campaign(row: asyncpg.Record) -> Campaign:
+    return Campaign(
+        name=row["name"], principal=row["principal_id"], purpose=Purpose(row["purpose"]),
+        dial_mode=DialMode(row["dial_mode"]), caller_id=row["caller_id"],
+    )
+
+
+class Directory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- the decision path -------------------------------------------------------------------
+    async def classify(self, endpoint: str | None, override: str | None) -> Classification:
+        """Find the call's campaign: the override if the endpoint may use it, else its default."""
+        if override and not _IDENT.fullmatch(override):
+            return Classification(None, f"campagne demandée illisible : {override!r}")
+        if endpoint and not _ENDPOINT.fullmatch(endpoint):
+            return Classification(None, f"poste illisible : {endpoint!r}")
+        async with self._db.connection() as conn:
+            ep = None
+            if endpoint:
+                ep = await conn.fetchrow(
+                    "SELECT default_campaign, allowed_campaigns FROM agent_endpoints "
+                    "WHERE endpoint = $1", endpoint)
+            wanted = override or (ep["default_campaign"] if ep else None)
+            if wanted is None:
+                why = (f"aucune campagne par défaut pour le poste {endpoint}" if endpoint
+                       else "aucun poste ni campagne pour cet appel")
+                return Classification(None, why)
+            if override and ep is not None and override != ep["default_campaign"] \
+                    and override not in ep["allowed_campaigns"]:
+                return Classification(None, f"campagne {override} non autorisée pour le poste "
+                                            f"{endpoint}")
+            row = await conn.fetchrow(
+                "SELECT * FROM campaigns WHERE name = $1 AND active", wanted)
+        if row is None:
+            return Classification(None, f"campagne {wanted} inconnue ou inactive")
+        how = (f"campagne {wanted} demandée pour l'appel" if override
+               else f"campagne par défaut du poste {endpoint}")
+        return Classification(_campaign(row), how)
+
+    # -- management (CLI, API) ---------------------------------------------------------------
+    async def add_principal(self, principal_id: str, name: str) -> None:
+        valid_identifier(principal_id, "donneur d'ordre")
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "INSERT INTO principals (id, name) VALUES ($1, $2) "
+                "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name", principal_id, name)
+
+    async def set_campaign(self, name: str, principal: str, purpose: str, dial_mode: str,
+                           caller_id: str | None, active: bool = True) -> Campaign:
+        valid_identifier(name, "campagne")
+        try:
+            purpose_v, mode_v = Purpose(purpose), DialMode(dial_mode)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if caller_id:
+            try:
+                caller_id = parse_number(caller_id).e164
+            except NumberError as exc:
+                raise InputError(f"numéro présenté {caller_id!r} : {exc}") from None
+        async with self._db.connection() as conn:
+            if not await conn.fetchval("SELECT 1 FROM principals WHERE id = $1", principal):
+                raise InputError(f"donneur d'ordre inconnu : {principal!r} "
+                                 "(astguard principal add)")
+            row = await conn.fetchrow(
+                """INSERT INTO campaigns (name, principal_id, purpose, dial_mode, caller_id, active)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (name) DO UPDATE SET principal_id = EXCLUDED.principal_id,
+                       purpose = EXCLUDED.purpose, dial_mode = EXCLUDED.dial_mode,
+                       caller_id = EXCLUDED.caller_id, active = EXCLUDED.active,
+                       updated_at = now()
+                   RETURNING *""",
+                name, principal, purpose_v.value, mode_v.value, caller_id, active)
+        return _campaign(row)
+
+    async def set_endpoint(self, endpoint: str, default_campaign: str | None,
+                           allowed: list[str], agent: str | None) -> None:
+        valid_identifier(endpoint, "poste", _ENDPOINT)
+        async with self._db.connection() as conn:
+            for name in [c for c in [default_campaign, *allowed] if c]:
+                if not await conn.fetchval("SELECT 1 FROM campaigns WHERE name = $1", name):
+                    raise InputError(f"campagne inconnue : {name!r}")
+            await conn.execute(
+                """INSERT INTO agent_endpoints (endpoint, default_campaign, allowed_campaigns, agent)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (endpoint) DO UPDATE SET default_campaign = EXCLUDED.default_campaign,
+                       allowed_campaigns = EXCLUDED.allowed_campaigns, agent = EXCLUDED.agent,
+                       updated_at = now()""",
+                endpoint, default_campaign, allowed, agent)
+
+    async def list_campaigns(self) -> list[dict[str, Any]]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT c.*, p.name AS principal_name FROM campaigns c "
+                "JOIN principals p ON p.id = c.principal_id ORDER BY c.name")
+        return [dict(r) for r in rows]
+
+    async def list_endpoints(self) -> list[dict[str, Any]]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch("SELECT * FROM agent_endpoints ORDER BY endpoint")
+        return [dict(r) for r in rows]

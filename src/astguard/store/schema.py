@@ -1,0 +1,102 @@
+"""Schema migrations: numbered SQL files applied in order by `astguard db migrate`.
+
+Each migration runs in its own transaction under an advisory lock, so two nodes migrating at once
+apply it once. Start-up checks that the database is exactly at the version the code knows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+from astguard.errors import SchemaError
+
+_LOCK_KEY = 0x61737467  # "astg"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def known_migrations() -> list[Migration]:
+    folder = resources.files("astguard.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    return found
+
+
+async def _ensure_table(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version    integer PRIMARY KEY,
+               name       text NOT NULL,
+               checksum   text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+
+
+async def applied(conn: asyncpg.Connection) -> dict[int, str]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return {}
+    rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    return {r["version"]: r["checksum"] for r in rows}
+
+
+async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+    """Apply what is pending; return what was applied."""
+    done: list[Migration] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await _ensure_table(conn)
+        have = await applied(conn)
+        _check_checksums(have)
+        for migration in known_migrations():
+            if migration.version in have:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version, migration.name, migration.checksum,
+                )
+            done.append(migration)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    return done
+
+
+def _check_checksums(have: dict[int, str]) -> None:
+    known = {m.version: m for m in known_migrations()}
+    for version, checksum in sorted(have.items()):
+        if version not in known:
+            raise SchemaError(f"database has migration {version:04d}, unknown to this astguard "
+                              "(downgrade?)")
+        if known[version].checksum != checksum:
+            raise SchemaError(f"migration {version:04d} was changed after it was applied")
+
+
+async def check(conn: asyncpg.Connection) -> None:
+    """Raise SchemaError unless every known migration is applied, unchanged."""
+    have = await applied(conn)
+    _check_checksums(have)
+    pending = [m for m in known_migrations() if m.version not in have]
+    if pending:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
+        raise SchemaError(f"database schema is behind: pending {names}; run `astguard db migrate`")

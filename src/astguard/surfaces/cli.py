@@ -1,0 +1,214 @@
+"""The `astguard` command. Exit status: 0 done/allowed, 1 refused, 2 bad input or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from astguard import __version__
+from astguard.clock import PinnedClock
+from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
+from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.service import components, serve
+from astguard.settings import Settings
+from astguard.store import schema
+from astguard.surfaces.table import render_decision, render_rows
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="astguard", description=__doc__)
+    p.add_argument("--version", action="version", version=f"astguard {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run the Stasis application, FastAGI and the spool flusher")
+    sub.add_parser("config", help="print the settings in force (secrets masked)")
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
+    db.add_parser("migrate", help="apply pending migrations")
+    db.add_parser("status", help="say whether the schema is current")
+
+    chk = sub.add_parser("check", help="dry run: decide a call as if dialled now, record nothing")
+    chk.add_argument("number")
+    chk.add_argument("--at", help="ISO-8601 instant (no offset: Europe/Paris time)")
+    chk.add_argument("--campaign")
+    chk.add_argument("--purpose", choices=[p.value for p in Purpose])
+    chk.add_argument("--principal")
+    chk.add_argument("--dial-mode", choices=[m.value for m in DialMode])
+    chk.add_argument("--caller-id")
+    chk.add_argument("--endpoint", help="the agent endpoint whose default campaign applies")
+    chk.add_argument("--department", help="the consumer's department, when the address is known")
+    chk.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("principal", help="principals (the professional the calls are for)")
+    pr_sub = pr.add_subparsers(dest="principal_cmd", required=True)
+    pr_add = pr_sub.add_parser("add")
+    pr_add.add_argument("id")
+    pr_add.add_argument("--name", required=True)
+
+    ca = sub.add_parser("campaign", help="campaigns")
+    ca_sub = ca.add_subparsers(dest="campaign_cmd", required=True)
+    ca_set = ca_sub.add_parser("set", help="create or update a campaign")
+    ca_set.add_argument("name")
+    ca_set.add_argument("--principal", required=True)
+    ca_set.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
+    ca_set.add_argument("--dial-mode", default="manual", choices=[m.value for m in DialMode])
+    ca_set.add_argument("--caller-id", help="the number this campaign presents")
+    ca_set.add_argument("--inactive", action="store_true")
+    ca_sub.add_parser("list")
+
+    ep = sub.add_parser("endpoint", help="agent endpoints (softphones) and their campaigns")
+    ep_sub = ep.add_subparsers(dest="endpoint_cmd", required=True)
+    ep_set = ep_sub.add_parser("set")
+    ep_set.add_argument("endpoint")
+    ep_set.add_argument("--campaign", help="default campaign of this endpoint")
+    ep_set.add_argument("--allow", action="append", default=[],
+                        help="another campaign a call may name (repeatable)")
+    ep_set.add_argument("--agent")
+    ep_sub.add_parser("list")
+
+    de = sub.add_parser("decisions", help="recorded decisions, newest first")
+    de.add_argument("--number")
+    de.add_argument("--limit", type=int, default=20)
+    de.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("spool", help="the local evidence spool")
+    sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
+    sp_sub.add_parser("status")
+    sp_sub.add_parser("flush")
+    return p
+
+
+def parse_at(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--at {text!r} : date ISO-8601 attendue, "
+                         "par exemple 2026-11-27T19:59:00+01:00") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=PARIS)
+
+
+async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    at = parse_at(args.at)
+    campaign = None
+    if args.purpose or args.principal:
+        if args.campaign or not (args.purpose and args.principal):
+            raise InputError("donner --campaign, ou bien --purpose et --principal ensemble")
+        campaign = Campaign(name="(ligne de commande)", principal=args.principal,
+                            purpose=Purpose(args.purpose),
+                            dial_mode=DialMode(args.dial_mode or "manual"),
+                            caller_id=None)
+    call = CallRequest(
+        dialled=args.number, source="cli", endpoint=args.endpoint, campaign_name=args.campaign,
+        dial_mode=DialMode(args.dial_mode) if args.dial_mode and not campaign else None,
+        caller_id=args.caller_id, department=args.department,
+    )
+    clock = PinnedClock(at) if at else None
+    async with components(settings, clock) as c:
+        decided = await c.gate.check(call, record=False, campaign=campaign)
+    if args.json:
+        out = decided.verdict.as_dict()
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(render_decision(decided.verdict))
+    return 0 if decided.verdict.allowed else 1
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "config":
+        for key, value in settings.describe().items():
+            print(f"{key} = {value}")
+        return 0
+    if args.command == "serve":
+        return await _serve(settings)
+    if args.command == "check":
+        return await _check(settings, args)
+    async with components(settings) as c:
+        return await _manage(c, args)
+
+
+async def _serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
+    return 0
+
+
+async def _manage(c: Any, args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "db":
+        async with c.db.connection() as conn:
+            if args.db_cmd == "migrate":
+                done = await schema.migrate(conn)
+                print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
+                                     or "nothing, schema already current"))
+            else:
+                await schema.check(conn)
+                print("schema current")
+        return 0
+    if cmd == "principal":
+        await c.directory.add_principal(args.id, args.name)
+        print(f"principal {args.id} saved")
+    elif cmd == "campaign" and args.campaign_cmd == "set":
+        saved = await c.directory.set_campaign(args.name, args.principal, args.purpose,
+                                               args.dial_mode, args.caller_id,
+                                               active=not args.inactive)
+        print(f"campaign {saved.name} saved ({saved.purpose.value}, {saved.dial_mode.value}, "
+              f"caller ID {saved.caller_id or '-'})")
+    elif cmd == "campaign":
+        print(render_rows(await c.directory.list_campaigns(),
+                          ["name", "principal_id", "purpose", "dial_mode", "caller_id", "active"]))
+    elif cmd == "endpoint" and args.endpoint_cmd == "set":
+        await c.directory.set_endpoint(args.endpoint, args.campaign, args.allow, args.agent)
+        print(f"endpoint {args.endpoint} saved")
+    elif cmd == "endpoint":
+        print(render_rows(await c.directory.list_endpoints(),
+                          ["endpoint", "default_campaign", "allowed_campaigns", "agent"]))
+    elif cmd == "decisions":
+        rows = await c.evidence.recent(args.limit, args.number)
+        if args.json:
+            print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        else:
+            print(render_rows(rows, ["decided_at", "source", "endpoint", "number_e164",
+                                     "campaign", "decision", "reason_codes", "caller_id",
+                                     "answered", "hangup_cause"]))
+    elif cmd == "spool":
+        if args.spool_cmd == "flush":
+            print(f"written: {await c.spool.flush(c.db)}")
+        print(f"waiting: {c.spool.depth()}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (ConfigError, InputError) as exc:
+        print(f"astguard: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"astguard: base de données indisponible : {exc}", file=sys.stderr)
+        return 2
+    except AstguardError as exc:
+        print(f"astguard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""FastAGI over panoramisk 1.4, hardened.
+
+panoramisk's own reader loops on `reader.read()` until it sees a blank line: on a connection that
+closes early, read() returns b"" forever and the loop spins, stalling every other call; on a
+silent one it waits forever. It also wraps sync handlers with asyncio.coroutine, which Python
+3.11 no longer has. Here the request is read with a deadline and a size limit, every command
+reply too, and sync handlers are accepted.
+
+Dialplan: AGI(agi://127.0.0.1:4573/outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
+${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT}) sets the same ASTGUARD_* variables as the Stasis
+application; a hangup handler calls /outcome with the decision id and the dial result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from panoramisk.fast_agi import Application, Request
+from panoramisk.utils import parse_agi_result
+
+from astguard.gate import Gate
+from astguard.store.evidence import Outcome
+from astguard.telephony.stasis import call_from_args, channel_variables
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 16 * 1024
+
+
+class AgiProtocolError(Exception):
+    pass
+
+
+class TimedRequest(Request):  # type: ignore[misc]
+    """panoramisk's Request with a deadline on every reply and EOF detection."""
+
+    def __init__(self, *args: Any, timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeout = timeout
+
+    async def _read_result(self) -> dict[str, Any]:
+        try:
+            line = await asyncio.wait_for(self.reader.readline(), self.timeout)
+        except asyncio.TimeoutError:
+            raise AgiProtocolError("no reply from Asterisk in time") from None
+        if not line:
+            raise AgiProtocolError("connection closed by Asterisk")
+        return dict(parse_agi_result(line.decode(self.encoding, errors="replace").rstrip("\n")))
+
+    @property
+    def args(self) -> list[str]:
+        numbered = sorted(
+            (int(k.removeprefix("agi_arg_")), v) for k, v in self.headers.items()
+            if k.startswith("agi_arg_") and k.removeprefix("agi_arg_").isdigit()
+        )
+        return [v for _, v in numbered]
+
+    async def set_variable(self, name: str, value: str) -> None:
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        result = await self.send_command(f'SET VARIABLE {name} "{escaped}"')
+        if result.get("status_code") != 200:
+            raise AgiProtocolError(f"SET VARIABLE {name} refused: {result}")
+
+
+Handler = Callable[[TimedRequest], Awaitable[None] | None]
+
+
+class HardenedFastAGI(Application):  # type: ignore[misc]
+    def __init__(self, read_timeout: float = 5.0) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self.read_timeout = read_timeout
+        self.bad_requests = 0
+
+    def add_route(self, path: str, endpoint: Handler) -> None:
+        if not callable(endpoint):
+            raise TypeError(f"FastAGI route {path!r}: handler is not callable")
+        if path in self._route:
+            raise ValueError(f"FastAGI route {path!r} exists already")
+        self._route[path] = endpoint  # sync or async: both accepted (see _run)
+
+    async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            headers = await self._read_headers(reader)
+            script = headers.get("agi_network_script")
+            route = self._route.get(script) if script else None
+            if route is None:
+                log.error("FastAGI from %r: no route for %r", peer, script)
+                return
+            request = TimedRequest(app=self, headers=headers, reader=reader, writer=writer,
+                                   encoding=self.default_encoding, timeout=self.read_timeout)
+            result = route(request)
+            if inspect.isawaitable(result):
+                await result
+        except (AgiProtocolError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ConnectionError, UnicodeDecodeError) as exc:
+            self.bad_requests += 1
+            log.warning("FastAGI from %r dropped: %s: %s", peer, type(exc).__name__, exc)
+        except Exception:
+            log.exception("FastAGI handler failed for %r", peer)
+        finally:
+            writer.close()
+
+    async def _read_headers(self, reader: asyncio.StreamReader) -> OrderedDict[str, str]:
+        try:
+            raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), self.read_timeout)
+        except asyncio.TimeoutError:
+            raise AgiProtocolError("request not complete in time") from None
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise AgiProtocolError("request too large")
+        headers: OrderedDict[str, str] = OrderedDict()
+        for line in raw.decode(self.default_encoding).splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key.startswith("agi_"):
+                headers[key] = value
+        return headers
+
+
+class OutboundAgi:
+    """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+
+    def install(self, app: HardenedFastAGI) -> None:
+        app.add_route("outbound", self.outbound)
+        app.add_route("outcome", self.outcome)
+
+    async def outbound(self, request: TimedRequest) -> None:
+        headers = request.headers
+        call = call_from_args(
+            request.args, source="agi", caller_id=headers.get("agi_callerid"),
+            channel_id=headers.get("agi_uniqueid"), fallback_exten=headers.get("agi_extension"),
+        )
+        decided = await self._gate.check(call, record=True)
+        variables = channel_variables(decided)
+        verdict_value = variables.pop("ASTGUARD_VERDICT")
+        for name, value in variables.items():
+            await request.set_variable(name, value)
+        await request.set_variable("ASTGUARD_VERDICT", verdict_value)  # last, as in Stasis
+        log.info("agi %s %s -> %s", verdict_value, call.dialled, ",".join(decided.verdict.codes))
+
+    async def outcome(self, request: TimedRequest) -> None:
+        args = request.args + [""] * 4
+        decision_id, dial_status, cause, answered_seconds = args[:4]
+        if not decision_id:
+            raise AgiProtocolError("/outcome without a decision id")
+        answered = dial_status == "ANSWER"
+        duration = _number(answered_seconds) if answered else None
+        await self._gate.outcome(decision_id, Outcome(
+            answered=answered, dial_status=dial_status or None,
+            hangup_cause=int(cause) if cause.isdigit() else None, hangup_cause_text=None,
+            duration_s=duration, ended_at=dt.datetime.now(dt.UTC),
+        ))
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+async def serve_fastagi(app: HardenedFastAGI, host: str, port: int) -> asyncio.Server:
+    return await asyncio.start_server(app.handler, host, port, limit=MAX_REQUEST_BYTES)

@@ -1,0 +1,177 @@
+"""The Stasis application: every outbound call enters here, is decided, and goes back to dialplan.
+
+The dialplan (dialplan/astguard.conf) calls
+    Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
+           ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
+and after Stasis() returns it reads ASTGUARD_VERDICT: "allow" goes to astguard-allowed (caller ID
+set, then the trunk), anything else (deny, or nothing because astguard failed) to
+astguard-refused (a French prompt, then a hangup with ASTGUARD_CAUSE). Everything the decision
+needs travels in the Stasis arguments, so a call costs no ARI round trip before the decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from astguard.errors import AriError
+from astguard.gate import Decided, Gate
+from astguard.policy import CallRequest, DialMode
+from astguard.store.evidence import Outcome
+from astguard.telephony.ari import AriClient
+
+log = logging.getLogger(__name__)
+
+
+def channel_variables(decided: Decided) -> dict[str, str]:
+    """What the dialplan reads after the decision (the same for ARI and FastAGI)."""
+    verdict = decided.verdict
+    variables = {
+        "ASTGUARD_VERDICT": verdict.decision.value,
+        "ASTGUARD_DECISION_ID": decided.decision_id,
+        "ASTGUARD_REASONS": ",".join(verdict.codes),
+        "ASTGUARD_DESTINATION": verdict.destination,
+    }
+    if verdict.allowed:
+        variables["ASTGUARD_CALLERID"] = verdict.caller_id or ""
+    else:
+        variables["ASTGUARD_PROMPT"] = verdict.prompt.value if verdict.prompt else ""
+        variables["ASTGUARD_CAUSE"] = str(verdict.hangup_cause)
+    return variables
+
+
+def call_from_args(args: list[str], *, source: str, caller_id: str | None,
+                   channel_id: str | None, fallback_exten: str | None) -> CallRequest:
+    """Build the call from the dialplan's arguments: exten, endpoint, campaign, mode, department."""
+    padded = [a.strip() for a in args] + [""] * 5
+    exten, endpoint, campaign, mode, department = padded[:5]
+    dial_mode = None
+    if mode:
+        try:
+            dial_mode = DialMode(mode.lower())
+        except ValueError:
+            # An unknown mode is taken as the most automated one (strict reading of R-F4).
+            log.warning("unknown dial mode %r, taken as broadcast", mode)
+            dial_mode = DialMode.BROADCAST
+    return CallRequest(
+        dialled=exten or fallback_exten or "",
+        source=source,
+        endpoint=endpoint or None,
+        campaign_name=campaign or None,
+        dial_mode=dial_mode,
+        caller_id=caller_id or None,
+        department=department or None,
+        channel_id=channel_id,
+    )
+
+
+@dataclass(slots=True)
+class _Tracked:
+    decision_id: str
+    answered_at: dt.datetime | None = None
+    dial_status: str | None = None
+
+
+class OutboundStasisApp:
+    def __init__(self, ari: AriClient, gate: Gate) -> None:
+        self._ari = ari
+        self._gate = gate
+        self._tracked: dict[str, _Tracked] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle(self, event: dict[str, Any]) -> None:
+        """Called in event order by the ARI client; long work runs in tasks."""
+        kind = event.get("type")
+        channel = event.get("channel") or {}
+        channel_id = channel.get("id")
+        if kind == "StasisStart":
+            args = event.get("args") or []
+            if args and args[0] == "outbound":
+                self._spawn(self._on_outbound(channel, args[1:]))
+            else:
+                log.warning("StasisStart with unknown arguments %r: back to dialplan", args)
+                self._spawn(self._release(channel_id))
+        elif kind == "ChannelStateChange" and channel_id in self._tracked:
+            if channel.get("state") == "Up" and self._tracked[channel_id].answered_at is None:
+                self._tracked[channel_id].answered_at = _timestamp(event)
+        elif kind == "Dial":
+            caller = (event.get("caller") or {}).get("id")
+            status = event.get("dialstatus")
+            if caller in self._tracked and status:
+                self._tracked[caller].dial_status = status
+        elif kind == "ChannelDestroyed" and channel_id in self._tracked:
+            tracked = self._tracked.pop(channel_id)
+            ended = _timestamp(event)
+            duration = None
+            if tracked.answered_at is not None:
+                duration = round((ended - tracked.answered_at).total_seconds(), 3)
+            outcome = Outcome(
+                answered=tracked.answered_at is not None,
+                dial_status=tracked.dial_status,
+                hangup_cause=event.get("cause"),
+                hangup_cause_text=event.get("cause_txt"),
+                duration_s=duration,
+                ended_at=ended,
+            )
+            self._spawn(self._gate.outcome(tracked.decision_id, outcome))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_outbound(self, channel: dict[str, Any], args: list[str]) -> None:
+        channel_id = channel["id"]
+        caller = (channel.get("caller") or {}).get("number")
+        call = call_from_args(args, source="ari", caller_id=caller, channel_id=channel_id,
+                              fallback_exten=(channel.get("dialplan") or {}).get("exten"))
+        try:
+            decided = await self._gate.check(call, record=True)
+        except Exception:
+            # Without a verdict the dialplan refuses the call (astguard-refused): fail closed.
+            log.exception("decision failed for channel %s", channel_id)
+            await self._release(channel_id)
+            return
+        variables = channel_variables(decided)
+        verdict_value = variables.pop("ASTGUARD_VERDICT")
+        try:
+            await asyncio.gather(*(self._ari.set_variable(channel_id, k, v)
+                                   for k, v in variables.items()))
+            # The verdict goes last: a channel never reads "allow" beside a missing caller ID.
+            await self._ari.set_variable(channel_id, "ASTGUARD_VERDICT", verdict_value)
+            if decided.verdict.allowed:
+                self._tracked[channel_id] = _Tracked(decided.decision_id)
+                await self._ari.subscribe_channel(channel_id)
+        except AriError as exc:
+            log.error("could not hand the verdict to channel %s: %s", channel_id, exc)
+            self._tracked.pop(channel_id, None)
+        await self._release(channel_id)
+        log.info("%s %s -> %s %s", decided.verdict.decision.value, call.dialled,
+                 decided.verdict.destination, ",".join(decided.verdict.codes) or "-")
+
+    async def _release(self, channel_id: str | None) -> None:
+        if channel_id is None:
+            return
+        try:
+            await self._ari.continue_in_dialplan(channel_id)
+        except AriError as exc:
+            # The caller hung up meanwhile (404), or Asterisk is gone: nothing left to do.
+            log.warning("continue failed for %s: %s", channel_id, exc)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _timestamp(event: dict[str, Any]) -> dt.datetime:
+    raw = event.get("timestamp")
+    if raw:
+        try:
+            # ARI writes 2026-11-25T16:12:03.123+0000
+            return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.UTC)
