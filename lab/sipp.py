@@ -1,0 +1,262 @@
+"""SIPp peers for the lab: an agent's softphone (UAC) and the carrier (UAS).
+
+Scenarios are written from templates so that a test states what it expects: an answered call,
+or a refusal with a given SIP status after the early-media prompt. SIPp's exit status then says
+whether the call went as expected (0: as the scenario says; anything else: it did not).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ASTERISK = "127.0.0.1:5060"
+CARRIER_PORT = 5080
+_ports = itertools.count(0)
+
+_INVITE_SDP = """\
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+"""
+
+
+def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int) -> str:
+    extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
+    invite = f"""  <send retrans="500" start_rtd="pdd">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Agent" <sip:{agent}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:{agent}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+{extra}      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_INVITE_SDP}    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+"""
+    if expect is None:  # answered by the carrier
+        body = """  <recv response="180" optional="true" rtd="pdd"/>
+  <recv response="183" optional="true" rtd="pdd"/>
+  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+""" + f"""  <pause milliseconds="{hold_ms}"/>
+""" + """  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+    else:  # refused: the prompt as early media (183), then the final status
+        body = f"""  <recv response="183" rtd="pdd"/>
+  <recv response="{expect}"/>
+""" + """  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
+            '<scenario name="astguard agent">\n' + invite + body + "</scenario>\n")
+
+
+_UAS_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard carrier">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"""
+
+
+@dataclass
+class CallResult:
+    returncode: int
+    messages: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def statuses(self) -> list[int]:
+        return [int(m) for m in re.findall(r"^SIP/2\.0 (\d{3})", self.messages, re.M)]
+
+
+def agent_call(
+    workdir: Path,
+    number: str,
+    *,
+    agent: str = "agent1",
+    headers: dict[str, str] | None = None,
+    expect: int | None = None,
+    hold_ms: int = 300,
+    timeout: int = 30,
+) -> CallResult:
+    """Place one call from an agent's softphone; expect=None means answered, else the status."""
+    n = next(_ports)
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / f"uac-{n}.xml"
+    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms))
+    log = workdir / f"uac-{n}-messages.log"
+    port = 5100 + (n % 400) * 2
+    proc = subprocess.run(
+        ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
+         "-mp", str(20000 + (n % 400) * 4), "-m", "1", "-s", number, "-nostdin",
+         "-timeout", f"{timeout}s", "-timeout_error", "-trace_msg", "-message_file", str(log),
+         ASTERISK],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout + 15, check=False,
+    )
+    return CallResult(proc.returncode, log.read_text(errors="replace") if log.exists() else "")
+
+
+@dataclass
+class SipMessage:
+    first_line: str
+    headers: dict[str, str]
+
+    @property
+    def request_user(self) -> str:
+        match = re.match(r"INVITE sip:([^@;>]+)@", self.first_line)
+        return match[1] if match else ""
+
+
+class Carrier:
+    """A SIPp UAS on 127.0.0.1:5080 that answers every INVITE and logs what it receives."""
+
+    def __init__(self, workdir: Path, port: int = CARRIER_PORT) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.log = workdir / "carrier-messages.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        scenario = self.workdir / "carrier.xml"
+        scenario.write_text(_UAS_SCENARIO)
+        self.log.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+             "-mp", "30000", "-nostdin", "-trace_msg", "-message_file", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"carrier SIPp exited with {self.proc.returncode}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def invites(self) -> list[SipMessage]:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        found = []
+        for block in re.split(r"^-{10,}.*$", text, flags=re.M):
+            lines = [ln.strip() for ln in block.strip().splitlines()]
+            # Each block: "UDP message received [N] bytes :", a blank line, the message.
+            while lines and not lines[0].startswith(("INVITE ", "SIP/2.0", "ACK ", "BYE ")):
+                lines.pop(0)
+            if not lines or not lines[0].startswith("INVITE "):
+                continue
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                if not line:
+                    break
+                key, _, value = line.partition(":")
+                headers.setdefault(key.strip().lower(), value.strip())
+            found.append(SipMessage(lines[0], headers))
+        return found
+
+    def invites_to(self, e164: str) -> list[SipMessage]:
+        return [m for m in self.invites() if m.request_user == e164]
