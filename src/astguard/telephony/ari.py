@@ -8,6 +8,7 @@ a reconnection: the loop never stops by itself and never spins (the delay double
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -40,7 +41,8 @@ class AriClient:
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(user, password)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}"}
         self.app = app
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._heartbeat = heartbeat
@@ -55,7 +57,8 @@ class AriClient:
         url = f"{self._base}/{path.lstrip('/')}"
         try:
             async with self._session.request(method, url, params=params, json=body,
-                                             auth=self._auth, timeout=self._timeout) as resp:
+                                             headers=self._headers,
+                                             timeout=self._timeout) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
                     raise AriError(f"ARI {method} {path}: {resp.status} {text[:200]}",
@@ -94,7 +97,7 @@ class AriClient:
                 async with self._session.ws_connect(
                     self._events_url(),
                     params={"app": self.app, "subscribeAll": "false"},
-                    auth=self._auth,
+                    headers=self._headers,
                     heartbeat=self._heartbeat,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                 ) as ws:

@@ -1,0 +1,145 @@
+"""FastAGI hardening: truncated, silent and oversized requests never stall other calls;
+sync handlers work; the outbound route sets the verdict variables, verdict last."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from astguard.telephony.fastagi import HardenedFastAGI, OutboundAgi, serve_fastagi
+from tests.telephony.test_stasis import RecordingGate
+
+HEADERS = (
+    "agi_network: yes\n"
+    "agi_network_script: {script}\n"
+    "agi_channel: PJSIP/agent1-00000001\n"
+    "agi_uniqueid: 1700000000.1\n"
+    "agi_callerid: 1001\n"
+    "agi_extension: 0612345678\n"
+    "{args}"
+    "\n"
+)
+
+
+def request(script: str, *args: str) -> bytes:
+    numbered = "".join(f"agi_arg_{i}: {a}\n" for i, a in enumerate(args, 1))
+    return HEADERS.format(script=script, args=numbered).encode()
+
+
+@pytest.fixture
+async def agi() -> AsyncIterator[tuple[HardenedFastAGI, int, RecordingGate]]:
+    app = HardenedFastAGI(read_timeout=0.5)
+    gate = RecordingGate()
+    OutboundAgi(gate).install(app)
+    seen: list[str] = []
+
+    def sync_route(req):  # a plain function: panoramisk 1.4 would crash on it
+        seen.append(req.headers["agi_extension"])
+
+    app.add_route("sync", sync_route)
+    app.seen = seen
+    server = await serve_fastagi(app, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield app, port, gate
+    server.close()
+    await server.wait_closed()
+
+
+async def play_asterisk(port: int, payload: bytes) -> list[str]:
+    """Act as Asterisk: send the request, answer every command with 200, collect commands."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    commands = []
+    while True:
+        line = await asyncio.wait_for(reader.readline(), 5)
+        if not line:
+            break
+        commands.append(line.decode().strip())
+        writer.write(b"200 result=1\n")
+        await writer.drain()
+    writer.close()
+    return commands
+
+
+async def test_outbound_sets_the_verdict_last(agi):
+    app, port, gate = agi
+    commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
+    assert commands[-1] == 'SET VARIABLE ASTGUARD_VERDICT "allow"'
+    assert 'SET VARIABLE ASTGUARD_CALLERID "+33162123456"' in commands
+    assert gate.calls[0].source == "agi" and gate.calls[0].channel_id == "1700000000.1"
+
+
+async def test_outbound_refusal_sets_prompt_and_cause(agi):
+    app, port, gate = agi
+    commands = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "", ""))
+    assert 'SET VARIABLE ASTGUARD_PROMPT "refus-campagne"' in commands
+    assert 'SET VARIABLE ASTGUARD_CAUSE "21"' in commands
+    assert commands[-1] == 'SET VARIABLE ASTGUARD_VERDICT "deny"'
+
+
+async def test_outcome_route(agi):
+    app, port, gate = agi
+    await play_asterisk(port, request("outcome", "dec-9", "ANSWER", "16", "42"))
+    (decision_id, outcome), = gate.outcomes
+    assert decision_id == "dec-9" and outcome.answered and outcome.duration_s == 42.0
+
+
+async def test_sync_handlers_are_accepted(agi):
+    app, port, gate = agi
+    await play_asterisk(port, request("sync"))
+    assert app.seen == ["0612345678"]
+
+
+async def test_truncated_request_does_not_stall_others(agi):
+    app, port, gate = agi
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"agi_network: yes\nagi_network_scr")  # then the connection closes
+    await writer.drain()
+    writer.close()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
+    assert commands and loop.time() - t0 < 0.4  # served at once, not after any timeout
+    async with asyncio.timeout(2):
+        while app.bad_requests < 1:
+            await asyncio.sleep(0.01)
+
+
+async def test_silent_connection_is_dropped_and_others_go_on(agi):
+    app, port, gate = agi
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)  # says nothing
+    commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
+    assert commands
+    assert await asyncio.wait_for(reader.read(), 2) == b""  # closed by the server
+    assert app.bad_requests == 1
+    writer.close()
+
+
+async def test_oversized_request_is_refused(agi):
+    app, port, gate = agi
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"agi_x: " + b"y" * 40_000 + b"\n\n")
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 2) == b""
+    assert app.bad_requests == 1 and gate.calls == []
+    writer.close()
+
+
+async def test_asterisk_hanging_up_mid_command_is_handled(agi):
+    app, port, gate = agi
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request("outbound", "0612345678", "agent1", "", "", ""))
+    await writer.drain()
+    await reader.readline()  # the first SET VARIABLE, then Asterisk goes away
+    writer.close()
+    async with asyncio.timeout(2):
+        while app.bad_requests < 1:
+            await asyncio.sleep(0.01)
+
+
+async def test_unknown_route_is_closed(agi):
+    app, port, gate = agi
+    assert await play_asterisk(port, request("nope")) == []

@@ -1,0 +1,139 @@
+"""The Stasis application's handling of ARI events, against the recording fake ARI."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import aiohttp
+import pytest
+
+from astguard.gate import Decided
+from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
+from astguard.settings import DEFAULT_EMERGENCY
+from astguard.telephony.ari import AriClient
+from astguard.telephony.stasis import OutboundStasisApp, call_from_args
+from tests.telephony.fake_ari import FakeAri
+
+RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+CAMPAIGN = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+
+
+class RecordingGate:
+    """Stands in for the Gate: decides with the real policy, remembers calls and outcomes."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[CallRequest] = []
+        self.outcomes: list[tuple[str, object]] = []
+        self.fail = fail
+
+    async def check(self, call: CallRequest, *, record: bool) -> Decided:
+        if self.fail:
+            raise RuntimeError("store exploded")
+        self.calls.append(call)
+        campaign = CAMPAIGN if call.endpoint == "agent1" else None
+        return Decided(decide(call, Facts(campaign, "t"), OPEN, RULES), "dec-1", recorded=True)
+
+    async def outcome(self, decision_id: str, outcome: object) -> None:
+        self.outcomes.append((decision_id, outcome))
+
+
+@pytest.fixture
+async def env():
+    fake = FakeAri()
+    await fake.start()
+    async with aiohttp.ClientSession() as session:
+        ari = AriClient(session, fake.url, "astguard", "secret", "astguard")
+        yield fake, ari
+    await fake.stop()
+
+
+def stasis_start(channel_id: str, *args: str) -> dict:
+    return {"type": "StasisStart", "args": ["outbound", *args],
+            "channel": {"id": channel_id, "caller": {"number": "1001"},
+                        "dialplan": {"exten": "0612345678"}}}
+
+
+async def test_allowed_call_gets_variables_then_verdict_then_continue(env):
+    fake, ari = env
+    gate = RecordingGate()
+    app = OutboundStasisApp(ari, gate)
+    app.handle(stasis_start("ch1", "0612345678", "agent1", "", "", ""))
+    await app.drain()
+    variables = [(r.query["variable"], r.query["value"]) for r in fake.requests
+                 if r.path.endswith("/variable")]
+    assert variables[-1] == ("ASTGUARD_VERDICT", "allow")  # always last
+    assert dict(variables)["ASTGUARD_CALLERID"] == "+33162123456"
+    assert dict(variables)["ASTGUARD_DESTINATION"] == "+33612345678"
+    assert fake.paths()[-2:] == ["/applications/astguard/subscription", "/channels/ch1/continue"]
+    assert gate.calls[0].endpoint == "agent1" and gate.calls[0].caller_id == "1001"
+
+
+async def test_refused_call_gets_prompt_and_cause(env):
+    fake, ari = env
+    app = OutboundStasisApp(ari, RecordingGate())
+    app.handle(stasis_start("ch2", "0612345678", "agent9", "", "", ""))
+    await app.drain()
+    variables = dict((r.query["variable"], r.query["value"]) for r in fake.requests
+                     if r.path.endswith("/variable"))
+    assert variables["ASTGUARD_VERDICT"] == "deny"
+    assert variables["ASTGUARD_REASONS"] == "PURPOSE_UNCLASSIFIED"
+    assert variables["ASTGUARD_PROMPT"] == "refus-campagne"
+    assert variables["ASTGUARD_CAUSE"] == "21"
+    assert "/applications/astguard/subscription" not in fake.paths()
+    assert fake.paths()[-1] == "/channels/ch2/continue"
+
+
+async def test_a_failed_decision_releases_the_channel_without_a_verdict(env):
+    fake, ari = env
+    app = OutboundStasisApp(ari, RecordingGate(fail=True))
+    app.handle(stasis_start("ch3", "0612345678", "agent1", "", "", ""))
+    await app.drain()
+    # No ASTGUARD_VERDICT: the dialplan's astguard-refused context refuses (fail closed).
+    assert fake.paths() == ["/channels/ch3/continue"]
+
+
+async def test_outcome_is_followed_to_channel_destroyed(env):
+    fake, ari = env
+    gate = RecordingGate()
+    app = OutboundStasisApp(ari, gate)
+    app.handle(stasis_start("ch4", "0612345678", "agent1", "", "", ""))
+    await app.drain()
+    app.handle({"type": "Dial", "caller": {"id": "ch4"}, "dialstatus": "ANSWER"})
+    app.handle({"type": "ChannelStateChange", "channel": {"id": "ch4", "state": "Up"},
+                "timestamp": "2026-11-27T10:00:01.000+0000"})
+    app.handle({"type": "ChannelDestroyed", "channel": {"id": "ch4"}, "cause": 16,
+                "cause_txt": "Normal Clearing", "timestamp": "2026-11-27T10:00:31.500+0000"})
+    await app.drain()
+    (decision_id, outcome), = gate.outcomes
+    assert decision_id == "dec-1"
+    assert outcome.answered and outcome.dial_status == "ANSWER"
+    assert outcome.hangup_cause == 16 and outcome.duration_s == 30.5
+
+
+async def test_caller_hung_up_before_continue_is_not_an_error(env):
+    fake, ari = env
+    fake.fail_paths = {"/continue"}
+    app = OutboundStasisApp(ari, RecordingGate())
+    app.handle(stasis_start("ch5", "0612345678", "agent9", "", "", ""))
+    await asyncio.wait_for(app.drain(), 5)
+    assert fake.paths()[-1] == "/channels/ch5/continue"
+
+
+@pytest.mark.parametrize(
+    ("args", "mode"),
+    [(["0612345678", "a", "c", "predictive", ""], DialMode.PREDICTIVE),
+     (["0612345678", "a", "c", "", ""], None),
+     (["0612345678", "a", "c", "robot", ""], DialMode.BROADCAST)],  # unknown: strictest
+)
+def test_call_from_args(args, mode):
+    call = call_from_args(args, source="ari", caller_id=None, channel_id="x",
+                          fallback_exten=None)
+    assert call.dial_mode is mode and call.endpoint == "a" and call.campaign_name == "c"
+
+
+def test_missing_args_fall_back_to_the_dialplan_exten():
+    call = call_from_args([], source="ari", caller_id="", channel_id="x",
+                          fallback_exten="0612345678")
+    assert call.dialled == "0612345678" and call.endpoint is None and call.caller_id is None
