@@ -141,20 +141,20 @@ class LabAsterisk:
         self.start()
 
     def kill_stale(self) -> None:
-        """Stop an Asterisk left running in this root by an earlier, interrupted run."""
-        pidfile = self.root / "var/run/asterisk/asterisk.pid"
-        if not pidfile.exists():
-            return
-        try:
-            pid = int(pidfile.read_text().strip())
-            # The pid file is written inside the chroot, but the chroot shares the host's
-            # pid namespace, so the number is the host's.
-            if Path(f"/proc/{pid}/root").resolve() == self.root.resolve():
-                os.kill(pid, signal.SIGKILL)
-                time.sleep(0.5)
-        except (ValueError, ProcessLookupError, PermissionError, OSError):
-            pass
-        pidfile.unlink(missing_ok=True)
+        """Stop any process left running in this root by an earlier, interrupted run."""
+        root = self.root.resolve()
+        killed = False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if (entry / "root").resolve() == root:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed = True
+            except (ProcessLookupError, PermissionError, FileNotFoundError, OSError):
+                continue
+        if killed:
+            time.sleep(0.5)
 
     def unmount(self) -> None:
         _umount_all(self.root)

@@ -104,7 +104,7 @@ async def test_database_down_fails_closed_and_spools(db, directory, spool_dir):
     prospect = await down.check(CallRequest("0612345678", "ari", endpoint="gate-agent"),
                                 record=True)
     assert prospect.verdict.codes == ["GUARD_UNAVAILABLE"] and prospect.spooled
-    assert prospect.verdict.hangup_cause == 41
+    assert prospect.verdict.hangup_cause == 34
     service = await down.check(CallRequest("0612345678", "ari", endpoint="gate-agent",
                                            campaign_name="gate-service"), record=True)
     assert service.verdict.allowed and service.spooled

@@ -92,7 +92,7 @@ def test_foreign_destination_refused_unless_configured():
 def test_store_unavailable_fails_closed_for_prospecting():
     v = run(facts=Facts(campaign(), "cache", store_error="PostgreSQL injoignable"))
     assert v.codes == ["GUARD_UNAVAILABLE"]
-    assert v.hangup_cause == 41 and v.prompt.value == "refus-indisponible"
+    assert v.hangup_cause == 34 and v.prompt.value == "refus-indisponible"
 
 
 def test_store_unavailable_unknown_campaign_fails_closed():

@@ -100,9 +100,10 @@ class LocalTime:
         return {"zone": self.zone, "local": self.local.isoformat()}
 
 
-# Q.850 causes: 21 "call rejected" reaches a SIP phone as 403, 41 "temporary failure" as 503.
+# Q.850 causes as chan_pjsip turns them into SIP: 21 "call rejected" -> 403 Forbidden (a final
+# refusal), 34 "no circuit available" -> 503 (try later). 41 would become 603 Decline.
 CAUSE_REJECTED = 21
-CAUSE_TEMPORARY_FAILURE = 41
+CAUSE_UNAVAILABLE = 34
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ class Verdict:
         if self.allowed:
             return None
         if any(r.code is ReasonCode.GUARD_UNAVAILABLE for r in self.reasons):
-            return CAUSE_TEMPORARY_FAILURE
+            return CAUSE_UNAVAILABLE
         return CAUSE_REJECTED
 
     @property

@@ -1,0 +1,181 @@
+"""End-to-end fixtures: the real Asterisk 22 (debootstrap root filesystem), SIPp peers, the real
+PostgreSQL, and `astguard serve` as a separate process, as an administrator would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from astguard.store.database import Database
+from astguard.store.directory import Directory
+from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from lab.sipp import Carrier
+
+# Friday 27 November 2026, 11:00 in Paris: an open hour on an ordinary working day.
+OPEN = "2026-11-27T11:00:00+01:00"
+SATURDAY = "2026-11-28T11:00:00+01:00"
+CHRISTMAS = "2026-12-25T11:00:00+01:00"
+
+_numbers = itertools.count(1)
+
+
+def fresh_number() -> tuple[str, str]:
+    """A metropolitan mobile number no other test dials: (national, E.164)."""
+    n = next(_numbers) + (os.getpid() % 50) * 1000
+    national = f"0612{n:06d}"
+    return national, "+33" + national[1:]
+
+
+def _require(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is missing: run scripts/setup (the README's test command does)")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Iterator[LabAsterisk]:
+    if os.geteuid() != 0:
+        pytest.fail("the end-to-end tests run Asterisk with chroot: run them as root")
+    for tool in ("sipp", "debootstrap", "chroot"):
+        _require(tool)
+    asterisk = LabAsterisk(ensure_rootfs(), tmp_path_factory.mktemp("asterisk"))
+    asterisk.install()
+    asterisk.start()
+    yield asterisk
+    asterisk.stop()
+    asterisk.unmount()
+
+
+@pytest.fixture(scope="session")
+def carrier(lab, tmp_path_factory) -> Iterator[Carrier]:
+    peer = Carrier(tmp_path_factory.mktemp("carrier"))
+    peer.start()
+    yield peer
+    peer.stop()
+
+
+def run_async(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def seeded(database_url: str) -> str:
+    async def seed() -> None:
+        db = Database(database_url)
+        d = Directory(db)
+        await d.add_principal("e2e-acme", "ACME Énergie")
+        await d.set_campaign("e2e-prospect", "e2e-acme", "prospecting", "manual", "0162123456")
+        await d.set_campaign("e2e-service", "e2e-acme", "service", "manual", "0145678901")
+        await d.set_campaign("e2e-other", "e2e-acme", "prospecting", "manual", "0162123457")
+        await d.set_campaign("e2e-dialer", "e2e-acme", "prospecting", "predictive",
+                             "0162123458")
+        for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1"):
+            await d.set_endpoint(agent, "e2e-prospect", ["e2e-service"], agent)
+        await d.set_endpoint("agent-nocampaign", None, [], None)
+        await db.close()
+
+    run_async(seed())
+    return database_url
+
+
+def decisions_for(database_url: str, e164: str) -> list[dict[str, Any]]:
+    async def fetch():
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT * FROM decisions WHERE number_e164 = $1 OR dialled = $1 "
+                "ORDER BY recorded_at", e164)
+        finally:
+            await conn.close()
+        return [dict(r) for r in rows]
+
+    return run_async(fetch())
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Guard:
+    """`astguard serve` in its own process."""
+
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def start(self, connections: int = 1) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "astguard", "serve"], env=self.env,
+                stdout=out, stderr=subprocess.STDOUT)
+        self.wait_connected(connections)
+
+    def wait_connected(self, n: int, timeout: float = 20.0) -> None:
+        wait_for(lambda: self.text().count("ARI websocket connected") >= n, timeout,
+                 what=f"astguard's ARI connection #{n}\n{self.text()[-2000:]}")
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def guard_factory(lab, seeded, tmp_path) -> Iterator:
+    started: list[Guard] = []
+
+    def make(clock: str | None = OPEN, **overrides: str) -> Guard:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "ASTGUARD_DATABASE_URL": seeded,
+            "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
+            "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
+            "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
+            "ASTGUARD_LOG_LEVEL": "INFO",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        }
+        if clock:
+            env["ASTGUARD_CLOCK_PIN"] = clock
+        env.update(overrides)
+        guard = Guard(env, tmp_path / f"astguard{len(started)}.log")
+        started.append(guard)
+        return guard
+
+    yield make
+    for guard in started:
+        guard.stop()
+
+
+@pytest.fixture
+def guard(guard_factory) -> Guard:
+    g = guard_factory()
+    g.start()
+    return g
