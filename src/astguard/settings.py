@@ -42,7 +42,6 @@ class Settings:
     db_timeout: float = 2.0
     spool_dir: Path = Path("/var/spool/astguard")
     spool_flush_interval: float = 2.0
-    campaign_cache_ttl: float = 30.0
     clock: ClockSetting = ClockSetting()
     rules: RuleSettings = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
     log_level: str = "INFO"
@@ -65,8 +64,6 @@ class Settings:
             spool_dir=Path(reader.text("ASTGUARD_SPOOL_DIR", str(cls.spool_dir))),
             spool_flush_interval=reader.number("ASTGUARD_SPOOL_FLUSH_INTERVAL",
                                                cls.spool_flush_interval),
-            campaign_cache_ttl=reader.number("ASTGUARD_CAMPAIGN_CACHE_TTL",
-                                             cls.campaign_cache_ttl),
             clock=ClockSetting(
                 pinned=reader.instant("ASTGUARD_CLOCK_PIN"),
                 start=reader.instant("ASTGUARD_CLOCK_START"),
@@ -86,6 +83,9 @@ class Settings:
         if settings.clock.pinned and settings.clock.start:
             raise ConfigError("ASTGUARD_CLOCK_PIN and ASTGUARD_CLOCK_START exclude each other")
         return settings
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v}" for k, v in self.describe().items()) + ")"
 
     def describe(self) -> dict[str, str]:
         """For logs and `astguard config`: every setting, secrets masked."""

@@ -1,0 +1,217 @@
+"""The demo: real Asterisk 22, PostgreSQL, astguard and SIPp calls across the interesting cases.
+
+Each scenario pins astguard's clock (ASTGUARD_CLOCK_PIN) to the moment it needs, places a real
+SIP call from an agent's softphone, and reads back what reached the carrier and what astguard
+recorded in PostgreSQL. Run it with scripts/demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from astguard.store import schema
+from astguard.store.database import Database
+from astguard.store.directory import Directory
+from astguard.surfaces.table import render_rows
+from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from lab.sipp import Carrier, agent_call
+
+PG = os.environ.get("ASTGUARD_DEMO_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
+DEMO_DB = "astguard_demo"
+WORK = Path(tempfile.mkdtemp(prefix="astguard-demo-"))
+
+
+@dataclass
+class Call:
+    title: str
+    number: str
+    agent: str = "agent1"
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: int | None = None  # None: answered by the carrier
+
+
+@dataclass
+class Scene:
+    clock: str | None  # None: astguard is not running at all
+    label: str
+    calls: list[Call]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SCENES = [
+    Scene("2026-11-27T11:00:00+01:00", "ven. 27/11/2026 11:00 Paris", [
+        Call("prospection, mobile métropole", "0612345601"),
+        Call("mobile 0692 : Réunion 14:00 mais Mayotte 13:00", "0692123456", expect=403),
+        Call("Guadeloupe : 06:00 sur place", "0590201234", expect=403),
+        Call("poste sans campagne", "0612345602", agent="agent-nocampaign", expect=403),
+        Call("campagne de service par en-tête SIP", "0612345603",
+             headers={"X-Astguard-Campaign": "demo-service"}),
+        Call("numéro invalide", "0612", expect=403),
+        Call("urgence 112 (jamais bloqué)", "112"),
+        Call("même décision via FastAGI", "0612345604", agent="agi-agent1"),
+    ]),
+    Scene("2026-11-27T19:59:59+01:00", "ven. 27/11/2026 19:59:59 Paris", [
+        Call("dernière seconde de la plage", "0612345605"),
+    ]),
+    Scene("2026-11-27T20:00:00+01:00", "ven. 27/11/2026 20:00:00 Paris", [
+        Call("fin de plage (exclue)", "0612345606", expect=403),
+    ]),
+    Scene("2026-11-28T11:00:00+01:00", "sam. 28/11/2026 11:00 Paris", [
+        Call("prospection le samedi", "0612345607", expect=403),
+        Call("appel de service le samedi", "0612345608",
+             headers={"X-Astguard-Campaign": "demo-service"}),
+    ]),
+    Scene("2026-12-25T11:00:00+01:00", "ven. 25/12/2026 11:00 Paris", [
+        Call("Noël", "0612345609", expect=403),
+    ]),
+    Scene("2027-03-26T11:00:00+01:00", "ven. 26/03/2027 11:00 Paris (Vendredi saint)", [
+        Call("fixe 03 87 (Moselle)", "0387123456", expect=403),
+        Call("fixe 01 (Paris)", "0145678901"),
+    ]),
+    Scene("2026-11-27T11:00:00+01:00", "PostgreSQL injoignable", [
+        Call("prospection refusée par sécurité", "0612345610", expect=503),
+        Call("urgence 112", "112"),
+    ], env={"ASTGUARD_DATABASE_URL": "postgresql://astguard@127.0.0.1:1/unreachable",
+            "ASTGUARD_DB_TIMEOUT": "1"}),
+    Scene(None, "astguard arrêté", [
+        Call("le plan de numérotation refuse seul", "0612345611", expect=503),
+        Call("urgence 112", "112"),
+    ]),
+]
+
+
+async def prepare_database() -> str:
+    admin = await asyncpg.connect(f"{PG}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{DEMO_DB}"')
+    finally:
+        await admin.close()
+    url = f"{PG}/{DEMO_DB}"
+    db = Database(url)
+    async with db.connection() as conn:
+        await schema.migrate(conn)
+    d = Directory(db)
+    await d.add_principal("acme", "ACME Énergie")
+    await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56")
+    await d.set_campaign("demo-service", "acme", "service", "manual", "01 45 67 89 01")
+    for agent in ("agent1", "agi-agent1"):
+        await d.set_endpoint(agent, "demo-prospect", ["demo-service"], agent)
+    await d.set_endpoint("agent-nocampaign", None, [], None)
+    await db.close()
+    return url
+
+
+async def decisions(url: str) -> list[dict]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT * FROM decisions ORDER BY recorded_at")
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+def start_guard(url: str, scene: Scene, n: int) -> subprocess.Popen[bytes]:
+    env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": url,
+           "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD, "ASTGUARD_CLOCK_PIN": scene.clock or "",
+           "ASTGUARD_SPOOL_DIR": str(WORK / "spool"), "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
+           **scene.env}
+    log = WORK / f"astguard-{n}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "astguard", "serve"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while "ARI websocket connected" not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            sys.exit(f"astguard did not start; see {log}")
+        time.sleep(0.1)
+    return proc
+
+
+def stop_guard(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> int:
+    url = asyncio.run(prepare_database())
+    asterisk = LabAsterisk(ensure_rootfs(), WORK / "asterisk")
+    asterisk.install()
+    asterisk.start()
+    carrier = Carrier(WORK / "carrier")
+    carrier.start()
+    results = []
+    try:
+        for n, scene in enumerate(SCENES):
+            guard = start_guard(url, scene, n) if scene.clock else None
+            try:
+                for call in scene.calls:
+                    before = len(carrier.invites())
+                    outcome = agent_call(WORK / "calls", call.number, agent=call.agent,
+                                         headers=call.headers, expect=call.expect, hold_ms=200)
+                    statuses = outcome.statuses()
+                    final = next((s for s in reversed(statuses) if s >= 200), None)
+                    reached = carrier.invites()[before:]
+                    results.append((scene, call, outcome.ok, final, reached))
+            finally:
+                stop_guard(guard)
+        time.sleep(0.5)
+        # The evidence spooled while PostgreSQL was "away" is written by the next astguard.
+        flusher = start_guard(url, Scene("2026-11-27T11:00:00+01:00", "", []), 99)
+        time.sleep(1.5)
+        stop_guard(flusher)
+        evidence = asyncio.run(decisions(url))
+    finally:
+        carrier.stop()
+        asterisk.stop()
+        asterisk.unmount()
+    print_report(results, evidence)
+    failed = [r for r in results if not r[2]]
+    print(f"\n{len(results)} appels, {len(failed)} hors du scénario attendu. "
+          f"Journaux : {WORK}")
+    return 1 if failed else 0
+
+
+def print_report(results, evidence) -> None:
+    by_number: dict[str, list[dict]] = {}
+    for row in evidence:
+        by_number.setdefault(row["dialled"], []).append(row)
+    table = []
+    for scene, call, _ok, final, reached in results:
+        rows = by_number.get(call.number, [])
+        row = rows.pop(0) if rows and call.number != "112" else None
+        if reached:
+            from_header = reached[0].headers.get("from", "")
+            seen = from_header.split("<sip:")[1].split("@")[0] if "<sip:" in from_header else "?"
+        else:
+            seen = "rien reçu"
+        if row is not None:
+            decision = row["decision"]
+            reasons = ", ".join(row["reason_codes"]) or "-"
+            if row["spooled"]:
+                reasons += " (journal local, puis PostgreSQL)"
+        elif call.number == "112":
+            decision, reasons = "allow", "urgence : routée sans passer par astguard"
+        else:
+            decision, reasons = "-", "pas de décision : le dialplan refuse seul"
+        table.append({"moment": scene.label, "appel": call.title, "numéro": call.number,
+                      "poste": call.agent, "SIP": final, "opérateur voit": seen,
+                      "décision": decision, "motifs": reasons})
+    print("\nastguard : démonstration sur un Asterisk 22 réel "
+          "(SIPp agent -> Asterisk -> SIPp opérateur)\n")
+    print(render_rows(table, ["moment", "appel", "numéro", "poste", "SIP", "opérateur voit",
+                              "décision", "motifs"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The `astguard` command: dry run (exit 0/1/2, --json), management, against real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="module")
+def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_DATABASE_URL": database_url,
+           "ASTGUARD_SPOOL_DIR": str(tmp_path_factory.mktemp("spool"))}
+    for argv in (["principal", "add", "cli-acme", "--name", "ACME"],
+                 ["campaign", "set", "cli-prospect", "--principal", "cli-acme",
+                  "--purpose", "prospecting", "--caller-id", "01 62 12 34 56"],
+                 ["endpoint", "set", "cli-agent", "--campaign", "cli-prospect"]):
+        done = run(env, *argv)
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+def run(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "astguard", *argv], env=env, text=True,
+                          capture_output=True, timeout=60)
+
+
+def test_check_allowed_json(cli_env):
+    done = run(cli_env, "check", "06 12 34 56 78", "--campaign", "cli-prospect",
+               "--at", "2026-11-27T19:59:59+01:00", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["decision"] == "allow" and out["reasons"] == []
+    assert out["number"] == "+33612345678" and out["caller_id"] == "+33162123456"
+    assert out["local_times"] == [{"zone": "Europe/Paris", "local": "2026-11-27T19:59:59+01:00"}]
+
+
+def test_check_refused_json_lists_every_reason(cli_env):
+    done = run(cli_env, "check", "0692123456", "--purpose", "prospecting",
+               "--principal", "cli-acme", "--at", "2026-12-25T06:00", "--json")  # 08:00/09:00 local
+    assert done.returncode == 1
+    out = json.loads(done.stdout)
+    assert out["decision"] == "deny"
+    assert out["reasons"] == ["PUBLIC_HOLIDAY", "OUTSIDE_CALL_WINDOW"]
+    assert out["zones"] == ["Indian/Mayotte", "Indian/Reunion"]
+
+
+def test_check_text_is_french(cli_env):
+    done = run(cli_env, "check", "0612345678", "--endpoint", "cli-agent",
+               "--at", "2026-11-28T11:00")
+    assert done.returncode == 1
+    assert "REFUSÉ" in done.stdout and "lundi au vendredi" in done.stdout
+
+
+def test_check_records_nothing(cli_env):
+    before = run(cli_env, "decisions", "--number", "+33699999999", "--json")
+    run(cli_env, "check", "0699999999", "--campaign", "cli-prospect")
+    after = run(cli_env, "decisions", "--number", "+33699999999", "--json")
+    assert json.loads(before.stdout) == json.loads(after.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "0612345678", "--at", "bientôt"], "date ISO-8601"),
+        (["check", "0612345678", "--purpose", "prospecting"], "--purpose et --principal"),
+        (["campaign", "set", "x", "--principal", "nobody", "--purpose", "service"],
+         "donneur d'ordre inconnu"),
+        (["campaign", "set", "bad name", "--principal", "cli-acme", "--purpose", "service"],
+         "invalide"),
+        (["campaign", "set", "y", "--principal", "cli-acme", "--purpose", "service",
+          "--caller-id", "12"], "numéro présenté"),
+        (["endpoint", "set", "ep", "--campaign", "nope"], "campagne inconnue"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(cli_env, argv, message):
+    done = run(cli_env, *argv)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_invalid_number_is_a_refusal_not_a_crash(cli_env):
+    done = run(cli_env, "check", "06-12-xx", "--campaign", "cli-prospect", "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["reasons"] == ["INVALID_NUMBER"]
+
+
+def test_database_down_exits_2_for_management_and_fails_closed_for_check(cli_env):
+    env = {**cli_env, "ASTGUARD_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x",
+           "ASTGUARD_DB_TIMEOUT": "1"}
+    done = run(env, "campaign", "list")
+    assert done.returncode == 2 and "indisponible" in done.stderr
+    done = run(env, "check", "0612345678", "--campaign", "cli-prospect", "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["reasons"] == ["GUARD_UNAVAILABLE"]
+
+
+def test_missing_configuration_exits_2():
+    done = subprocess.run([sys.executable, "-m", "astguard", "check", "0612345678"],
+                          env={"PATH": os.environ.get("PATH", ""),
+                               "PYTHONPATH": os.pathsep.join(sys.path)},
+                          text=True, capture_output=True, timeout=60)
+    assert done.returncode == 2 and "ASTGUARD_DATABASE_URL is required" in done.stderr
+
+
+def test_db_status_and_migrate(cli_env):
+    assert "schema current" in run(cli_env, "db", "status").stdout
+    assert "nothing" in run(cli_env, "db", "migrate").stdout
