@@ -80,7 +80,7 @@ def seeded(database_url: str) -> str:
         await d.set_campaign("e2e-other", "e2e-acme", "prospecting", "manual", "0162123457")
         await d.set_campaign("e2e-dialer", "e2e-acme", "prospecting", "predictive",
                              "0162123458")
-        for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1"):
+        for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1", "predial-agent1"):
             await d.set_endpoint(agent, "e2e-prospect", ["e2e-service"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
         await db.close()

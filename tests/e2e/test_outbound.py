@@ -193,3 +193,29 @@ def test_dialer_origination_through_ari_is_guarded(guard, carrier, seeded):
     invite = wait_for(lambda: carrier.invites_to(e164), what="the carrier INVITE")[0]
     assert "<sip:+33162123458@" in invite.headers["from"]
     assert only_decision(seeded, e164)["campaign"] == "e2e-dialer"
+
+
+def test_predial_hook_allows_with_the_campaign_caller_id(guard, carrier, seeded, tmp_path):
+    national, e164 = fresh_number()
+    assert agent_call(tmp_path, national, agent="predial-agent1").ok
+    # The pre-dial hook keeps the administrator's own Dial(): the number is dialled as dialled.
+    (invite,) = carrier.invites_to(national)
+    assert "<sip:+33162123456@" in invite.headers["from"]
+    row = only_decision(seeded, e164)
+    assert row["source"] == "agi" and row["endpoint"] == "predial-agent1"
+
+
+def test_predial_hook_refuses_and_never_returns(guard_factory, carrier, seeded, tmp_path):
+    guard_factory(clock=SATURDAY).start()
+    national, e164 = fresh_number()
+    assert agent_call(tmp_path, national, agent="predial-agent1", expect=403).ok
+    assert carrier.invites_to(national) == []
+    assert only_decision(seeded, e164)["reason_codes"] == ["OUTSIDE_CALL_DAYS"]
+
+
+def test_predial_hook_lets_emergency_through_with_astguard_down(lab, carrier, tmp_path):
+    before = len(carrier.invites_to("112"))
+    assert agent_call(tmp_path, "112", agent="predial-agent1").ok
+    assert len(carrier.invites_to("112")) == before + 1
+    national, _ = fresh_number()
+    assert agent_call(tmp_path, national, agent="predial-agent1", expect=503).ok

@@ -1,5 +1,5 @@
 """FastAGI hardening: truncated, silent and oversized requests never stall other calls;
-sync handlers work; the outbound route sets the verdict variables, verdict last."""
+sync handlers work; the outbound route sets ASTGUARD_RESULT."""
 
 from __future__ import annotations
 
@@ -64,20 +64,19 @@ async def play_asterisk(port: int, payload: bytes) -> list[str]:
     return commands
 
 
-async def test_outbound_sets_the_verdict_last(agi):
+async def test_outbound_sets_the_result_variable(agi):
     app, port, gate = agi
     commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
-    assert commands[-1] == 'SET VARIABLE ASTGUARD_VERDICT "allow"'
-    assert 'SET VARIABLE ASTGUARD_CALLERID "+33162123456"' in commands
+    assert commands == [
+        'SET VARIABLE ASTGUARD_RESULT "allow|dec-1|||+33612345678||+33162123456"']
     assert gate.calls[0].source == "agi" and gate.calls[0].channel_id == "1700000000.1"
 
 
 async def test_outbound_refusal_sets_prompt_and_cause(agi):
     app, port, gate = agi
     commands = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "", ""))
-    assert 'SET VARIABLE ASTGUARD_PROMPT "refus-campagne"' in commands
-    assert 'SET VARIABLE ASTGUARD_CAUSE "21"' in commands
-    assert commands[-1] == 'SET VARIABLE ASTGUARD_VERDICT "deny"'
+    assert commands == ['SET VARIABLE ASTGUARD_RESULT '
+                        '"deny|dec-1|21|refus-campagne|+33612345678|PURPOSE_UNCLASSIFIED|"']
 
 
 async def test_outcome_route(agi):

@@ -12,7 +12,7 @@ from astguard.gate import Decided
 from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
-from astguard.telephony.stasis import OutboundStasisApp, call_from_args
+from astguard.telephony.stasis import OutboundStasisApp, call_from_args, result_variable
 from tests.telephony.fake_ari import FakeAri
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
@@ -55,18 +55,22 @@ def stasis_start(channel_id: str, *args: str) -> dict:
                         "dialplan": {"exten": "0612345678"}}}
 
 
-async def test_allowed_call_gets_variables_then_verdict_then_continue(env):
+def result_of(fake: FakeAri) -> list[str]:
+    (value,) = [r.query["value"] for r in fake.requests
+                if r.path.endswith("/variable") and r.query["variable"] == "ASTGUARD_RESULT"]
+    return value.split("|")
+
+
+async def test_allowed_call_gets_one_result_variable_then_continue(env):
     fake, ari = env
     gate = RecordingGate()
     app = OutboundStasisApp(ari, gate)
     app.handle(stasis_start("ch1", "0612345678", "agent1", "", "", ""))
     await app.drain()
-    variables = [(r.query["variable"], r.query["value"]) for r in fake.requests
-                 if r.path.endswith("/variable")]
-    assert variables[-1] == ("ASTGUARD_VERDICT", "allow")  # always last
-    assert dict(variables)["ASTGUARD_CALLERID"] == "+33162123456"
-    assert dict(variables)["ASTGUARD_DESTINATION"] == "+33612345678"
-    assert fake.paths()[-2:] == ["/applications/astguard/subscription", "/channels/ch1/continue"]
+    assert result_of(fake) == ["allow", "dec-1", "", "", "+33612345678", "", "+33162123456"]
+    assert set(fake.paths()[:-1]) == {"/channels/ch1/variable",
+                                      "/applications/astguard/subscription"}
+    assert fake.paths()[-1] == "/channels/ch1/continue"  # only after the verdict is set
     assert gate.calls[0].endpoint == "agent1" and gate.calls[0].caller_id == "1001"
 
 
@@ -75,14 +79,20 @@ async def test_refused_call_gets_prompt_and_cause(env):
     app = OutboundStasisApp(ari, RecordingGate())
     app.handle(stasis_start("ch2", "0612345678", "agent9", "", "", ""))
     await app.drain()
-    variables = dict((r.query["variable"], r.query["value"]) for r in fake.requests
-                     if r.path.endswith("/variable"))
-    assert variables["ASTGUARD_VERDICT"] == "deny"
-    assert variables["ASTGUARD_REASONS"] == "PURPOSE_UNCLASSIFIED"
-    assert variables["ASTGUARD_PROMPT"] == "refus-campagne"
-    assert variables["ASTGUARD_CAUSE"] == "21"
+    assert result_of(fake) == ["deny", "dec-1", "21", "refus-campagne", "+33612345678",
+                               "PURPOSE_UNCLASSIFIED", ""]
     assert "/applications/astguard/subscription" not in fake.paths()
     assert fake.paths()[-1] == "/channels/ch2/continue"
+
+
+def test_result_variable_cannot_be_split_by_a_hostile_caller_id():
+    call = CallRequest("0612345678", "ari", caller_id="12|deny|x")
+    decided = Decided(decide(call, Facts(None, "t"), OPEN, RULES), "d", recorded=True)
+    assert len(result_variable(decided).split("|")) == 7
+    campaign = Campaign("c", "acme", Purpose.SERVICE, DialMode.MANUAL, None)
+    allowed = Decided(decide(call, Facts(campaign, "t"), OPEN, RULES), "d", recorded=True)
+    fields = result_variable(allowed).split("|")
+    assert len(fields) == 7 and fields[0] == "allow" and fields[6] == "12"
 
 
 async def test_a_failed_decision_releases_the_channel_without_a_verdict(env):
@@ -90,7 +100,7 @@ async def test_a_failed_decision_releases_the_channel_without_a_verdict(env):
     app = OutboundStasisApp(ari, RecordingGate(fail=True))
     app.handle(stasis_start("ch3", "0612345678", "agent1", "", "", ""))
     await app.drain()
-    # No ASTGUARD_VERDICT: the dialplan's astguard-refused context refuses (fail closed).
+    # No ASTGUARD_RESULT: the dialplan's astguard-refused context refuses (fail closed).
     assert fake.paths() == ["/channels/ch3/continue"]
 
 

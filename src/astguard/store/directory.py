@@ -48,23 +48,26 @@ class Directory:
         if endpoint and not _ENDPOINT.fullmatch(endpoint):
             return Classification(None, f"poste illisible : {endpoint!r}")
         async with self._db.connection() as conn:
-            ep = None
-            if endpoint:
-                ep = await conn.fetchrow(
-                    "SELECT default_campaign, allowed_campaigns FROM agent_endpoints "
-                    "WHERE endpoint = $1", endpoint)
-            wanted = override or (ep["default_campaign"] if ep else None)
-            if wanted is None:
-                why = (f"aucune campagne par défaut pour le poste {endpoint}" if endpoint
-                       else "aucun poste ni campagne pour cet appel")
-                return Classification(None, why)
-            if override and ep is not None and override != ep["default_campaign"] \
-                    and override not in ep["allowed_campaigns"]:
-                return Classification(None, f"campagne {override} non autorisée pour le poste "
-                                            f"{endpoint}")
+            # One round trip: the endpoint (if any) and the campaign it leads to.
             row = await conn.fetchrow(
-                "SELECT * FROM campaigns WHERE name = $1 AND active", wanted)
-        if row is None:
+                """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
+                          c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id
+                   FROM (SELECT 1) AS one
+                   LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
+                   LEFT JOIN campaigns c
+                          ON c.name = COALESCE($2, ep.default_campaign) AND c.active""",
+                endpoint, override)
+        ep_known = row["ep_name"] is not None
+        wanted = override or row["default_campaign"]
+        if wanted is None:
+            why = (f"aucune campagne par défaut pour le poste {endpoint}" if endpoint
+                   else "aucun poste ni campagne pour cet appel")
+            return Classification(None, why)
+        if override and ep_known and override != row["default_campaign"] \
+                and override not in row["allowed_campaigns"]:
+            return Classification(None, f"campagne {override} non autorisée pour le poste "
+                                        f"{endpoint}")
+        if row["name"] is None:
             return Classification(None, f"campagne {wanted} inconnue ou inactive")
         how = (f"campagne {wanted} demandée pour l'appel" if override
                else f"campagne par défaut du poste {endpoint}")

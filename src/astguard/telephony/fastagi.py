@@ -7,8 +7,8 @@ silent one it waits forever. It also wraps sync handlers with asyncio.coroutine,
 reply too, and sync handlers are accepted.
 
 Dialplan: AGI(agi://127.0.0.1:4573/outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
-${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT}) sets the same ASTGUARD_* variables as the Stasis
-application; a hangup handler calls /outcome with the decision id and the dial result.
+${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT}) sets ASTGUARD_RESULT as the Stasis application
+does; a hangup handler calls /outcome with the decision id and the dial result.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from panoramisk.utils import parse_agi_result
 
 from astguard.gate import Gate
 from astguard.store.evidence import Outcome
-from astguard.telephony.stasis import call_from_args, channel_variables
+from astguard.telephony.stasis import call_from_args, result_variable
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,9 @@ class OutboundAgi:
             channel_id=headers.get("agi_uniqueid"), fallback_exten=headers.get("agi_extension"),
         )
         decided = await self._gate.check(call, record=True)
-        variables = channel_variables(decided)
-        verdict_value = variables.pop("ASTGUARD_VERDICT")
-        for name, value in variables.items():
-            await request.set_variable(name, value)
-        await request.set_variable("ASTGUARD_VERDICT", verdict_value)  # last, as in Stasis
-        log.info("agi %s %s -> %s", verdict_value, call.dialled, ",".join(decided.verdict.codes))
+        await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
+        log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
+                 ",".join(decided.verdict.codes))
 
     async def outcome(self, request: TimedRequest) -> None:
         args = request.args + [""] * 4

@@ -3,9 +3,9 @@
 The dialplan (dialplan/astguard.conf) calls
     Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
            ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
-and after Stasis() returns it reads ASTGUARD_VERDICT: "allow" goes to astguard-allowed (caller ID
-set, then the trunk), anything else (deny, or nothing because astguard failed) to
-astguard-refused (a French prompt, then a hangup with ASTGUARD_CAUSE). Everything the decision
+and after Stasis() returns it reads ASTGUARD_RESULT (see result_variable): "allow" goes to
+astguard-allowed (caller ID set, then the trunk), anything else (deny, or nothing because astguard
+failed) to astguard-refused (a French prompt, then a hangup with ASTGUARD_CAUSE). Everything the decision
 needs travels in the Stasis arguments, so a call costs no ARI round trip before the decision.
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,21 +28,27 @@ from astguard.telephony.ari import AriClient
 log = logging.getLogger(__name__)
 
 
-def channel_variables(decided: Decided) -> dict[str, str]:
-    """What the dialplan reads after the decision (the same for ARI and FastAGI)."""
+_DIALPLAN_SAFE = re.compile(r"[^+0-9]")
+
+
+def result_variable(decided: Decided) -> str:
+    """ASTGUARD_RESULT, the one variable the dialplan reads after a decision (Stasis and AGI):
+    verdict|decision id|hangup cause|prompt|destination|reason codes|caller ID.
+
+    One variable, set in one request, so a channel never sees half a verdict; the dialplan's
+    [astguard-verdict] splits it. The caller ID is last and filtered to + and digits.
+    """
     verdict = decided.verdict
-    variables = {
-        "ASTGUARD_VERDICT": verdict.decision.value,
-        "ASTGUARD_DECISION_ID": decided.decision_id,
-        "ASTGUARD_REASONS": ",".join(verdict.codes),
-        "ASTGUARD_DESTINATION": verdict.destination,
-    }
-    if verdict.allowed:
-        variables["ASTGUARD_CALLERID"] = verdict.caller_id or ""
-    else:
-        variables["ASTGUARD_PROMPT"] = verdict.prompt.value if verdict.prompt else ""
-        variables["ASTGUARD_CAUSE"] = str(verdict.hangup_cause)
-    return variables
+    fields = [
+        verdict.decision.value,
+        decided.decision_id,
+        "" if verdict.allowed else str(verdict.hangup_cause),
+        verdict.prompt.value if verdict.prompt else "",
+        _DIALPLAN_SAFE.sub("", verdict.destination),
+        ",".join(verdict.codes),
+        _DIALPLAN_SAFE.sub("", verdict.caller_id or "") if verdict.allowed else "",
+    ]
+    return "|".join(fields)
 
 
 def call_from_args(args: list[str], *, source: str, caller_id: str | None,
@@ -124,6 +132,7 @@ class OutboundStasisApp:
         task.add_done_callback(self._tasks.discard)
 
     async def _on_outbound(self, channel: dict[str, Any], args: list[str]) -> None:
+        t0 = time.perf_counter()
         channel_id = channel["id"]
         caller = (channel.get("caller") or {}).get("number")
         call = call_from_args(args, source="ari", caller_id=caller, channel_id=channel_id,
@@ -135,20 +144,21 @@ class OutboundStasisApp:
             log.exception("decision failed for channel %s", channel_id)
             await self._release(channel_id)
             return
-        variables = channel_variables(decided)
-        verdict_value = variables.pop("ASTGUARD_VERDICT")
+        track = decided.verdict.allowed
+        if track:
+            self._tracked[channel_id] = _Tracked(decided.decision_id)
         try:
-            await asyncio.gather(*(self._ari.set_variable(channel_id, k, v)
-                                   for k, v in variables.items()))
-            # The verdict goes last: a channel never reads "allow" beside a missing caller ID.
-            await self._ari.set_variable(channel_id, "ASTGUARD_VERDICT", verdict_value)
-            if decided.verdict.allowed:
-                self._tracked[channel_id] = _Tracked(decided.decision_id)
-                await self._ari.subscribe_channel(channel_id)
+            await asyncio.gather(
+                self._ari.set_variable(channel_id, "ASTGUARD_RESULT", result_variable(decided)),
+                *([self._ari.subscribe_channel(channel_id)] if track else []),
+            )
         except AriError as exc:
             log.error("could not hand the verdict to channel %s: %s", channel_id, exc)
             self._tracked.pop(channel_id, None)
+        t_decided = time.perf_counter()
         await self._release(channel_id)
+        log.debug("channel %s: decided in %.2f ms, released after %.2f ms", channel_id,
+                  (t_decided - t0) * 1000, (time.perf_counter() - t0) * 1000)
         log.info("%s %s -> %s %s", decided.verdict.decision.value, call.dialled,
                  decided.verdict.destination, ",".join(decided.verdict.codes) or "-")
 
