@@ -26,12 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
-from astguard.store import schema
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from lab.database import fresh_database
 from lab.sipp import ASTERISK, Carrier, _uac_scenario
 
 PG = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
@@ -40,14 +38,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def prepare() -> str:
-    admin = await asyncpg.connect(f"{PG}/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DB}"')
-    await admin.close()
-    url = f"{PG}/{DB}"
+    url = await fresh_database(PG, DB)
     db = Database(url)
-    async with db.connection() as conn:
-        await schema.migrate(conn)
     d = Directory(db)
     await d.add_principal("bench", "Bench")
     await d.set_campaign("bench", "bench", "prospecting", "manual", "0162123456")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import asyncpg
 
-from astguard.store import schema
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from lab.database import fresh_database
 from lab.sipp import Carrier, agent_call
 
 PG = os.environ.get("ASTGUARD_DEMO_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
@@ -90,16 +90,8 @@ SCENES = [
 
 
 async def prepare_database() -> str:
-    admin = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DEMO_DB}"')
-    finally:
-        await admin.close()
-    url = f"{PG}/{DEMO_DB}"
+    url = await fresh_database(PG, DEMO_DB)
     db = Database(url)
-    async with db.connection() as conn:
-        await schema.migrate(conn)
     d = Directory(db)
     await d.add_principal("acme", "ACME Énergie")
     await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56")

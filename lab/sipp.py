@@ -103,7 +103,7 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
             '<scenario name="astguard agent">\n' + invite + body + "</scenario>\n")
 
 
-_UAS_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+_UAS_SCENARIO_TEMPLATE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="astguard carrier">
   <recv request="INVITE" crlf="true"/>
   <send>
@@ -130,14 +130,7 @@ _UAS_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
+{sdp}    ]]>
   </send>
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
@@ -154,6 +147,7 @@ _UAS_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
 </scenario>
 """
+_UAS_SCENARIO = _UAS_SCENARIO_TEMPLATE.replace("{sdp}", _INVITE_SDP)
 
 
 @dataclass

@@ -7,14 +7,13 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import pytest_asyncio
 
-from astguard.store import schema
 from astguard.store.database import Database
+from lab.database import fresh_database
 
-PG_SERVER = os.environ.get("ASTGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+PG_SERVER = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
 TEST_DB = "astguard_test"
 UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/nowhere"
 
@@ -24,18 +23,7 @@ def db_url(name: str) -> str:
 
 
 async def recreate_database(name: str, migrate: bool = True) -> None:
-    admin = await asyncpg.connect(db_url("postgres"), timeout=10)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    if migrate:
-        conn = await asyncpg.connect(db_url(name), timeout=10)
-        try:
-            await schema.migrate(conn)
-        finally:
-            await conn.close()
+    await fresh_database(PG_SERVER, name, migrate=migrate)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,25 @@
+"""A fresh, migrated PostgreSQL database for the tests, the demo and the benchmarks."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from astguard.store import schema
+
+
+async def fresh_database(server_url: str, name: str, *, migrate: bool = True) -> str:
+    """Drop and create database `name` on `server_url` (no database part); return its URL."""
+    admin = await asyncpg.connect(f"{server_url}/postgres", timeout=10)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{server_url}/{name}"
+    if migrate:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            await schema.migrate(conn)
+        finally:
+            await conn.close()
+    return url
