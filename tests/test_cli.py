@@ -112,3 +112,16 @@ def test_missing_configuration_exits_2():
 def test_db_status_and_migrate(cli_env):
     assert "schema current" in run(cli_env, "db", "status").stdout
     assert "nothing" in run(cli_env, "db", "migrate").stdout
+
+
+def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
+    import asyncio
+
+    from tests.conftest import db_url, recreate_database
+
+    asyncio.run(recreate_database("astguard_test_unmigrated", migrate=False))
+    env = {**cli_env, "ASTGUARD_DATABASE_URL": db_url("astguard_test_unmigrated"),
+           "ASTGUARD_AGI_ENABLED": "false", "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
+    done = run(env, "serve")
+    assert done.returncode == 2
+    assert "pending 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
