@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
+from astguard.policy.model import Regime
 from astguard.policy.holidays import easter_sunday, national_holidays
 from astguard.settings import DEFAULT_EMERGENCY
+from tests.policy.facts import CONSENTED
 
 PARIS = ZoneInfo("Europe/Paris")
-RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+# Hours are tested under one regime with a valid consent, so only the hour rules speak.
+RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY), regime=Regime.CONSENT)
 PROSPECT = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
 METRO_MOBILE = "0612345678"
 PARIS_FIXED = "0145678901"
@@ -20,7 +23,7 @@ PARIS_FIXED = "0145678901"
 
 def verdict(number: str, when: dt.datetime, rules: RuleSettings = RULES, department=None):
     call = CallRequest(number, "test", department=department)
-    return decide(call, Facts(PROSPECT, "test"), when, rules)
+    return decide(call, Facts(PROSPECT, "test", history=CONSENTED), when, rules)
 
 
 def paris(*args: int) -> dt.datetime:
@@ -43,7 +46,7 @@ def test_window_edges_start_inclusive_end_exclusive(hms, allowed):
 
 def test_window_end_margin_is_configurable():
     rules = RuleSettings(emergency_numbers=RULES.emergency_numbers,
-                         window_end_margin=dt.timedelta(minutes=5))
+                         window_end_margin=dt.timedelta(minutes=5), regime=Regime.CONSENT)
     assert not verdict(PARIS_FIXED, paris(2026, 11, 27, 19, 55), rules).allowed
     assert verdict(PARIS_FIXED, paris(2026, 11, 27, 19, 54, 59), rules).allowed
     assert not verdict(PARIS_FIXED, paris(2026, 11, 27, 12, 56), rules).allowed
@@ -138,7 +141,7 @@ def test_alsace_moselle_26_december_on_a_weekday():
 
 def test_alsace_moselle_unknown_department_can_be_relaxed_by_setting():
     rules = RuleSettings(emergency_numbers=RULES.emergency_numbers,
-                         alsace_moselle_when_unknown=False)
+                         alsace_moselle_when_unknown=False, regime=Regime.CONSENT)
     assert verdict("0612345678", paris(2026, 4, 3, 11, 0), rules).allowed
     assert not verdict("0387123456", paris(2026, 4, 3, 11, 0), rules).allowed
 
@@ -150,7 +153,7 @@ def test_known_address_settles_alsace_moselle():
 
 
 def test_local_holidays_can_be_switched_off():
-    rules = RuleSettings(emergency_numbers=RULES.emergency_numbers, local_holidays=False)
+    rules = RuleSettings(emergency_numbers=RULES.emergency_numbers, local_holidays=False, regime=Regime.CONSENT)
     assert verdict("0387123456", paris(2026, 4, 3, 11, 0), rules).allowed
 
 

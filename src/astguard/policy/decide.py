@@ -13,18 +13,22 @@ from astguard.policy.call_window import (
     consumer_place,
     local_times,
 )
+from astguard.policy.consent import check_bloctel_regime, check_consent_regime, regime_for
 from astguard.policy.model import (
     CallRequest,
     Campaign,
+    ContactHistory,
     Decision,
     Facts,
     LocalTime,
     Purpose,
+    Regime,
     RuleSettings,
     Verdict,
     deny_reasons,
 )
 from astguard.policy.numbers import ConsumerNumber, NumberError, is_emergency, parse_number
+from astguard.policy.pressure import check_pressure
 from astguard.policy.reasons import Reason, ReasonCode
 
 
@@ -60,6 +64,9 @@ def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSetting
         times = local_times(now, number.zones)
         if in_scope:
             times = _destination_and_hours(number, call, now, rules, reasons)
+    if campaign is not None and in_scope and facts.store_error is None:
+        _pressure_and_consent(campaign, facts.history or ContactHistory(), now,
+                              consumer_day(times, now), rules, reasons)
 
     decision = Decision.DENY if deny_reasons(reasons) else Decision.ALLOW
     return Verdict(
@@ -104,6 +111,32 @@ def _destination_and_hours(
     times = local_times(now, place.zones)
     reasons.extend(check_call_window(place, times, rules))  # R-D1 to R-D4
     return times
+
+
+_HOUR_CODES = (ReasonCode.OUTSIDE_CALL_DAYS, ReasonCode.PUBLIC_HOLIDAY,
+               ReasonCode.OUTSIDE_CALL_WINDOW)
+
+
+def _pressure_and_consent(campaign: Campaign, history: ContactHistory, now: dt.datetime,
+                          today: dt.date, rules: RuleSettings, reasons: list[Reason]) -> None:
+    callback = history.callback_at
+    if callback is not None and abs(callback - now) <= rules.callback_tolerance:
+        # R-D5: the consumer asked for this precise time: days and hours are lifted, caps not.
+        lifted = [r for r in reasons if r.code in _HOUR_CODES]
+        reasons[:] = [r for r in reasons if r.code not in _HOUR_CODES]
+        reasons.append(Reason(ReasonCode.ALLOWED_SCHEDULED_CALLBACK, {
+            "scheduled_at": callback.isoformat(), "lifted": [r.code.value for r in lifted]}))
+    reasons.extend(check_pressure(history, campaign.principal, today, rules))  # R-D6, R-D7
+    if regime_for(now, rules) is Regime.CONSENT:
+        reasons.extend(check_consent_regime(history, campaign, now, today, rules))  # R-B
+    else:
+        reasons.extend(check_bloctel_regime(history, campaign, today, rules))  # R-C
+
+
+def consumer_day(times: tuple[LocalTime, ...], now: dt.datetime) -> dt.date:
+    """The consumer's local calendar day for counting (first candidate zone; French zones
+    never disagree on the date during call hours)."""
+    return times[0].local.date() if times else now.date()
 
 
 def _presented_caller_id(campaign: Campaign | None, requested: str | None) -> str | None:

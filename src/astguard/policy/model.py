@@ -50,6 +50,60 @@ class Campaign:
     purpose: Purpose
     dial_mode: DialMode
     caller_id: str | None = None  # the campaign's default presented number
+    scope: str | None = None  # nature of the goods or services offered (R-B2)
+    sector: str | None = None  # for sector bans (R-B6)
+    press: bool = False  # newspaper/periodical subscriptions (R-B5)
+
+
+class Regime(enum.StrEnum):
+    BLOCTEL = "bloctel"  # calls before 2026-08-11 (R-C)
+    CONSENT = "consent"  # calls from 2026-08-11 (R-B)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: str  # "refusal", "suspension" or "opposition"
+    day: dt.date  # the consumer's local day it was recorded
+    until: dt.date | None  # last blocked day, inclusive; None for an opposition
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    id: int
+    principal: str
+    scopes: frozenset[str]
+    collected_at: dt.datetime
+    valid_until: dt.datetime
+    withdrawn_at: dt.datetime | None
+    proof_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRecord:
+    principal: str
+    scopes: frozenset[str]
+    started_on: dt.date
+    ended_on: dt.date | None
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class BloctelScrub:
+    scrubbed_on: dt.date
+    listed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHistory:
+    """What the store knows of this consumer for this principal (all the consumer's numbers)."""
+
+    attempt_days: tuple[dt.date, ...] = ()  # local days of attempts, the last 30 days at least
+    blocks: tuple[Block, ...] = ()
+    consents: tuple[ConsentRecord, ...] = ()  # every principal's, to tell a wrong principal
+    contracts: tuple[ContractRecord, ...] = ()
+    bloctel: BloctelScrub | None = None  # the latest scrub of the dialled number
+    callback_at: dt.datetime | None = None  # a requested call-back near now (R-D5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +128,7 @@ class Facts:
     campaign: Campaign | None
     classification: str  # how the campaign was found, or why not (evidence)
     store_error: str | None = None  # set when the store could not be read: fail closed
+    history: ContactHistory | None = None  # None: not read (dry run without store, out of scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +144,15 @@ class RuleSettings:
         (dt.time(10, 0), dt.time(13, 0)),
         (dt.time(14, 0), dt.time(20, 0)),
     )
+    cap_attempts: int = 4  # R-D6
+    cap_days: int = 30
+    refusal_days: int = 60  # R-D7: full calendar days after the refusal's own day
+    regime: Regime | None = None  # None: by the call's date (R-B / R-C); set only for audits
+    opt_in_from: dt.date = dt.date(2026, 8, 11)  # loi 2025-594 art. 13 III, Paris date
+    bloctel_scrub_days: int = 30  # R-C2
+    banned_sectors: frozenset[str] = frozenset(
+        {"renovation-energetique", "energie-renouvelable", "adaptation-logement", "cpf"})
+    callback_tolerance: dt.timedelta = dt.timedelta(minutes=10)  # R-D5 "precise" time
 
 
 @dataclass(frozen=True, slots=True)

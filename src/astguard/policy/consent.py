@@ -1,0 +1,98 @@
+"""Which regime applies (by the call's date), and its rules: prior consent from 2026-08-11 (R-B),
+the Bloctel opposition list before (R-C)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from astguard.policy.model import (
+    Campaign,
+    ConsentRecord,
+    ContactHistory,
+    ContractRecord,
+    Regime,
+    RuleSettings,
+)
+from astguard.policy.reasons import Reason, ReasonCode
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def regime_for(now: dt.datetime, rules: RuleSettings) -> Regime:
+    """By the call's date in Paris: the switch is at 2026-08-11 00:00 Europe/Paris."""
+    if rules.regime is not None:
+        return rules.regime
+    return Regime.CONSENT if now.astimezone(PARIS).date() >= rules.opt_in_from else Regime.BLOCTEL
+
+
+def current_contract(history: ContactHistory, campaign: Campaign,
+                     today: dt.date) -> ContractRecord | None:
+    """R-B4 / R-C1: a current contract with the principal whose object covers the campaign's."""
+    for contract in history.contracts:
+        if contract.principal != campaign.principal:
+            continue
+        if contract.started_on > today or (contract.ended_on and contract.ended_on < today):
+            continue  # an ended contract does not count (I)
+        if campaign.scope is None or campaign.scope in contract.scopes:
+            return contract
+    return None
+
+
+def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.datetime,
+                         today: dt.date, rules: RuleSettings) -> list[Reason]:
+    contract = current_contract(history, campaign, today)
+    if contract is not None:  # R-B4: hours, caps and oppositions still apply (checked elsewhere)
+        return []
+    reasons = []
+    if campaign.sector and campaign.sector in rules.banned_sectors:  # R-B6: no consent cures it
+        reasons.append(Reason(ReasonCode.SECTOR_BAN, {"sector": campaign.sector}))
+    if campaign.press:  # R-B5: subscriptions to newspapers and periodicals
+        return reasons
+    return reasons + _consent_reasons(history.consents, campaign, now)
+
+
+def _consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
+                     now: dt.datetime) -> list[Reason]:
+    """R-B1/R-B2: one valid consent suffices; otherwise the most telling failure."""
+    mine = [c for c in consents if c.principal == campaign.principal]
+    if not consents:
+        return [Reason(ReasonCode.NO_CONSENT, {})]
+    if not mine:
+        return [Reason(ReasonCode.CONSENT_WRONG_PRINCIPAL,
+                       {"principals": sorted({c.principal for c in consents})})]
+    failures: list[Reason] = []
+    for c in mine:
+        inputs = {"consent_id": c.id, "proof_ref": c.proof_ref}
+        if c.withdrawn_at is not None and c.withdrawn_at <= now:
+            failures.append(Reason(ReasonCode.CONSENT_WITHDRAWN,
+                                   {**inputs, "withdrawn_at": c.withdrawn_at.isoformat()}))
+        elif c.collected_at > now:
+            failures.append(Reason(ReasonCode.NO_CONSENT,
+                                   {**inputs, "collected_at": c.collected_at.isoformat()}))
+        elif now >= c.valid_until:
+            failures.append(Reason(ReasonCode.CONSENT_EXPIRED,
+                                   {**inputs, "valid_until": c.valid_until.isoformat()}))
+        elif campaign.scope is not None and campaign.scope not in c.scopes:
+            failures.append(Reason(ReasonCode.CONSENT_SCOPE_MISMATCH,
+                                   {**inputs, "scope": campaign.scope,
+                                    "consent_scopes": sorted(c.scopes)}))
+        else:
+            return []  # a valid consent
+    # Report the latest consent's failure: the one a supervisor would look at first.
+    latest = max(zip(mine, failures, strict=True), key=lambda pair: pair[0].collected_at)
+    return [latest[1]]
+
+
+def check_bloctel_regime(history: ContactHistory, campaign: Campaign, today: dt.date,
+                         rules: RuleSettings) -> list[Reason]:
+    if current_contract(history, campaign, today) is not None:  # R-C1 exception
+        return []
+    scrub = history.bloctel
+    oldest = today - dt.timedelta(days=rules.bloctel_scrub_days)
+    if scrub is None or scrub.scrubbed_on < oldest:  # R-C2
+        return [Reason(ReasonCode.BLOCTEL_SCRUB_STALE, {
+            "scrubbed_on": scrub.scrubbed_on.isoformat() if scrub else None})]
+    if scrub.listed:  # R-C1
+        return [Reason(ReasonCode.BLOCTEL_LISTED, {"scrubbed_on": scrub.scrubbed_on.isoformat()})]
+    return []
