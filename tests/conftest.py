@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,12 +11,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from astguard.clock import PinnedClock
 from astguard.store.database import Database
 from lab.database import fresh_database
 
 PG_SERVER = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
 TEST_DB = "astguard_test"
 UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/nowhere"
+OPEN_CLOCK = PinnedClock(dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC))  # Friday 11:00 Paris
 
 
 def db_url(name: str) -> str:
@@ -49,3 +52,16 @@ def spool_dir(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "spool"
     path.mkdir()
     yield path
+
+
+async def give_consent(db: Database, principal: str, e164: str, *, scopes=("energie",),
+                       collected: str = "2026-01-01T00:00:00+00:00",
+                       until: str = "2099-01-01T00:00:00+00:00") -> None:
+    """A valid consent straight in the table (the consent registry has its own tests)."""
+    async with db.connection() as conn:
+        await conn.execute(
+            """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,
+                                     wording, proof_ref, valid_until)
+               VALUES ($1, $2, $3, $4, 'web', 'v1', $5, $6) ON CONFLICT DO NOTHING""",
+            principal, e164, list(scopes), dt.datetime.fromisoformat(collected),
+            f"proof-{principal}-{e164}", dt.datetime.fromisoformat(until))

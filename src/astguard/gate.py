@@ -8,6 +8,7 @@ with GUARD_UNAVAILABLE, and the evidence waits in the local spool.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import uuid
 from collections import OrderedDict
@@ -25,8 +26,11 @@ from astguard.policy import (
     Verdict,
     decide,
 )
+from astguard.policy.decide import consumer_today
+from astguard.store.contacts import insert_attempt, load_history, lock_consumer
+from astguard.store.database import Database
 from astguard.store.directory import Classification, Directory
-from astguard.store.evidence import EvidenceStore, Outcome, evidence_row
+from astguard.store.evidence import EvidenceStore, Outcome, evidence_row, insert_decision
 from astguard.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -47,8 +51,9 @@ class Decided:
 
 
 class Gate:
-    def __init__(self, *, directory: Directory, evidence: EvidenceStore, spool: Spool | None,
-                 clock: Clock, rules: RuleSettings, node: str) -> None:
+    def __init__(self, *, db: Database, directory: Directory, evidence: EvidenceStore,
+                 spool: Spool | None, clock: Clock, rules: RuleSettings, node: str) -> None:
+        self._db = db
         self._directory = directory
         self._evidence = evidence
         self._spool = spool
@@ -67,25 +72,55 @@ class Gate:
             facts = Facts(campaign=campaign, classification="finalité donnée par l'appelant")
         else:
             facts = await self._facts(call)
-        verdict = decide(call, facts, self._clock.now(), self._rules)
+        now = self._clock.now()
         decision_id = str(uuid.uuid4())
+        target = consumer_today(call, now, self._rules)
+        if (facts.campaign is not None and facts.campaign.purpose.in_consumer_scope
+                and facts.store_error is None and target is not None):
+            try:
+                return await self._check_in_scope(call, facts, now, decision_id, target, record)
+            except StoreUnavailable as exc:
+                facts = dataclasses.replace(facts, store_error=str(exc))
+        verdict = decide(call, facts, now, self._rules)
         if not record:
             return Decided(verdict, decision_id, recorded=False)
-        row = evidence_row(decision_id, verdict, call, classification=facts.classification,
-                           clock_mode=self._clock.mode, node=self._node)
+        row = self._row(decision_id, verdict, call, facts)
         try:
             await self._evidence.record(row)
             return Decided(verdict, decision_id, recorded=True)
-        except StoreUnavailable as exc:
-            if verdict.allowed and verdict.counts_as_attempt:
-                # The facts were read but the attempt could not be written: fail closed.
-                facts = dataclasses.replace(facts, store_error=str(exc))
-                verdict = decide(call, facts, verdict.decided_at, self._rules)
-                row = evidence_row(decision_id, verdict, call,
-                                   classification=facts.classification,
-                                   clock_mode=self._clock.mode, node=self._node)
+        except StoreUnavailable:
+            pass
         await self._to_spool("decision", row)
         return Decided(verdict, decision_id, recorded=True, spooled=True)
+
+    async def _check_in_scope(self, call: CallRequest, facts: Facts, now: dt.datetime,
+                              decision_id: str, target: tuple[str, dt.date],
+                              record: bool) -> Decided:
+        """Lock the (principal, consumer), read its history, decide, and record the decision
+        and the attempt in one transaction: concurrent calls to one consumer are decided one
+        after the other, and exactly as many as the cap allows get through (R-D6)."""
+        assert facts.campaign is not None
+        principal = facts.campaign.principal
+        e164, today = target
+        async with self._db.transaction() as conn:
+            numbers = await lock_consumer(conn, principal, e164)
+            history = await load_history(conn, principal, numbers, e164, today, now,
+                                         self._rules.callback_tolerance)
+            facts = dataclasses.replace(facts, history=history)
+            verdict = decide(call, facts, now, self._rules)
+            if not record:
+                return Decided(verdict, decision_id, recorded=False)
+            await insert_decision(conn, self._row(decision_id, verdict, call, facts))
+            if verdict.counts_as_attempt:
+                await insert_attempt(conn, principal=principal, number=e164, at=now,
+                                     local_day=today, source="pbx", decision_id=decision_id,
+                                     campaign=facts.campaign.name)
+        return Decided(verdict, decision_id, recorded=True)
+
+    def _row(self, decision_id: str, verdict: Verdict, call: CallRequest,
+             facts: Facts) -> dict[str, Any]:
+        return evidence_row(decision_id, verdict, call, classification=facts.classification,
+                            clock_mode=self._clock.mode, node=self._node)
 
     async def outcome(self, decision_id: str, outcome: Outcome) -> None:
         row = outcome.as_row(decision_id)

@@ -48,7 +48,7 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
     clock = clock or build_clock(settings.clock)
-    gate = Gate(directory=directory, evidence=evidence, spool=spool, clock=clock,
+    gate = Gate(db=db, directory=directory, evidence=evidence, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname())
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate)

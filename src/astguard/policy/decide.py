@@ -133,6 +133,20 @@ def _pressure_and_consent(campaign: Campaign, history: ContactHistory, now: dt.d
         reasons.extend(check_bloctel_regime(history, campaign, today, rules))  # R-C
 
 
+def consumer_today(call: CallRequest, now: dt.datetime,
+                   rules: RuleSettings) -> tuple[str, dt.date] | None:
+    """(E.164, the consumer's local day) as `decide` will count them; None for a bad number."""
+    try:
+        number = parse_number(call.dialled)
+    except NumberError:
+        return None
+    try:
+        zones = consumer_place(number, call.department, rules).zones
+    except DepartmentError:
+        zones = number.zones
+    return number.e164, consumer_day(local_times(now, zones), now)
+
+
 def consumer_day(times: tuple[LocalTime, ...], now: dt.datetime) -> dt.date:
     """The consumer's local calendar day for counting (first candidate zone; French zones
     never disagree on the date during call hours)."""

@@ -33,6 +33,7 @@ def _campaign(row: asyncpg.Record) -> Campaign:
     return Campaign(
         name=row["name"], principal=row["principal_id"], purpose=Purpose(row["purpose"]),
         dial_mode=DialMode(row["dial_mode"]), caller_id=row["caller_id"],
+        scope=row["scope"], sector=row["sector"], press=row["press"],
     )
 
 
@@ -51,7 +52,8 @@ class Directory:
             # One round trip: the endpoint (if any) and the campaign it leads to.
             row = await conn.fetchrow(
                 """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
-                          c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id
+                          c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
+                          c.scope, c.sector, c.press
                    FROM (SELECT 1) AS one
                    LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
                    LEFT JOIN campaigns c
@@ -82,7 +84,9 @@ class Directory:
                 "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name", principal_id, name)
 
     async def set_campaign(self, name: str, principal: str, purpose: str, dial_mode: str,
-                           caller_id: str | None, active: bool = True) -> Campaign:
+                           caller_id: str | None, active: bool = True, *,
+                           scope: str | None = None, sector: str | None = None,
+                           press: bool = False) -> Campaign:
         valid_identifier(name, "campagne")
         try:
             purpose_v, mode_v = Purpose(purpose), DialMode(dial_mode)
@@ -98,14 +102,17 @@ class Directory:
                 raise InputError(f"donneur d'ordre inconnu : {principal!r} "
                                  "(astguard principal add)")
             row = await conn.fetchrow(
-                """INSERT INTO campaigns (name, principal_id, purpose, dial_mode, caller_id, active)
-                   VALUES ($1, $2, $3, $4, $5, $6)
+                """INSERT INTO campaigns (name, principal_id, purpose, dial_mode, caller_id, active,
+                                         scope, sector, press)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                    ON CONFLICT (name) DO UPDATE SET principal_id = EXCLUDED.principal_id,
                        purpose = EXCLUDED.purpose, dial_mode = EXCLUDED.dial_mode,
                        caller_id = EXCLUDED.caller_id, active = EXCLUDED.active,
-                       updated_at = now()
+                       scope = EXCLUDED.scope, sector = EXCLUDED.sector,
+                       press = EXCLUDED.press, updated_at = now()
                    RETURNING *""",
-                name, principal, purpose_v.value, mode_v.value, caller_id, active)
+                name, principal, purpose_v.value, mode_v.value, caller_id, active, scope,
+                sector, press)
         return _campaign(row)
 
     async def set_endpoint(self, endpoint: str, default_campaign: str | None,

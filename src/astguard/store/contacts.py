@@ -1,0 +1,144 @@
+"""A consumer's contact history in PostgreSQL: attempts, refusals, suspensions, oppositions,
+consents, contracts, call-backs, Bloctel scrubs — and the lock that makes "check the cap and
+count the attempt" one atomic step across every astguard process and PBX node (R-D6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from astguard.policy.model import (
+    BloctelScrub,
+    Block,
+    ConsentRecord,
+    ContactHistory,
+    ContractRecord,
+)
+
+_HISTORY = """
+SELECT
+  (SELECT coalesce(json_agg(local_day ORDER BY local_day), '[]') FROM attempts
+     WHERE principal = $1 AND number_e164 = ANY($2) AND local_day >= $3) AS attempts,
+  (SELECT coalesce(json_agg(json_build_object('kind', kind, 'day', local_day,
+                                              'until', until_day, 'at', recorded_at)), '[]')
+     FROM contact_blocks
+     WHERE principal = $1 AND number_e164 = ANY($2)
+       AND (until_day IS NULL OR until_day >= $4)) AS blocks,
+  (SELECT coalesce(json_agg(json_build_object('id', id, 'principal', principal,
+              'scopes', scopes, 'collected_at', collected_at, 'valid_until', valid_until,
+              'withdrawn_at', withdrawn_at, 'proof_ref', proof_ref)), '[]')
+     FROM consents WHERE number_e164 = ANY($2)) AS consents,
+  (SELECT coalesce(json_agg(json_build_object('principal', principal, 'scopes', scopes,
+              'started_on', started_on, 'ended_on', ended_on, 'reference', reference)), '[]')
+     FROM contracts WHERE principal = $1 AND number_e164 = ANY($2)) AS contracts,
+  (SELECT json_build_object('day', scrubbed_on, 'listed', listed) FROM bloctel_scrubs
+     WHERE principal = $1 AND number_e164 = $5 AND scrubbed_on <= $4
+     ORDER BY scrubbed_on DESC LIMIT 1) AS bloctel,
+  (SELECT scheduled_at FROM callbacks
+     WHERE principal = $1 AND number_e164 = ANY($2) AND scheduled_at BETWEEN $6 AND $7
+     ORDER BY abs(extract(epoch FROM scheduled_at - $8)) LIMIT 1) AS callback
+"""
+
+
+def _ts(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+async def consumer_numbers(conn: asyncpg.Connection, e164: str) -> tuple[str, list[str]]:
+    """The consumer's key and every number linked to it (just this number when unlinked)."""
+    row = await conn.fetchrow(
+        """SELECT c.consumer_key, array_agg(o.number_e164) AS numbers
+           FROM consumer_numbers c JOIN consumer_numbers o ON o.consumer_key = c.consumer_key
+           WHERE c.number_e164 = $1 GROUP BY c.consumer_key""", e164)
+    if row is None:
+        return e164, [e164]
+    return row["consumer_key"], sorted(set(row["numbers"]) | {e164})
+
+
+async def lock_consumer(conn: asyncpg.Connection, principal: str, e164: str) -> list[str]:
+    """Take the (principal, consumer) lock for this transaction; return the consumer's numbers.
+
+    The history must be read by a *later* statement: in READ COMMITTED each statement takes
+    its snapshot when it starts, so one that waited for the lock would not see the attempt the
+    previous holder just committed.
+    """
+    key, numbers = await consumer_numbers(conn, e164)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       f"{principal}\x1f{key}")
+    return numbers
+
+
+async def load_history(conn: asyncpg.Connection, principal: str, numbers: Sequence[str],
+                       dialled: str, today: dt.date, now: dt.datetime,
+                       callback_tolerance: dt.timedelta, window_days: int = 30) -> ContactHistory:
+    row = await conn.fetchrow(
+        _HISTORY, principal, list(numbers), today - dt.timedelta(days=window_days), today,
+        dialled, now - callback_tolerance, now + callback_tolerance, now)
+    blocks = json.loads(row["blocks"])
+    consents = json.loads(row["consents"])
+    contracts = json.loads(row["contracts"])
+    bloctel = json.loads(row["bloctel"]) if row["bloctel"] else None
+    return ContactHistory(
+        attempt_days=tuple(dt.date.fromisoformat(d) for d in json.loads(row["attempts"])),
+        blocks=tuple(Block(b["kind"], _day(b["day"]), _day(b["until"]), _ts(b["at"]))
+                     for b in blocks),
+        consents=tuple(ConsentRecord(
+            id=c["id"], principal=c["principal"], scopes=frozenset(c["scopes"]),
+            collected_at=_ts(c["collected_at"]), valid_until=_ts(c["valid_until"]),
+            withdrawn_at=_ts(c["withdrawn_at"]), proof_ref=c["proof_ref"]) for c in consents),
+        contracts=tuple(ContractRecord(
+            principal=c["principal"], scopes=frozenset(c["scopes"]),
+            started_on=_day(c["started_on"]), ended_on=_day(c["ended_on"]),
+            reference=c["reference"]) for c in contracts),
+        bloctel=BloctelScrub(_day(bloctel["day"]), bloctel["listed"]) if bloctel else None,
+        callback_at=row["callback"],
+    )
+
+
+async def insert_attempt(conn: asyncpg.Connection, *, principal: str, number: str,
+                         at: dt.datetime, local_day: dt.date, source: str,
+                         decision_id: str | None = None, campaign: str | None = None,
+                         reference: str | None = None) -> bool:
+    status = await conn.execute(
+        """INSERT INTO attempts (principal, number_e164, attempted_at, local_day, source,
+                                 decision_id, campaign, reference)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (reference) DO NOTHING""",
+        principal, number, at, local_day, source, decision_id, campaign, reference)
+    return status.endswith(" 1")
+
+
+async def insert_block(conn: asyncpg.Connection, *, principal: str, number: str, kind: str,
+                       at: dt.datetime, local_day: dt.date, until: dt.date | None, source: str,
+                       agent: str | None = None, decision_id: str | None = None,
+                       reference: str | None = None) -> bool:
+    status = await conn.execute(
+        """INSERT INTO contact_blocks (principal, number_e164, kind, recorded_at, local_day,
+                                       until_day, source, agent, decision_id, reference)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (reference) DO NOTHING""",
+        principal, number, kind, at, local_day, until, source, agent, decision_id, reference)
+    return status.endswith(" 1")
+
+
+async def withdraw_consents(conn: asyncpg.Connection, principal: str, numbers: Sequence[str],
+                            at: dt.datetime) -> int:
+    status = await conn.execute(
+        """UPDATE consents SET withdrawn_at = $3
+           WHERE principal = $1 AND number_e164 = ANY($2) AND withdrawn_at IS NULL
+             AND collected_at <= $3""", principal, list(numbers), at)
+    return int(status.split()[-1])
+
+
+def history_as_dict(history: ContactHistory) -> dict[str, Any]:
+    return {
+        "attempt_days": [d.isoformat() for d in history.attempt_days],
+        "blocks": [{"kind": b.kind, "day": b.day.isoformat(),
+                    "until": b.until.isoformat() if b.until else None} for b in history.blocks],
+    }
