@@ -178,3 +178,24 @@ def _alsace_moselle(
     if nsn.startswith("3"):
         return AlsaceMoselle.UNKNOWN  # other 03 prefixes: north-east, department not told
     return AlsaceMoselle.NO
+
+
+_FAST_NATIONAL = re.compile(r"0[1-9]\d{8}")
+_FAST_E164 = re.compile(r"\+(33[1-9]\d{8}|262\d{9}|590\d{9}|596\d{9}|594\d{9}|508\d{6})")
+
+
+def fast_e164(text: str) -> str:
+    """E.164 of a French number written plainly, for bulk imports (millions of lines).
+
+    The common shapes (10 national digits, or +33… and the overseas codes) are turned by rule
+    without phonenumbers (about a hundred times faster); anything else goes through
+    parse_number. Raises NumberError like parse_number.
+    """
+    digits = _SEPARATORS.sub("", text.strip())
+    if digits.startswith("0033"):
+        digits = "+" + digits[2:]
+    if _FAST_NATIONAL.fullmatch(digits) or (digits.startswith("+33") and len(digits) == 12):
+        return _to_e164_text(digits)
+    if _FAST_E164.fullmatch(digits):
+        return digits
+    return parse_number(text).e164

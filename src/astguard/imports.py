@@ -1,0 +1,412 @@
+"""File imports that hold up: consents, oppositions, outside attempts, Bloctel scrubs.
+
+* Constant memory: the file is read line by line and sent to PostgreSQL in batches (COPY into a
+  temporary table); nothing grows with the file but the count of bad lines.
+* All or nothing: everything happens in one transaction; one bad line and nothing is changed.
+* Every bad line is reported with its number and reason (the first 1,000 in full).
+* Re-importing the same file is harmless: each kind has a natural key (ON CONFLICT DO NOTHING).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import asyncpg
+
+from astguard.errors import InputError
+from astguard.policy.call_window import local_times
+from astguard.policy.numbers import NumberError, fast_e164, parse_number
+from astguard.store.database import Database
+from astguard.store.directory import valid_identifier
+
+BATCH = 10_000
+MAX_REPORTED = 1_000
+_NUMBER_HEADERS = ("number", "numero", "numéro", "telephone", "téléphone", "tel", "msisdn")
+
+
+class ImportFailed(InputError):
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    path: str
+    lines: int = 0
+    valid: int = 0
+    inserted: int = 0
+    bad_count: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def reject(self, line: int, reason: str) -> None:
+        self.bad_count += 1
+        if len(self.bad) < MAX_REPORTED:
+            self.bad.append((line, reason))
+
+    def summary(self) -> str:
+        if self.bad_count:
+            shown = "\n".join(f"  ligne {n} : {why}" for n, why in self.bad)
+            more = (f"\n  … et {self.bad_count - len(self.bad)} autres"
+                    if self.bad_count > len(self.bad) else "")
+            return (f"import {self.kind} de {self.path} refusé, rien n'a été modifié : "
+                    f"{self.bad_count} ligne(s) invalide(s) sur {self.lines}\n{shown}{more}")
+        return (f"import {self.kind} de {self.path} : {self.lines} lignes, {self.inserted} "
+                f"ajoutées, {self.valid - self.inserted} déjà présentes, "
+                f"{self.seconds:.1f} s ({self.rate:,.0f} lignes/s)")
+
+    @property
+    def rate(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lines": self.lines, "valid": self.valid,
+                "inserted": self.inserted, "already_present": self.valid - self.inserted,
+                "bad_count": self.bad_count,
+                "bad": [{"line": n, "reason": r} for n, r in self.bad],
+                "seconds": round(self.seconds, 3)}
+
+
+class Progress:
+    """A progress bar on stderr (a line every 10 % when stderr is not a terminal)."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 enabled: bool = True) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty()
+        self._last = 0.0
+        self._decile = -1
+
+    def update(self, done: int, lines: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        share = min(done / self.total, 1.0)
+        now = time.monotonic()
+        if self.tty:
+            if final or now - self._last > 0.2:
+                bar = "#" * int(share * 30)
+                self.stream.write(f"\r{self.label} [{bar:<30}] {share:4.0%} {lines:,} lignes")
+                self._last = now
+                if final:
+                    self.stream.write("\n")
+        elif int(share * 10) > self._decile or final:
+            self._decile = int(share * 10)
+            self.stream.write(f"{self.label}: {share:.0%} ({lines:,} lignes)\n")
+        self.stream.flush()
+
+
+def _when(text: str, what: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{what} : date ISO-8601 attendue, pas {text!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{what} sans fuseau horaire ({text!r})")
+    return value
+
+
+def _number(text: str) -> str:
+    try:
+        return fast_e164(text)
+    except NumberError as exc:
+        raise ValueError(f"numéro {text!r} : {exc}") from None
+
+
+def _principal(text: str) -> str:
+    text = text.strip()
+    try:
+        return valid_identifier(text, "donneur d'ordre")
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+# Each kind: CSV columns, a row parser (raises ValueError with a French reason), the temporary
+# table's columns, and the statement that merges it into the real table.
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    columns: tuple[str, ...]  # required CSV header names
+    temp: str  # CREATE TEMP TABLE column list
+    parse: Callable[[dict[str, str]], tuple[Any, ...]]
+    merge: str
+
+
+def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
+    collected = _when(r["collected_at"], "collected_at")
+    until = _when(r["valid_until"], "valid_until") if r.get("valid_until") else \
+        collected + dt.timedelta(days=365)
+    if until <= collected:
+        raise ValueError("valid_until antérieure à collected_at")
+    scopes = [s.strip() for s in r["scopes"].split("|") if s.strip()]
+    for col in ("channel", "wording", "proof_ref"):
+        if not r[col].strip():
+            raise ValueError(f"{col} vide (preuve du consentement, R-B2)")
+    if not scopes:
+        raise ValueError("scopes vide")
+    return (_principal(r["principal"]), _number(r["number"]), scopes, collected,
+            r["channel"].strip(), r["wording"].strip(), r["proof_ref"].strip(), until)
+
+
+def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
+    principal, number = _principal(r["principal"]), _number(r["number"])
+    at = _when(r["recorded_at"], "recorded_at")
+    reference = (r.get("reference") or "").strip() or \
+        "import:" + _digest("opposition", principal, number, at.isoformat())
+    return principal, number, at, at.date(), reference
+
+
+def _attempt_row(r: dict[str, str]) -> tuple[Any, ...]:
+    principal, number = _principal(r["principal"]), _number(r["number"])
+    at = _when(r["attempted_at"], "attempted_at")
+    zones = _zones(number)
+    day = local_times(at, zones)[0].local.date() if zones else at.date()
+    reference = (r.get("reference") or "").strip() or \
+        "import:" + _digest("attempt", principal, number, at.isoformat())
+    return principal, number, at, day, reference
+
+
+_ZONE_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _zones(e164: str) -> tuple[str, ...]:
+    # Zones depend on the country code and the first digits only: cache by prefix.
+    prefix = e164[:7]
+    if prefix not in _ZONE_CACHE:
+        try:
+            _ZONE_CACHE[prefix] = parse_number(e164).zones
+        except NumberError as exc:
+            raise ValueError(f"numéro {e164!r} : {exc}") from None
+    return _ZONE_CACHE[prefix]
+
+
+KINDS: dict[str, Kind] = {
+    "consents": Kind(
+        "consents",
+        ("number", "principal", "scopes", "collected_at", "channel", "wording", "proof_ref"),
+        "principal text, number_e164 text, scopes text[], collected_at timestamptz, "
+        "channel text, wording text, proof_ref text, valid_until timestamptz",
+        _consent_row,
+        """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel, wording,
+                                 proof_ref, valid_until)
+           SELECT principal, number_e164, scopes, collected_at, channel, wording, proof_ref,
+                  valid_until FROM import_rows ON CONFLICT DO NOTHING"""),
+    "oppositions": Kind(
+        "oppositions", ("number", "principal", "recorded_at"),
+        "principal text, number_e164 text, recorded_at timestamptz, local_day date, "
+        "reference text",
+        _opposition_row,
+        """INSERT INTO contact_blocks (principal, number_e164, kind, recorded_at, local_day,
+                                       until_day, source, reference)
+           SELECT principal, number_e164, 'opposition', recorded_at, local_day, NULL,
+                  'import', reference FROM import_rows ON CONFLICT (reference) DO NOTHING"""),
+    "attempts": Kind(
+        "attempts", ("number", "principal", "attempted_at"),
+        "principal text, number_e164 text, attempted_at timestamptz, local_day date, "
+        "reference text",
+        _attempt_row,
+        """INSERT INTO attempts (principal, number_e164, attempted_at, local_day, source,
+                                 reference)
+           SELECT principal, number_e164, attempted_at, local_day, 'external', reference
+           FROM import_rows ON CONFLICT (reference) DO NOTHING"""),
+}
+
+
+def _open(path: Path) -> tuple[TextIO, Callable[[], int]]:
+    raw = open(path, "rb")  # noqa: SIM115 (closed by the caller through the text wrapper)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+    return text, raw.tell
+
+
+def _csv_rows(text: TextIO, kind: Kind, report: ImportReport) -> Iterator[tuple[int, dict]]:
+    reader = csv.reader(text)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InputError(f"{report.path} est vide") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{report.path} : en-tête illisible ({exc})") from None
+    missing = [c for c in kind.columns if c not in header]
+    if missing:
+        raise InputError(f"{report.path} : colonnes manquantes {', '.join(missing)} "
+                         f"(attendues : {', '.join(kind.columns)})")
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            line += 1
+            report.lines += 1
+            report.reject(line, f"ligne illisible ({exc})")
+            continue
+        line = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        report.lines += 1
+        if len(values) != len(header):
+            report.reject(line, f"{len(values)} champs au lieu de {len(header)}")
+            continue
+        yield line, dict(zip(header, values, strict=True))
+
+
+async def import_file(db: Database, kind_name: str, path: Path, *,
+                      progress: bool = True) -> ImportReport:
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise InputError(f"type d'import inconnu {kind_name!r} : {', '.join(KINDS)} ou bloctel")
+    report = ImportReport(kind.name, str(path))
+    t0 = time.monotonic()
+    size = _size(path)
+    bar = Progress(size, f"import {kind.name}", enabled=progress)
+    text, position = _open(path)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(f"CREATE TEMP TABLE import_rows ({kind.temp}) ON COMMIT DROP")
+            batch: list[tuple[Any, ...]] = []
+            for line, row in _csv_rows(text, kind, report):
+                try:
+                    batch.append(kind.parse(row))
+                    report.valid += 1
+                except (ValueError, KeyError) as exc:
+                    report.reject(line, str(exc))
+                if len(batch) >= BATCH:
+                    await _flush(conn, batch, report)
+                    bar.update(position(), report.lines)
+            await _flush(conn, batch, report)
+            if report.bad_count:
+                raise ImportFailed(report)  # rolls the transaction back: nothing changes
+            status = await conn.execute(kind.merge)
+            report.inserted = int(status.split()[-1])
+    finally:
+        text.close()
+    bar.update(size, report.lines, final=True)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+async def _flush(conn: asyncpg.Connection, batch: list[tuple[Any, ...]],
+                 report: ImportReport) -> None:
+    if batch and not report.bad_count:  # once a line is bad, only validation goes on
+        await conn.copy_records_to_table("import_rows", records=batch)
+    batch.clear()
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError as exc:
+        raise InputError(f"{path} : {exc.strerror}") from None
+
+
+# -- Bloctel (R-C2) ------------------------------------------------------------------------------
+def _number_column(header: list[str]) -> int | None:
+    for i, name in enumerate(header):
+        if name.strip().lower() in _NUMBER_HEADERS:
+            return i
+    return None
+
+
+def _bloctel_numbers(text: TextIO, report: ImportReport) -> Iterator[str]:
+    """One number per line, or a CSV (comma or semicolon) with a number column."""
+    first = text.readline()
+    if not first:
+        return
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    header = next(csv.reader([first], delimiter=delimiter))
+    column = _number_column(header)
+    line = 1
+    if column is None:  # no header: the first line is data
+        column = 0
+        text_lines: Iterator[str] = _chain_first(first, text)
+        line = 0
+    else:
+        text_lines = iter(text)
+    for raw in text_lines:
+        line += 1
+        if not raw.strip():
+            continue
+        report.lines += 1
+        fields = next(csv.reader([raw], delimiter=delimiter)) if delimiter in raw else [raw]
+        if column >= len(fields):
+            report.reject(line, "colonne du numéro absente")
+            continue
+        try:
+            number = _number(fields[column])
+        except ValueError as exc:
+            report.reject(line, str(exc))
+            continue
+        report.valid += 1
+        yield number
+
+
+def _chain_first(first: str, rest: TextIO) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+async def import_bloctel(db: Database, principal: str, submitted: Path, returned: Path,
+                         scrubbed_on: dt.date, *, progress: bool = True) -> ImportReport:
+    """R-C2: the file the professional submitted and the one Bloctel returned; a submitted
+    number missing from the returned file is on the opposition list."""
+    valid_identifier(principal, "donneur d'ordre")
+    report = ImportReport("bloctel", f"{submitted} + {returned}")
+    t0 = time.monotonic()
+    total = _size(submitted) + _size(returned)
+    bar = Progress(total, "import bloctel", enabled=progress)
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TEMP TABLE bloctel_submitted (n text) ON COMMIT DROP")
+        await conn.execute("CREATE TEMP TABLE bloctel_returned (n text) ON COMMIT DROP")
+        done = 0
+        for path, table in ((submitted, "bloctel_submitted"), (returned, "bloctel_returned")):
+            text, position = _open(path)
+            try:
+                batch: list[tuple[str]] = []
+                for number in _bloctel_numbers(text, report):
+                    batch.append((number,))
+                    if len(batch) >= BATCH:
+                        if not report.bad_count:
+                            await conn.copy_records_to_table(table, records=batch)
+                        batch.clear()
+                        bar.update(done + position(), report.lines)
+                if batch and not report.bad_count:
+                    await conn.copy_records_to_table(table, records=batch)
+                done += position()
+            except UnicodeDecodeError as exc:
+                report.reject(report.lines + 1, f"{path} : encodage illisible ({exc})")
+            finally:
+                text.close()
+        if report.bad_count:
+            raise ImportFailed(report)
+        await conn.execute("CREATE INDEX ON bloctel_returned (n)")
+        status = await conn.execute(
+            """INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
+               SELECT DISTINCT ON (s.n) $1, s.n, $2::date,
+                      NOT EXISTS (SELECT 1 FROM bloctel_returned r WHERE r.n = s.n)
+               FROM bloctel_submitted s
+               ON CONFLICT (principal, number_e164, scrubbed_on) DO NOTHING""",
+            principal, scrubbed_on)
+        report.inserted = int(status.split()[-1])
+        report.valid = await conn.fetchval("SELECT count(DISTINCT n) FROM bloctel_submitted")
+    bar.update(total, report.lines, final=True)
+    report.seconds = time.monotonic() - t0
+    return report

@@ -1,0 +1,179 @@
+"""Imports against the real PostgreSQL: all or nothing, bad lines named, re-import harmless."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+
+from astguard.clock import PinnedClock
+from astguard.errors import InputError
+from astguard.gate import Gate
+from astguard.imports import ImportFailed, Progress, import_bloctel, import_file
+from astguard.policy import CallRequest, RuleSettings
+from astguard.settings import DEFAULT_EMERGENCY
+from astguard.store.directory import Directory
+from astguard.store.evidence import EvidenceStore
+from astguard.store.spool import Spool
+
+pytestmark = pytest.mark.db
+
+RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+
+
+@pytest.fixture
+async def directory(db):
+    d = Directory(db)
+    await d.add_principal("im-acme", "ACME")
+    await d.set_campaign("im-prospect", "im-acme", "prospecting", "manual", None,
+                         scope="energie")
+    return d
+
+
+def gate_at(db, directory, tmp_path, when: dt.datetime) -> Gate:
+    return Gate(db=db, directory=directory, evidence=EvidenceStore(db), spool=Spool(tmp_path),
+                clock=PinnedClock(when), rules=RULES, node="t")
+
+
+async def count(db, table: str) -> int:
+    async with db.connection() as conn:
+        return await conn.fetchval(f"SELECT count(*) FROM {table}")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+CONSENTS = """number,principal,scopes,collected_at,channel,wording,proof_ref,valid_until
+06 77 00 00 01,im-acme,energie|telecom,2026-09-01T10:00:00+02:00,web,v3,form-1,
++33677000002,im-acme,energie,2026-09-02T10:00:00+02:00,phone,v3,rec-2,2027-09-02T10:00:00+02:00
+"""
+
+
+async def test_consent_import_then_reimport_is_harmless(db, directory, tmp_path):
+    path = write(tmp_path, "consents.csv", CONSENTS)
+    report = await import_file(db, "consents", path, progress=False)
+    assert (report.lines, report.inserted, report.bad_count) == (2, 2, 0)
+    again = await import_file(db, "consents", path, progress=False)
+    assert (again.lines, again.inserted) == (2, 0)
+    assert "déjà présentes" in again.summary()
+    gate = gate_at(db, directory, tmp_path, dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC))
+    decided = await gate.check(CallRequest("0677000001", "api", campaign_name="im-prospect"),
+                               record=False)
+    assert decided.verdict.allowed
+
+
+async def test_broken_file_changes_nothing_and_names_every_bad_line(db, directory, tmp_path):
+    before = await count(db, "consents")
+    path = write(tmp_path, "broken.csv", CONSENTS.replace("06 77 00 00 01", "06 77 00 00 01")
+                 + "06 12,im-acme,energie,2026-09-01T10:00:00+02:00,web,v3,p3,\n"
+                 + "0677000004,im-acme,energie,hier,web,v3,p4,\n"
+                 + "0677000005,im-acme,energie,2026-09-01T10:00:00,web,v3,p5,\n"
+                 + "0677000006,bad principal,energie,2026-09-01T10:00:00+02:00,web,v3,p6,\n"
+                 + "0677000007,im-acme,energie,2026-09-01T10:00:00+02:00,web,v3,,\n"
+                 + "0677000008,im-acme\n"
+                 + "0677000009,im-acme,energie,2026-09-01T10:00:00+02:00,web,v3,p9,\n")
+    with pytest.raises(ImportFailed) as info:
+        await import_file(db, "consents", path, progress=False)
+    report = info.value.report
+    assert [n for n, _ in report.bad] == [4, 5, 6, 7, 8, 9]
+    reasons = dict(report.bad)
+    assert "numéro" in reasons[4] and "ISO-8601" in reasons[5]
+    assert "fuseau" in reasons[6] and "donneur d'ordre" in reasons[7]
+    assert "proof_ref" in reasons[8] and "champs" in reasons[9]
+    assert "rien n'a été modifié" in str(info.value)
+    assert await count(db, "consents") == before  # even the good lines went nowhere
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "vide"), ("number,principal\n0612345678,im-acme\n", "colonnes manquantes")],
+)
+async def test_unusable_files_are_refused(db, tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        await import_file(db, "consents", write(tmp_path, "x.csv", text), progress=False)
+
+
+async def test_missing_file_and_unknown_kind(db, tmp_path):
+    with pytest.raises(InputError, match="No such file"):
+        await import_file(db, "consents", tmp_path / "absent.csv", progress=False)
+    with pytest.raises(InputError, match="inconnu"):
+        await import_file(db, "recipes", tmp_path / "absent.csv", progress=False)
+
+
+async def test_binary_garbage_is_a_bad_line_not_a_crash(db, tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(b"number,principal,attempted_at\n\xff\xfe\x00bad,im-acme,x\n")
+    with pytest.raises((ImportFailed, InputError)):
+        await import_file(db, "attempts", path, progress=False)
+
+
+async def test_opposition_import_blocks_calls(db, directory, tmp_path):
+    path = write(tmp_path, "opp.csv", "number,principal,recorded_at\n"
+                                      "0677000010,im-acme,2026-10-01T09:00:00+02:00\n")
+    assert (await import_file(db, "oppositions", path, progress=False)).inserted == 1
+    assert (await import_file(db, "oppositions", path, progress=False)).inserted == 0
+    gate = gate_at(db, directory, tmp_path, dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC))
+    decided = await gate.check(CallRequest("0677000010", "api", campaign_name="im-prospect"),
+                               record=False)
+    assert "CONSUMER_OPPOSED" in decided.verdict.codes
+
+
+async def test_attempt_import_counts_toward_the_cap(db, directory, tmp_path):
+    rows = "".join(f"0677000011,im-acme,2026-11-{d}T15:00:00+01:00,sub-{d}\n"
+                   for d in (20, 21, 23, 24))
+    path = write(tmp_path, "att.csv", "number,principal,attempted_at,reference\n" + rows)
+    assert (await import_file(db, "attempts", path, progress=False)).inserted == 4
+    gate = gate_at(db, directory, tmp_path, dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC))
+    decided = await gate.check(CallRequest("0677000011", "api", campaign_name="im-prospect"),
+                               record=False)
+    assert "FREQUENCY_CAP" in decided.verdict.codes
+
+
+async def test_bloctel_both_formats(db, directory, tmp_path):
+    submitted = write(tmp_path, "submitted.txt",
+                      "0677000021\n06 77 00 00 22\n+33677000023\n0677000024\n\n")
+    returned = write(tmp_path, "returned.csv",
+                     "id;numero;date\n1;+33677000021;x\n2;+33677000023;x\n")
+    report = await import_bloctel(db, "im-acme", submitted, returned, dt.date(2026, 7, 20),
+                                  progress=False)
+    assert report.inserted == 4 and report.valid == 4
+    again = await import_bloctel(db, "im-acme", submitted, returned, dt.date(2026, 7, 20),
+                                 progress=False)
+    assert again.inserted == 0
+    gate = gate_at(db, directory, tmp_path, dt.datetime(2026, 7, 28, 9, tzinfo=dt.UTC))
+
+    async def codes(n: str) -> list[str]:
+        d = await gate.check(CallRequest(n, "api", campaign_name="im-prospect"), record=False)
+        return d.verdict.codes
+
+    assert await codes("0677000021") == []  # returned: not listed
+    assert await codes("0677000022") == ["BLOCTEL_LISTED"]  # missing from the returned file
+    assert await codes("0677000099") == ["BLOCTEL_SCRUB_STALE"]  # never submitted
+
+
+async def test_bloctel_bad_line_changes_nothing(db, directory, tmp_path):
+    before = await count(db, "bloctel_scrubs")
+    submitted = write(tmp_path, "s.txt", "0677000031\nnot-a-number\n0677000032\n")
+    returned = write(tmp_path, "r.txt", "0677000031\n")
+    with pytest.raises(ImportFailed) as info:
+        await import_bloctel(db, "im-acme", submitted, returned, dt.date(2026, 7, 20),
+                             progress=False)
+    assert [n for n, _ in info.value.report.bad] == [2]
+    assert await count(db, "bloctel_scrubs") == before
+
+
+def test_progress_without_a_terminal_prints_tenths():
+    out = io.StringIO()
+    bar = Progress(1000, "import x", stream=out)
+    for done in range(0, 1001, 50):
+        bar.update(done, done)
+    bar.update(1000, 1000, final=True)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "import x: 0% (0 lignes)"
+    assert "import x: 100% (1,000 lignes)" in lines
+    assert 10 <= len(lines) <= 12
