@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from astguard.clock import Clock, build_clock
+from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
 from astguard.settings import Settings
@@ -39,6 +40,7 @@ class Components:
     spool: Spool
     clock: Clock
     gate: Gate
+    contacts: ContactService
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +53,8 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     gate = Gate(db=db, directory=directory, evidence=evidence, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname())
     try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate)
+        yield Components(settings, db, directory, evidence, spool, clock, gate,
+                         ContactService(db, clock, settings.rules))
     finally:
         await db.close()
 

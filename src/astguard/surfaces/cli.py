@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from astguard import __version__
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
-from astguard.service import components, serve
+from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings
 from astguard.store import schema
+from astguard.surfaces import cli_contacts
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -64,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     ca_set.add_argument("--dial-mode", default="manual", choices=[m.value for m in DialMode])
     ca_set.add_argument("--caller-id", help="the number this campaign presents")
     ca_set.add_argument("--inactive", action="store_true")
+    ca_set.add_argument("--scope", help="nature of the goods or services (matched to consents)")
+    ca_set.add_argument("--sector", help="e.g. renovation-energetique (sector bans, R-B6)")
+    ca_set.add_argument("--press", action="store_true",
+                        help="newspaper or periodical subscriptions (exception R-B5)")
     ca_sub.add_parser("list")
 
     ep = sub.add_parser("endpoint", help="agent endpoints (softphones) and their campaigns")
@@ -80,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--number")
     de.add_argument("--limit", type=int, default=20)
     de.add_argument("--json", action="store_true")
+
+    cli_contacts.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
     sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
@@ -138,6 +147,9 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return await _check(settings, args)
     async with components(settings) as c:
+        if args.command != "db":
+            # A schema behind the code would fail half-way through: say so first.
+            await check_schema_if_reachable(c.db)
         return await _manage(c, args)
 
 
@@ -152,6 +164,8 @@ async def _serve(settings: Settings) -> int:
 
 async def _manage(c: Any, args: argparse.Namespace) -> int:
     cmd = args.command
+    if cmd in cli_contacts.COMMANDS:
+        return await cli_contacts.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
             if args.db_cmd == "migrate":
@@ -168,12 +182,14 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
     elif cmd == "campaign" and args.campaign_cmd == "set":
         saved = await c.directory.set_campaign(args.name, args.principal, args.purpose,
                                                args.dial_mode, args.caller_id,
-                                               active=not args.inactive)
+                                               active=not args.inactive, scope=args.scope,
+                                               sector=args.sector, press=args.press)
         print(f"campaign {saved.name} saved ({saved.purpose.value}, {saved.dial_mode.value}, "
               f"caller ID {saved.caller_id or '-'})")
     elif cmd == "campaign":
         print(render_rows(await c.directory.list_campaigns(),
-                          ["name", "principal_id", "purpose", "dial_mode", "caller_id", "active"]))
+                          ["name", "principal_id", "purpose", "dial_mode", "caller_id", "scope",
+                           "sector", "press", "active"]))
     elif cmd == "endpoint" and args.endpoint_cmd == "set":
         await c.directory.set_endpoint(args.endpoint, args.campaign, args.allow, args.agent)
         print(f"endpoint {args.endpoint} saved")
@@ -207,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except AstguardError as exc:
         print(f"astguard: {exc}", file=sys.stderr)
+        return 2
+    except asyncpg.PostgresError as exc:
+        print(f"astguard: PostgreSQL a refusé l'opération : {exc}", file=sys.stderr)
         return 2
 
 

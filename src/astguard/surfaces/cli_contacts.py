@@ -1,0 +1,215 @@
+"""`astguard` commands about consumers: refusals, oppositions, suspensions, consents,
+contracts, call-backs, outside attempts, linked numbers, imports and the history."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from astguard.contacts import ContactService
+from astguard.errors import InputError
+from astguard.imports import KINDS, import_bloctel, import_file
+
+
+def _instant(text: str, what: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r} : date ISO-8601 attendue") from None
+    if value.tzinfo is None:
+        raise InputError(f"{what} {text!r} : préciser le fuseau, par exemple +01:00")
+    return value
+
+
+def _day(text: str | None, what: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r} : date AAAA-MM-JJ attendue") from None
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    for kind, helptext in (("refusal", "the consumer refused: 60 days of silence (R-D7)"),
+                           ("opposition", "the consumer objects: no more calls (R-B3)"),
+                           ("suspend", "suspend prospecting for N days")):
+        p = sub.add_parser(kind, help=helptext)
+        p.add_argument("number")
+        p.add_argument("--principal", required=True)
+        p.add_argument("--agent")
+        if kind == "suspend":
+            p.add_argument("--days", type=int, required=True)
+
+    co = sub.add_parser("consent", help="the consent registry (R-B)")
+    co_sub = co.add_subparsers(dest="consent_cmd", required=True)
+    add = co_sub.add_parser("add")
+    add.add_argument("number")
+    add.add_argument("--principal", required=True)
+    add.add_argument("--scope", action="append", required=True, dest="scopes")
+    add.add_argument("--collected-at", required=True)
+    add.add_argument("--channel", required=True)
+    add.add_argument("--wording", required=True, help="version or hash of the consent text")
+    add.add_argument("--proof", required=True, help="proof reference")
+    add.add_argument("--valid-until", help="default: one year after collection")
+    wd = co_sub.add_parser("withdraw")
+    wd.add_argument("number")
+    wd.add_argument("--principal", required=True)
+    ls = co_sub.add_parser("list")
+    ls.add_argument("number")
+
+    ct = sub.add_parser("contract", help="current contracts (exception R-B4)")
+    ct_sub = ct.add_subparsers(dest="contract_cmd", required=True)
+    ca = ct_sub.add_parser("add")
+    ca.add_argument("number")
+    ca.add_argument("--principal", required=True)
+    ca.add_argument("--scope", action="append", required=True, dest="scopes")
+    ca.add_argument("--start", required=True)
+    ca.add_argument("--end")
+    ca.add_argument("--reference", required=True)
+
+    cb = sub.add_parser("callback", help="a call-back the consumer asked for (R-D5)")
+    cb_sub = cb.add_subparsers(dest="callback_cmd", required=True)
+    cba = cb_sub.add_parser("add")
+    cba.add_argument("number")
+    cba.add_argument("--principal", required=True)
+    cba.add_argument("--at", required=True)
+    cba.add_argument("--proof", required=True)
+
+    at = sub.add_parser("attempt", help="attempts made outside this PBX (R-D6)")
+    at_sub = at.add_subparsers(dest="attempt_cmd", required=True)
+    ata = at_sub.add_parser("add")
+    ata.add_argument("number")
+    ata.add_argument("--principal", required=True)
+    ata.add_argument("--at", required=True)
+    ata.add_argument("--reference", required=True)
+
+    cs = sub.add_parser("consumer", help="a consumer's numbers")
+    cs_sub = cs.add_subparsers(dest="consumer_cmd", required=True)
+    link = cs_sub.add_parser("link", help="these numbers are one consumer's")
+    link.add_argument("numbers", nargs="+")
+
+    im = sub.add_parser("import", help="import a file, all or nothing")
+    im.add_argument("kind", choices=[*KINDS, "bloctel"])
+    im.add_argument("file", nargs="?", help="CSV file (consents, oppositions, attempts)")
+    im.add_argument("--principal", help="bloctel: the professional who submitted the file")
+    im.add_argument("--submitted", help="bloctel: the file submitted to Bloctel")
+    im.add_argument("--returned", help="bloctel: the file Bloctel returned")
+    im.add_argument("--date", help="bloctel: the date of the returned file")
+    im.add_argument("--json", action="store_true")
+
+    hi = sub.add_parser("history", help="a consumer's history and next callable moment")
+    hi.add_argument("number")
+    hi.add_argument("--campaign")
+    hi.add_argument("--json", action="store_true")
+
+
+FRENCH = {"refusal": "refus", "opposition": "opposition", "suspension": "suspension"}
+
+COMMANDS = ("refusal", "opposition", "suspend", "consent", "contract", "callback", "attempt",
+            "consumer", "import", "history")
+
+
+async def run(c: Any, args: argparse.Namespace) -> int:
+    service: ContactService = c.contacts
+    cmd = args.command
+    if cmd in ("refusal", "opposition", "suspend"):
+        kind = "suspension" if cmd == "suspend" else cmd
+        done = await service.record_block(kind, args.number, args.principal, source="cli",
+                                          days=getattr(args, "days", None), agent=args.agent)
+        until = f" jusqu'au {done.until.isoformat()} inclus" if done.until else ""
+        print(f"{FRENCH[kind]} enregistré(e) pour {done.number} ({done.principal}){until}"
+              + (f" ; {done.consents_withdrawn} consentement(s) retiré(s)"
+                 if done.consents_withdrawn else ""))
+    elif cmd == "consent" and args.consent_cmd == "add":
+        new = await service.add_consent(
+            args.principal, args.number, scopes=args.scopes,
+            collected_at=_instant(args.collected_at, "--collected-at"), channel=args.channel,
+            wording=args.wording, proof_ref=args.proof,
+            valid_until=_instant(args.valid_until, "--valid-until") if args.valid_until else None)
+        print("consentement enregistré" if new else "consentement déjà enregistré")
+    elif cmd == "consent" and args.consent_cmd == "withdraw":
+        n = await service.withdraw_consent(args.principal, args.number)
+        print(f"{n} consentement(s) retiré(s)")
+    elif cmd == "consent":
+        history = await service.history(args.number)
+        for principal, entry in sorted(history["principals"].items()):
+            for consent in entry["consents"]:
+                print(f"{principal}  {consent['state']:<8} {','.join(consent['scopes'])}  "
+                      f"{consent['collected_at']} -> {consent['valid_until']}  "
+                      f"{consent['channel']}  {consent['proof_ref']}")
+    elif cmd == "contract":
+        await service.add_contract(args.principal, args.number, scopes=args.scopes,
+                                   started_on=_day(args.start, "--start"),
+                                   ended_on=_day(args.end, "--end"), reference=args.reference)
+        print("contrat enregistré")
+    elif cmd == "callback":
+        await service.add_callback(args.principal, args.number, _instant(args.at, "--at"),
+                                   args.proof)
+        print("rappel enregistré")
+    elif cmd == "attempt":
+        new = await service.record_external_attempt(args.principal, args.number,
+                                                     _instant(args.at, "--at"), args.reference)
+        print("tentative enregistrée" if new else "tentative déjà enregistrée")
+    elif cmd == "consumer":
+        print(f"consommateur {await service.link_numbers(args.numbers)}")
+    elif cmd == "import":
+        report = await _import(c, args)
+        print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else report.summary())
+    elif cmd == "history":
+        campaign = None
+        if args.campaign:
+            found = await c.directory.classify(None, args.campaign)
+            if found.campaign is None:
+                raise InputError(found.how)
+            campaign = found.campaign
+        history = await service.history(args.number, campaign)
+        if args.json:
+            print(json.dumps(history, ensure_ascii=False, indent=2))
+        else:
+            print(render_history(history))
+    return 0
+
+
+async def _import(c: Any, args: argparse.Namespace):
+    if args.kind == "bloctel":
+        if not (args.principal and args.submitted and args.returned and args.date):
+            raise InputError("import bloctel : --principal, --submitted, --returned et --date")
+        return await import_bloctel(c.db, args.principal, Path(args.submitted),
+                                    Path(args.returned), _day(args.date, "--date"))
+    if not args.file:
+        raise InputError(f"import {args.kind} : nom du fichier attendu")
+    return await import_file(c.db, args.kind, Path(args.file))
+
+
+def render_history(h: dict[str, Any]) -> str:
+    lines = [f"{h['number']} (numéros liés : {', '.join(h['numbers'])}) — jour local {h['today']}"]
+    if not h["principals"]:
+        lines.append("  aucun historique")
+    for principal, e in sorted(h["principals"].items()):
+        lines.append(f"  {principal} : {e.get('attempts_last_30_days', 0)} tentative(s) "
+                     "sur 30 jours")
+        for a in e["attempts"]:
+            outcome = ("décroché" if a["answered"] else a["dial_status"] or "-")
+            lines.append(f"    tentative {a['at']} ({a['source']}, {a['campaign'] or '-'}) "
+                         f"{outcome}")
+        for b in e["blocks"]:
+            lines.append(f"    {FRENCH[b['kind']]} depuis {b['since']}"
+                         + (f" jusqu'au {b['until']} inclus" if b["until"] else " (sans fin)"))
+        for k in e["consents"]:
+            lines.append(f"    consentement {k['state']} ({','.join(k['scopes'])}) jusqu'au "
+                         f"{k['valid_until']}, preuve {k['proof_ref']}")
+    nxt = h.get("next_callable")
+    if nxt is not None:
+        if nxt["at"] is None:
+            lines.append(f"  prochain appel possible : aucun ({nxt.get('detail', '')}; "
+                         f"motifs : {', '.join(nxt['reasons_now'])})")
+        elif nxt["now"]:
+            lines.append("  prochain appel possible : maintenant")
+        else:
+            lines.append(f"  prochain appel possible : {nxt['at']} "
+                         f"(motifs actuels : {', '.join(nxt['reasons_now'])})")
+    return "\n".join(lines)
