@@ -29,7 +29,36 @@ _INVITE_SDP = """\
 """
 
 
-def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int) -> str:
+def _info_dtmf(digits: str) -> str:
+    """SIP INFO (application/dtmf-relay) for each digit, CSeq 2, 3, …"""
+    out = []
+    for i, digit in enumerate(digits, 2):
+        out.append(f"""  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {i} INFO
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+  <pause milliseconds="250"/>
+""")
+    return "".join(out)
+
+
+def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
+                  dtmf: str = "") -> str:
     extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
     invite = f"""  <send retrans="500" start_rtd="pdd">
     <![CDATA[
@@ -66,7 +95,7 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
       Content-Length: 0
     ]]>
   </send>
-""" + f"""  <pause milliseconds="{hold_ms}"/>
+""" + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
 """ + """  <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -75,7 +104,7 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
       [last_To:]
       [routes]
       Call-ID: [call_id]
-      CSeq: 2 BYE
+      CSeq: """ + str(2 + len(dtmf)) + """ BYE
       Contact: <sip:[local_ip]:[local_port]>
       Max-Forwards: 70
       Content-Length: 0
@@ -172,12 +201,13 @@ def agent_call(
     expect: int | None = None,
     hold_ms: int = 300,
     timeout: int = 30,
+    dtmf: str = "",
 ) -> CallResult:
     """Place one call from an agent's softphone; expect=None means answered, else the status."""
     n = next(_ports)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"uac-{n}.xml"
-    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms))
+    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf))
     log = workdir / f"uac-{n}-messages.log"
     port = 5100 + (n % 400) * 2
     proc = subprocess.run(

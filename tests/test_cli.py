@@ -20,7 +20,10 @@ def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
     for argv in (["principal", "add", "cli-acme", "--name", "ACME"],
                  ["campaign", "set", "cli-prospect", "--principal", "cli-acme",
                   "--purpose", "prospecting", "--caller-id", "01 62 12 34 56"],
-                 ["endpoint", "set", "cli-agent", "--campaign", "cli-prospect"]):
+                 ["endpoint", "set", "cli-agent", "--campaign", "cli-prospect"],
+                 ["consent", "add", "0612345678", "--principal", "cli-acme", "--scope", "x",
+                  "--collected-at", "2026-09-01T10:00:00+02:00", "--channel", "web",
+                  "--wording", "v1", "--proof", "cli-proof"]):
         done = run(env, *argv)
         assert done.returncode == 0, done.stderr
     return env
@@ -47,7 +50,7 @@ def test_check_refused_json_lists_every_reason(cli_env):
     assert done.returncode == 1
     out = json.loads(done.stdout)
     assert out["decision"] == "deny"
-    assert out["reasons"] == ["PUBLIC_HOLIDAY", "OUTSIDE_CALL_WINDOW"]
+    assert out["reasons"] == ["PUBLIC_HOLIDAY", "OUTSIDE_CALL_WINDOW", "NO_CONSENT"]
     assert out["zones"] == ["Indian/Mayotte", "Indian/Reunion"]
 
 

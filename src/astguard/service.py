@@ -25,7 +25,7 @@ from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from astguard.telephony.ari import AriClient
-from astguard.telephony.fastagi import HardenedFastAGI, OutboundAgi, serve_fastagi
+from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
 from astguard.telephony.stasis import OutboundStasisApp
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if settings.agi_enabled:
             agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
             OutboundAgi(c.gate).install(agi)
+            ContactsAgi(c.contacts).install(agi)
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         log.info("astguard serving (ARI %s, app %s)", settings.ari_url, settings.ari_app)

@@ -22,6 +22,7 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.sipp import Carrier
+from tests.conftest import give_consent
 
 # Friday 27 November 2026, 11:00 in Paris: an open hour on an ordinary working day.
 OPEN = "2026-11-27T11:00:00+01:00"
@@ -29,13 +30,23 @@ SATURDAY = "2026-11-28T11:00:00+01:00"
 CHRISTMAS = "2026-12-25T11:00:00+01:00"
 
 _numbers = itertools.count(1)
+_SEEDED: dict[str, str] = {}
 
 
-def fresh_number() -> tuple[str, str]:
-    """A metropolitan mobile number no other test dials: (national, E.164)."""
+def fresh_number(consent: bool = True) -> tuple[str, str]:
+    """A metropolitan mobile number no other test dials: (national, E.164). The lab's calls
+    fall under the opt-in regime, so by default the consumer has consented to e2e-acme."""
     n = next(_numbers) + (os.getpid() % 50) * 1000
     national = f"0612{n:06d}"
-    return national, "+33" + national[1:]
+    e164 = "+33" + national[1:]
+    if consent and "url" in _SEEDED:
+        async def give() -> None:
+            db = Database(_SEEDED["url"])
+            await give_consent(db, "e2e-acme", e164)
+            await db.close()
+
+        run_async(give())
+    return national, e164
 
 
 def _require(tool: str) -> None:
@@ -75,17 +86,20 @@ def seeded(database_url: str) -> str:
         db = Database(database_url)
         d = Directory(db)
         await d.add_principal("e2e-acme", "ACME Énergie")
-        await d.set_campaign("e2e-prospect", "e2e-acme", "prospecting", "manual", "0162123456")
+        await d.set_campaign("e2e-prospect", "e2e-acme", "prospecting", "manual", "0162123456",
+                             scope="energie")
         await d.set_campaign("e2e-service", "e2e-acme", "service", "manual", "0145678901")
-        await d.set_campaign("e2e-other", "e2e-acme", "prospecting", "manual", "0162123457")
+        await d.set_campaign("e2e-other", "e2e-acme", "prospecting", "manual", "0162123457",
+                             scope="energie")
         await d.set_campaign("e2e-dialer", "e2e-acme", "prospecting", "predictive",
-                             "0162123458")
+                             "0162123458", scope="energie")
         for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1", "predial-agent1"):
             await d.set_endpoint(agent, "e2e-prospect", ["e2e-service"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
         await db.close()
 
     run_async(seed())
+    _SEEDED["url"] = database_url
     return database_url
 
 

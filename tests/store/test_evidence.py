@@ -16,6 +16,7 @@ from astguard.store import schema
 from astguard.store.database import Database
 from astguard.store.evidence import EvidenceStore, Outcome, evidence_row
 from tests.conftest import UNREACHABLE_DB, db_url, recreate_database
+from tests.policy.facts import CONSENTED
 
 pytestmark = pytest.mark.db
 
@@ -26,7 +27,7 @@ WHEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 def a_row(number: str = "0692123456") -> dict:
     campaign = Campaign("ev", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
     call = CallRequest(number, "ari", endpoint="agent1", channel_id="chan-1")
-    verdict = decide(call, Facts(campaign, "campagne par défaut"), WHEN, RULES)
+    verdict = decide(call, Facts(campaign, "campagne par défaut", history=CONSENTED), WHEN, RULES)
     return evidence_row(str(uuid.uuid4()), verdict, call, classification="campagne par défaut",
                         clock_mode="pinned", node="test")
 
@@ -128,7 +129,7 @@ async def test_schema_check_names_pending_migrations():
         with pytest.raises(SchemaError, match="0001_initial.*astguard db migrate"):
             await schema.check(conn)
         applied = await schema.migrate(conn)
-        assert [m.version for m in applied] == [1]
+        assert [m.version for m in applied] == [1, 2]
         assert await schema.migrate(conn) == []
         await schema.check(conn)
         await conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")

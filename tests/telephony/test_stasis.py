@@ -13,6 +13,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
 from astguard.telephony.stasis import OutboundStasisApp, call_from_args, result_variable
+from tests.policy.facts import CONSENTED
 from tests.telephony.fake_ari import FakeAri
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
@@ -33,7 +34,8 @@ class RecordingGate:
             raise RuntimeError("store exploded")
         self.calls.append(call)
         campaign = CAMPAIGN if call.endpoint == "agent1" else None
-        return Decided(decide(call, Facts(campaign, "t"), OPEN, RULES), "dec-1", recorded=True)
+        facts = Facts(campaign, "t", history=CONSENTED)
+        return Decided(decide(call, facts, OPEN, RULES), "dec-1", recorded=True)
 
     async def outcome(self, decision_id: str, outcome: object) -> None:
         self.outcomes.append((decision_id, outcome))

@@ -64,7 +64,7 @@ def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSetting
         times = local_times(now, number.zones)
         if in_scope:
             times = _destination_and_hours(number, call, now, rules, reasons)
-    if campaign is not None and in_scope and facts.store_error is None:
+    if campaign is not None and in_scope and facts.store_error is None and number is not None:
         _pressure_and_consent(campaign, facts.history or ContactHistory(), now,
                               consumer_day(times, now), rules, reasons)
 

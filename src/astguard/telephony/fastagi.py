@@ -24,6 +24,8 @@ from typing import Any
 from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
+from astguard.contacts import ContactService
+from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.store.evidence import Outcome
 from astguard.telephony.stasis import call_from_args, result_variable
@@ -155,6 +157,58 @@ class OutboundAgi:
             hangup_cause=int(cause) if cause.isdigit() else None, hangup_cause_text=None,
             duration_s=duration, ended_at=dt.datetime.now(dt.UTC),
         ))
+
+
+_CONFIRMATION = {"refusal": "enregistre-refus", "opposition": "enregistre-opposition",
+                 "suspension": "enregistre-suspension"}
+_FAILED_PROMPT = "enregistrement-impossible"
+
+
+class ContactsAgi:
+    """Agents' codes: /feature during a call (features.conf; plays the confirmation itself, the
+    channel is up), /code right after one (sets ASTGUARD_CODE_PROMPT for the dialplan)."""
+
+    def __init__(self, contacts: ContactService) -> None:
+        self._contacts = contacts
+
+    def install(self, app: HardenedFastAGI) -> None:
+        app.add_route("feature", self.feature)
+        app.add_route("code", self.code)
+
+    async def feature(self, request: TimedRequest) -> None:
+        kind = (request.args or [""])[0]
+        reply = await request.send_command("GET VARIABLE ASTGUARD_DECISION_ID")
+        decision_id = _variable_value(reply)
+        prompt = _FAILED_PROMPT
+        if kind in ("refusal", "opposition") and decision_id:
+            try:
+                await self._contacts.record_for_decision(decision_id, kind, source="dtmf")
+                prompt = _CONFIRMATION[kind]
+            except (InputError, StoreUnavailable) as exc:
+                log.warning("in-call %s for %s not recorded: %s", kind, decision_id, exc)
+        await request.send_command(f'STREAM FILE astguard/{prompt} ""')
+
+    async def code(self, request: TimedRequest) -> None:
+        args = request.args + [""] * 3
+        kind, endpoint, days = args[:3]
+        prompt = _FAILED_PROMPT
+        if kind in _CONFIRMATION and endpoint:
+            try:
+                await self._contacts.record_for_last_call(
+                    endpoint, kind, source="short-code",
+                    days=int(days) if days.isdigit() else None)
+                prompt = _CONFIRMATION[kind]
+            except (InputError, StoreUnavailable) as exc:
+                log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
+        await request.set_variable("ASTGUARD_CODE_PROMPT", prompt)
+
+
+def _variable_value(reply: dict[str, Any]) -> str:
+    # "200 result=1 (value)" parses to {"result": ("1", "value")}; result=0: not set.
+    result = reply.get("result")
+    if isinstance(result, tuple) and result and result[0] == "1":
+        return result[1]
+    return ""
 
 
 def _number(text: str) -> float | None:

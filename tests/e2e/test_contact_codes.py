@@ -1,0 +1,72 @@
+"""Agents record refusals from their softphone, on the real Asterisk: the in-call feature code
+(DTMF over SIP INFO) and the after-call short codes; the next call is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.sipp import agent_call
+from tests.e2e.conftest import decisions_for, fresh_number, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def blocks_for(url: str, e164: str) -> list[dict]:
+    import asyncio
+
+    import asyncpg
+
+    async def fetch():
+        conn = await asyncpg.connect(url)
+        try:
+            return [dict(r) for r in await conn.fetch(
+                "SELECT * FROM contact_blocks WHERE number_e164 = $1", e164)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def asterisk_log(lab) -> str:
+    return (lab.logdir / "asterisk.log").read_text(errors="replace")
+
+
+def test_in_call_feature_code_records_a_refusal(guard, carrier, seeded, lab, tmp_path):
+    national, e164 = fresh_number()
+    result = agent_call(tmp_path, national, agent="agent1", dtmf="*81", hold_ms=3500)
+    assert result.ok, result.messages[-1500:]
+    (block,) = wait_for(lambda: blocks_for(seeded, e164), what="the refusal")
+    assert block["kind"] == "refusal" and block["source"] == "dtmf"
+    assert block["agent"] == "agent1"
+    assert "Playing 'astguard/enregistre-refus" in asterisk_log(lab)
+    # The next call to this consumer is refused, and the agent hears why.
+    assert agent_call(tmp_path, national, agent="agent1", expect=403).ok
+    last = decisions_for(seeded, e164)[-1]
+    assert "REFUSAL_COOLDOWN" in last["reason_codes"]
+    assert "CONSENT_WITHDRAWN" in last["reason_codes"]  # the refusal withdrew the consent
+    assert len(carrier.invites_to(e164)) == 1
+
+
+def test_after_call_short_code_records_a_refusal(guard, carrier, seeded, lab, tmp_path):
+    national, e164 = fresh_number()
+    assert agent_call(tmp_path, national, agent="agent2").ok
+    assert agent_call(tmp_path, "*81", agent="agent2").ok  # right after the call
+    (block,) = wait_for(lambda: blocks_for(seeded, e164), what="the refusal")
+    assert block["kind"] == "refusal" and block["source"] == "short-code"
+    assert agent_call(tmp_path, national, agent="agent2", expect=403).ok
+    assert "REFUSAL_COOLDOWN" in decisions_for(seeded, e164)[-1]["reason_codes"]
+
+
+def test_after_call_suspension_code(guard, carrier, seeded, tmp_path):
+    national, e164 = fresh_number()
+    assert agent_call(tmp_path, national, agent="agent3").ok
+    assert agent_call(tmp_path, "*8330", agent="agent3").ok
+    (block,) = wait_for(lambda: blocks_for(seeded, e164), what="the suspension")
+    assert block["kind"] == "suspension"
+    assert (block["until_day"] - block["local_day"]).days == 30
+
+
+def test_short_code_without_a_previous_call_says_so(guard, lab, tmp_path):
+    assert agent_call(tmp_path, "*82", agent="agent-nocampaign", hold_ms=2500).ok
+    wait_for(lambda: "Playing 'astguard/enregistrement-impossible" in asterisk_log(lab),
+             what="the failure prompt")
