@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp import web
 
-from astguard.clock import Clock, build_clock
+from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
@@ -24,6 +25,7 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
+from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
 from astguard.telephony.stasis import OutboundStasisApp
@@ -43,6 +45,13 @@ class Components:
     contacts: ContactService
 
 
+    def gate_at(self, clock: Clock) -> Gate:
+        """The same gate with another clock (dry runs "at" a given moment)."""
+        return Gate(db=self.db, directory=self.directory, evidence=self.evidence,
+                    spool=self.spool, clock=clock, rules=self.settings.rules,
+                    node=socket.gethostname())
+
+
 @contextlib.asynccontextmanager
 async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
     db = Database(settings.database_url, timeout=settings.db_timeout)
@@ -57,6 +66,13 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
                          ContactService(db, clock, settings.rules))
     finally:
         await db.close()
+
+
+def api_app(c: Components) -> web.Application:
+    settings = c.settings
+    return Api(gate=c.gate, contacts=c.contacts, directory=c.directory,
+               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
+               gate_at=lambda at: c.gate_at(PinnedClock(at))).app()
 
 
 async def check_schema_if_reachable(db: Database) -> bool:
@@ -94,6 +110,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             ContactsAgi(c.contacts).install(agi)
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
+        runner = None
+        if settings.http_enabled:
+            runner = web.AppRunner(api_app(c), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+            log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,
+                     settings.http_port, len(settings.api_read_tokens),
+                     len(settings.api_write_tokens))
         log.info("astguard serving (ARI %s, app %s)", settings.ari_url, settings.ari_app)
         try:
             await stop.wait()
@@ -102,6 +126,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             if server is not None:
                 server.close()
                 await server.wait_closed()
+            if runner is not None:
+                await runner.cleanup()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -45,6 +45,11 @@ class Settings:
     clock: ClockSetting = ClockSetting()
     rules: RuleSettings = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
     log_level: str = "INFO"
+    http_enabled: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = 8090
+    api_read_tokens: frozenset[str] = field(default=frozenset(), repr=False)
+    api_write_tokens: frozenset[str] = field(default=frozenset(), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,7 +84,15 @@ class Settings:
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
+            http_enabled=reader.boolean("ASTGUARD_HTTP_ENABLED", True),
+            http_host=reader.text("ASTGUARD_HTTP_HOST", "127.0.0.1"),
+            http_port=reader.integer("ASTGUARD_HTTP_PORT", 8090, 0, 65535),
+            api_read_tokens=reader.word_set("ASTGUARD_API_READ_TOKENS", ()),
+            api_write_tokens=reader.word_set("ASTGUARD_API_WRITE_TOKENS", ()),
         )
+        for token in settings.api_read_tokens | settings.api_write_tokens:
+            if len(token) < 16:
+                raise ConfigError("API tokens must be at least 16 characters long")
         if settings.clock.pinned and settings.clock.start:
             raise ConfigError("ASTGUARD_CLOCK_PIN and ASTGUARD_CLOCK_START exclude each other")
         return settings
@@ -94,6 +107,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "ari_password":
                 value = "***" if value else ""
+            elif f.name in ("api_read_tokens", "api_write_tokens"):
+                value = f"{len(value)} token(s)"
             elif f.name == "database_url":
                 value = mask_url(value)
             out[f.name] = str(value)

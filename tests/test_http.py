@@ -1,0 +1,163 @@
+"""The HTTP API against the real PostgreSQL: auth, rights, bad input (4xx, never 500), and the
+contact actions a CRM needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from astguard.clock import PinnedClock
+from astguard.contacts import ContactService
+from astguard.gate import Gate
+from astguard.policy import RuleSettings
+from astguard.settings import DEFAULT_EMERGENCY
+from astguard.store.database import Database
+from astguard.store.directory import Directory
+from astguard.store.evidence import EvidenceStore
+from astguard.store.spool import Spool
+from astguard.surfaces.http import Api
+from tests.conftest import UNREACHABLE_DB
+
+pytestmark = pytest.mark.db
+
+RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+FRIDAY = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+READ = "read-token-0123456789"
+WRITE = "write-token-0123456789"
+
+
+def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:
+    directory = Directory(db)
+
+    def gate(clock):
+        return Gate(db=db, directory=directory, evidence=EvidenceStore(db),
+                    spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
+
+    return Api(gate=gate(PinnedClock(when)), contacts=ContactService(db, PinnedClock(when), RULES),
+               directory=directory, read_tokens=frozenset({READ}),
+               write_tokens=frozenset({WRITE}), gate_at=lambda at: gate(PinnedClock(at)))
+
+
+@pytest.fixture
+async def client(db, tmp_path):
+    d = Directory(db)
+    await d.add_principal("api-acme", "ACME")
+    await d.set_campaign("api-prospect", "api-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
+    async with TestClient(TestServer(api_for(db, tmp_path).app())) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer nope"}, 401), ({"Authorization": READ}, 401)],
+)
+async def test_authentication_required(client, headers, status):
+    resp = await client.post("/v1/check", json={"number": "0612345678"}, headers=headers)
+    assert resp.status == status
+    assert "jeton" in (await resp.json())["error"]
+
+
+async def test_read_token_is_refused_on_writes(client):
+    resp = await client.post("/v1/refusals", headers=auth(READ),
+                             json={"number": "0670000001", "principal": "api-acme"})
+    assert resp.status == 403
+
+
+async def test_check_is_the_live_decision_path(client):
+    body = {"number": "0670000002", "campaign": "api-prospect"}
+    resp = await client.post("/v1/check", json=body, headers=auth(READ))
+    assert resp.status == 200
+    assert (await resp.json())["reasons"] == ["NO_CONSENT"]
+    resp = await client.post("/v1/consents", headers=auth(WRITE), json={
+        "number": "0670000002", "principal": "api-acme", "scopes": ["energie"],
+        "collected_at": "2026-10-01T10:00:00+02:00", "channel": "web", "wording": "v3",
+        "proof_ref": "crm-77"})
+    assert resp.status == 201
+    out = await (await client.post("/v1/check", json=body, headers=auth(READ))).json()
+    assert out["decision"] == "allow" and out["number"] == "+33670000002"
+    saturday = await (await client.post("/v1/check", headers=auth(READ), json={
+        **body, "at": "2026-11-28T11:00:00+01:00"})).json()
+    assert saturday["reasons"] == ["OUTSIDE_CALL_DAYS"]
+
+
+async def test_refusal_then_history(client):
+    resp = await client.post("/v1/refusals", headers=auth(WRITE),
+                             json={"number": "06 70 00 00 03", "principal": "api-acme",
+                                   "agent": "crm"})
+    assert resp.status == 201
+    assert (await resp.json())["until"] == "2027-01-26"
+    resp = await client.get("/v1/history/0670000003?campaign=api-prospect", headers=auth(READ))
+    history = await resp.json()
+    assert history["principals"]["api-acme"]["blocks"][0]["kind"] == "refusal"
+    assert history["next_callable"]["reasons_now"] == ["REFUSAL_COOLDOWN", "NO_CONSENT"]
+
+
+async def test_suspension_opposition_attempt_withdraw(client):
+    for path, extra in (("/v1/suspensions", {"days": 30}), ("/v1/oppositions", {})):
+        resp = await client.post(path, headers=auth(WRITE),
+                                 json={"number": "0670000004", "principal": "api-acme",
+                                       **extra})
+        assert resp.status == 201, await resp.text()
+    body = {"number": "0670000004", "principal": "api-acme",
+            "at": "2026-11-20T15:00:00+01:00", "reference": "sub-1"}
+    assert (await client.post("/v1/attempts", json=body, headers=auth(WRITE))).status == 201
+    assert (await client.post("/v1/attempts", json=body, headers=auth(WRITE))).status == 200
+    resp = await client.post("/v1/consents/withdraw", headers=auth(WRITE),
+                             json={"number": "0670000004", "principal": "api-acme"})
+    assert (await resp.json()) == {"withdrawn": 0}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/v1/check", "not json", "JSON illisible"),
+        ("/v1/check", [1, 2], "objet JSON"),
+        ("/v1/check", {}, "'number' manquant"),
+        ("/v1/check", {"number": 612345678}, "texte attendu"),
+        ("/v1/check", {"number": "0612345678", "purpose": "prospecting"}, "ensemble"),
+        ("/v1/check", {"number": "0612345678", "purpose": "x", "principal": "p"}, "Purpose"),
+        ("/v1/check", {"number": "0612345678", "at": "demain"}, "ISO-8601"),
+        ("/v1/suspensions", {"number": "0612345678", "principal": "api-acme", "days": "30"},
+         "entier"),
+        ("/v1/suspensions", {"number": "0612345678", "principal": "api-acme", "days": 0},
+         "durée"),
+        ("/v1/refusals", {"number": "06", "principal": "api-acme"}, "invalide"),
+        ("/v1/refusals", {"number": "0612345678", "principal": "bad principal"}, "invalide"),
+        ("/v1/consents", {"number": "0612345678", "principal": "api-acme", "scopes": "x",
+                          "collected_at": "2026-10-01T10:00:00+02:00"}, "liste"),
+        ("/v1/consents", {"number": "0612345678", "principal": "api-acme", "scopes": ["x"],
+                          "collected_at": "2026-10-01T10:00:00"}, "fuseau"),
+        ("/v1/attempts", {"number": "0612345678", "principal": "api-acme",
+                          "at": "2026-10-01T10:00:00+02:00"}, "'reference' manquant"),
+    ],
+)
+async def test_bad_input_is_a_400_with_a_clear_message(client, path, body, message):
+    kwargs = {"data": body} if isinstance(body, str) else {"json": body}
+    resp = await client.post(path, headers=auth(WRITE), **kwargs)
+    assert resp.status == 400, await resp.text()
+    assert message in (await resp.json())["error"]
+
+
+async def test_unknown_campaign_in_history_is_a_400(client):
+    resp = await client.get("/v1/history/0612345678?campaign=nope", headers=auth(READ))
+    assert resp.status == 400 and "inconnue" in (await resp.json())["error"]
+
+
+async def test_database_down_is_a_503_for_writes_and_a_refusal_for_checks(tmp_path):
+    down = Database(UNREACHABLE_DB, timeout=1.0)
+    async with TestClient(TestServer(api_for(down, tmp_path).app())) as c:
+        resp = await c.post("/v1/refusals", headers=auth(WRITE),
+                            json={"number": "0612345678", "principal": "api-acme"})
+        assert resp.status == 503
+        resp = await c.post("/v1/check", headers=auth(READ),
+                            json={"number": "0612345678", "campaign": "api-prospect"})
+        assert resp.status == 200
+        assert (await resp.json())["reasons"] == ["GUARD_UNAVAILABLE"]
+    await down.close()
