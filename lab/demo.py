@@ -8,6 +8,7 @@ recorded in PostgreSQL. Run it with scripts/demo.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import asyncpg
 
+from astguard.clock import SystemClock
+from astguard.contacts import ContactService
+from astguard.imports import import_bloctel
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.surfaces.table import render_rows
@@ -37,6 +41,7 @@ class Call:
     agent: str = "agent1"
     headers: dict[str, str] = field(default_factory=dict)
     expect: int | None = None  # None: answered by the carrier
+    dtmf: str = ""  # in-call feature code the agent presses (SIP INFO)
 
 
 @dataclass
@@ -58,6 +63,17 @@ SCENES = [
         Call("numéro invalide", "0612", expect=403),
         Call("urgence 112 (jamais bloqué)", "112"),
         Call("même décision via FastAGI", "0612345604", agent="agi-agent1"),
+    ]),
+    Scene("2026-11-30T11:00:00+01:00", "lun. 30/11/2026 11:00 Paris", [
+        Call("sans consentement (opt-in depuis le 11/08/2026)", "0612345620", expect=403),
+        *[Call(f"tentative {i} sur 30 jours", "0612345621") for i in (1, 2, 3, 4)],
+        Call("5e tentative : plafond atteint", "0612345621", expect=403),
+        Call("le client refuse : l'agent tape *81 en ligne", "0612345622", dtmf="*81"),
+        Call("rappel après le refus", "0612345622", expect=403),
+    ]),
+    Scene("2026-07-28T11:00:00+02:00", "mar. 28/07/2026 11:00 Paris (régime Bloctel)", [
+        Call("numéro vérifié, absent de Bloctel", "0612345630"),
+        Call("numéro inscrit sur Bloctel", "0612345631", expect=403),
     ]),
     Scene("2026-11-27T19:59:59+01:00", "ven. 27/11/2026 19:59:59 Paris", [
         Call("dernière seconde de la plage", "0612345605"),
@@ -94,11 +110,25 @@ async def prepare_database() -> str:
     db = Database(url)
     d = Directory(db)
     await d.add_principal("acme", "ACME Énergie")
-    await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56")
+    await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56",
+                         scope="energie")
     await d.set_campaign("demo-service", "acme", "service", "manual", "01 45 67 89 01")
     for agent in ("agent1", "agi-agent1"):
         await d.set_endpoint(agent, "demo-prospect", ["demo-service"], agent)
     await d.set_endpoint("agent-nocampaign", None, [], None)
+    # Consents (R-B) for every demo consumer but the one that shows NO_CONSENT.
+    contacts = ContactService(db, SystemClock())
+    numbers = {c.number for scene in SCENES for c in scene.calls} - {"0612", "112", "0612345620"}
+    for number in sorted(numbers):
+        await contacts.add_consent("acme", number, scopes=["energie"],
+                                   collected_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+                                   channel="web", wording="v3", proof_ref=f"form-{number}",
+                                   valid_until=dt.datetime(2028, 1, 5, tzinfo=dt.UTC))
+    # The Bloctel scrub of July 2026 (R-C2): 0612345631 is missing from the returned file.
+    submitted, returned = WORK / "bloctel-submitted.txt", WORK / "bloctel-returned.txt"
+    submitted.write_text("0612345630\n0612345631\n")
+    returned.write_text("0612345630\n")
+    await import_bloctel(db, "acme", submitted, returned, dt.date(2026, 7, 20), progress=False)
     await db.close()
     return url
 
@@ -150,7 +180,8 @@ def main() -> int:
                 for call in scene.calls:
                     before = len(carrier.invites())
                     outcome = agent_call(WORK / "calls", call.number, agent=call.agent,
-                                         headers=call.headers, expect=call.expect, hold_ms=200)
+                                         headers=call.headers, expect=call.expect,
+                                         hold_ms=3500 if call.dtmf else 200, dtmf=call.dtmf)
                     statuses = outcome.statuses()
                     final = next((s for s in reversed(statuses) if s >= 200), None)
                     reached = carrier.invites()[before:]
