@@ -42,8 +42,20 @@ async def prepare() -> str:
     db = Database(url)
     d = Directory(db)
     await d.add_principal("bench", "Bench")
-    await d.set_campaign("bench", "bench", "prospecting", "manual", "0162123456")
+    await d.set_campaign("bench", "bench", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("agent1", "bench", [], None)
+    async with db.connection() as conn:  # the calls fall under the opt-in regime: consents
+        await conn.execute(
+            """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,
+                                     wording, proof_ref, valid_until)
+               SELECT 'bench', '+336' || lpad(n::text, 8, '0'), '{energie}',
+                      '2026-01-05T00:00:00Z', 'web', 'v1', 'bench-' || n, '2028-01-01T00:00:00Z'
+               FROM generate_series(10000000, 10000010) n
+               UNION ALL
+               SELECT 'bench', '+336' || lpad(n::text, 8, '0'), '{energie}',
+                      '2026-01-05T00:00:00Z', 'web', 'v1', 'bench-' || n, '2028-01-01T00:00:00Z'
+               FROM generate_series(20000000, 20100000) n""")
     await db.close()
     return url
 

@@ -17,7 +17,6 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore, Outcome
 from astguard.store.spool import Spool
-from astguard.errors import StoreUnavailable
 from tests.conftest import UNREACHABLE_DB, give_consent
 
 pytestmark = pytest.mark.db
@@ -133,19 +132,22 @@ async def test_database_down_fails_closed_and_spools(db, directory, spool_dir):
 
 
 async def test_database_lost_between_classification_and_decision_fails_closed(
-        db, directory, spool_dir):
-    class LostDatabase(Database):
-        def transaction(self):
-            raise StoreUnavailable("PostgreSQL injoignable (test)")
+        db, directory, spool_dir, monkeypatch):
+    import asyncpg
 
-    lost = LostDatabase(db._url)
-    gate = Gate(db=lost, directory=Directory(db), evidence=EvidenceStore(lost),
-                spool=Spool(spool_dir), clock=PinnedClock(OPEN), rules=RULES, node="test")
+    import astguard.gate
+
+    async def connection_lost(*args, **kwargs):
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(astguard.gate, "load_history", connection_lost)
+    gate = make_gate(db, spool_dir)
     decided = await gate.check(CallRequest("0612345678", "ari", endpoint="gate-agent"),
                                record=True)
-    assert decided.verdict.codes == ["GUARD_UNAVAILABLE"]
-    assert decided.spooled or decided.recorded
-    await lost.close()
+    assert decided.verdict.codes == ["GUARD_UNAVAILABLE"] and decided.spooled
+    line = json.loads((spool_dir / "evidence.jsonl").read_text().splitlines()[0])
+    assert line["row"]["decision"] == "deny"
+    assert line["row"]["campaign"] == "gate-prospect"  # classified before the loss
 
 
 async def test_outcome_before_its_spooled_decision_is_kept_in_order(db, directory, spool_dir):

@@ -225,9 +225,9 @@ class ContactService:
                    WHERE number_e164 = ANY($1) ORDER BY collected_at""", numbers)
             next_call = None
             if campaign is not None:
-                h = await store.load_history(conn, campaign.principal, numbers, number, today,
-                                             now, self._rules.callback_tolerance,
-                                             window_days=self._rules.cap_days)
+                _, h = await store.load_history(conn, campaign.principal, number, today, now,
+                                                self._rules.callback_tolerance,
+                                                window_days=self._rules.cap_days)
                 next_call = self.next_callable(number, campaign, h, now)
         by_principal: dict[str, dict[str, Any]] = {}
 

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from astguard.clock import Clock
 from astguard.errors import StoreUnavailable
 from astguard.policy import (
@@ -27,10 +29,16 @@ from astguard.policy import (
     decide,
 )
 from astguard.policy.decide import consumer_today
-from astguard.store.contacts import insert_attempt, load_history, lock_consumer
+from astguard.store.contacts import load_history
 from astguard.store.database import Database
 from astguard.store.directory import Classification, Directory
-from astguard.store.evidence import EvidenceStore, Outcome, evidence_row, insert_decision
+from astguard.store.evidence import (
+    EvidenceStore,
+    Outcome,
+    evidence_row,
+    insert_decision,
+    insert_decision_and_attempt,
+)
 from astguard.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -67,55 +75,54 @@ class Gate:
     async def check(self, call: CallRequest, *, record: bool,
                     campaign: Campaign | None = None) -> Decided:
         """Decide one call. `campaign` skips classification (a dry run naming purpose and
-        principal); everything else is the live path."""
-        if campaign is not None:
-            facts = Facts(campaign=campaign, classification="finalité donnée par l'appelant")
-        else:
-            facts = await self._facts(call)
+        principal); everything else is the live path. One pooled connection per decision."""
         now = self._clock.now()
         decision_id = str(uuid.uuid4())
-        target = consumer_today(call, now, self._rules)
-        if (facts.campaign is not None and facts.campaign.purpose.in_consumer_scope
-                and facts.store_error is None and target is not None):
-            try:
-                return await self._check_in_scope(call, facts, now, decision_id, target, record)
-            except StoreUnavailable as exc:
-                facts = dataclasses.replace(facts, store_error=str(exc))
+        facts: Facts | None = None
+        try:
+            async with self._db.connection() as conn:
+                if campaign is not None:
+                    facts = Facts(campaign, "finalité donnée par l'appelant")
+                else:
+                    facts = await self._classify(conn, call)
+                return await self._decide(conn, call, facts, now, decision_id, record)
+        except StoreUnavailable as exc:
+            # Fail closed: decide again knowing the store is away (prospecting is refused,
+            # GUARD_UNAVAILABLE), and keep the evidence in the local spool.
+            if facts is None:
+                facts = self._from_cache(call)
+            facts = dataclasses.replace(facts, store_error=str(exc), history=None)
         verdict = decide(call, facts, now, self._rules)
         if not record:
             return Decided(verdict, decision_id, recorded=False)
-        row = self._row(decision_id, verdict, call, facts)
-        try:
-            await self._evidence.record(row)
-            return Decided(verdict, decision_id, recorded=True)
-        except StoreUnavailable:
-            pass
-        await self._to_spool("decision", row)
+        await self._to_spool("decision", self._row(decision_id, verdict, call, facts))
         return Decided(verdict, decision_id, recorded=True, spooled=True)
 
-    async def _check_in_scope(self, call: CallRequest, facts: Facts, now: dt.datetime,
-                              decision_id: str, target: tuple[str, dt.date],
-                              record: bool) -> Decided:
-        """Lock the (principal, consumer), read its history, decide, and record the decision
-        and the attempt in one transaction: concurrent calls to one consumer are decided one
-        after the other, and exactly as many as the cap allows get through (R-D6)."""
-        assert facts.campaign is not None
-        principal = facts.campaign.principal
+    async def _decide(self, conn: asyncpg.Connection, call: CallRequest, facts: Facts,
+                      now: dt.datetime, decision_id: str, record: bool) -> Decided:
+        target = consumer_today(call, now, self._rules)
+        if facts.campaign is None or not facts.campaign.purpose.in_consumer_scope \
+                or target is None:
+            verdict = decide(call, facts, now, self._rules)
+            if record:
+                await insert_decision(conn, self._row(decision_id, verdict, call, facts))
+            return Decided(verdict, decision_id, recorded=record)
+        # Lock the (principal, consumer), read its history, decide, and write the decision and
+        # the attempt in one transaction: concurrent calls to one consumer are decided one
+        # after the other, and exactly as many as the cap allows get through (R-D6).
         e164, today = target
-        async with self._db.transaction() as conn:
-            numbers = await lock_consumer(conn, principal, e164)
-            history = await load_history(conn, principal, numbers, e164, today, now,
-                                         self._rules.callback_tolerance)
+        async with conn.transaction():
+            _, history = await load_history(conn, facts.campaign.principal, e164, today, now,
+                                            self._rules.callback_tolerance)
             facts = dataclasses.replace(facts, history=history)
             verdict = decide(call, facts, now, self._rules)
-            if not record:
-                return Decided(verdict, decision_id, recorded=False)
-            await insert_decision(conn, self._row(decision_id, verdict, call, facts))
-            if verdict.counts_as_attempt:
-                await insert_attempt(conn, principal=principal, number=e164, at=now,
-                                     local_day=today, source="pbx", decision_id=decision_id,
-                                     campaign=facts.campaign.name)
-        return Decided(verdict, decision_id, recorded=True)
+            if record:
+                row = self._row(decision_id, verdict, call, facts)
+                if verdict.counts_as_attempt:
+                    await insert_decision_and_attempt(conn, row, local_day=today)
+                else:
+                    await insert_decision(conn, row)
+        return Decided(verdict, decision_id, recorded=record)
 
     def _row(self, decision_id: str, verdict: Verdict, call: CallRequest,
              facts: Facts) -> dict[str, Any]:
@@ -141,21 +148,20 @@ class Gate:
         except OSError:
             log.critical("spool write failed: %s %s", kind, row, exc_info=True)
 
-    async def _facts(self, call: CallRequest) -> Facts:
+    async def _classify(self, conn: asyncpg.Connection, call: CallRequest) -> Facts:
         key = (call.endpoint, call.campaign_name)
-        try:
-            found: Classification = await self._directory.classify(*key)
-        except StoreUnavailable as exc:
-            cached = self._known.get(key)
-            campaign = self._with_mode(cached, call)
-            how = "campagne connue avant la panne" if cached else "classement impossible"
-            return Facts(campaign=campaign, classification=how, store_error=str(exc))
+        found: Classification = await self._directory.classify(*key, conn=conn)
         if found.campaign is not None:
             self._known[key] = found.campaign
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
         return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how)
+
+    def _from_cache(self, call: CallRequest) -> Facts:
+        cached = self._known.get((call.endpoint, call.campaign_name))
+        how = "campagne connue avant la panne" if cached else "classement impossible"
+        return Facts(campaign=self._with_mode(cached, call), classification=how)
 
     @staticmethod
     def _with_mode(campaign: Campaign | None, call: CallRequest) -> Campaign | None:

@@ -129,7 +129,7 @@ async def test_schema_check_names_pending_migrations():
         with pytest.raises(SchemaError, match="0001_initial.*astguard db migrate"):
             await schema.check(conn)
         applied = await schema.migrate(conn)
-        assert [m.version for m in applied] == [1, 2]
+        assert [m.version for m in applied] == [m.version for m in schema.known_migrations()]
         assert await schema.migrate(conn) == []
         await schema.check(conn)
         await conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")

@@ -1,13 +1,13 @@
 """A consumer's contact history in PostgreSQL: attempts, refusals, suspensions, oppositions,
 consents, contracts, call-backs, Bloctel scrubs — and the lock that makes "check the cap and
-count the attempt" one atomic step across every astguard process and PBX node (R-D6)."""
+count the attempt" one atomic step across every astguard process and PBX node (R-D6).
+The history itself is read by the SQL function astguard_contact_facts (migration 0003)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
@@ -18,31 +18,6 @@ from astguard.policy.model import (
     ContactHistory,
     ContractRecord,
 )
-
-_HISTORY = """
-SELECT
-  (SELECT coalesce(json_agg(local_day ORDER BY local_day), '[]') FROM attempts
-     WHERE principal = $1 AND number_e164 = ANY($2) AND local_day >= $3) AS attempts,
-  (SELECT coalesce(json_agg(json_build_object('kind', kind, 'day', local_day,
-                                              'until', until_day, 'at', recorded_at)), '[]')
-     FROM contact_blocks
-     WHERE principal = $1 AND number_e164 = ANY($2)
-       AND (until_day IS NULL OR until_day >= $4)) AS blocks,
-  (SELECT coalesce(json_agg(json_build_object('id', id, 'principal', principal,
-              'scopes', scopes, 'collected_at', collected_at, 'valid_until', valid_until,
-              'withdrawn_at', withdrawn_at, 'proof_ref', proof_ref)), '[]')
-     FROM consents WHERE number_e164 = ANY($2)) AS consents,
-  (SELECT coalesce(json_agg(json_build_object('principal', principal, 'scopes', scopes,
-              'started_on', started_on, 'ended_on', ended_on, 'reference', reference)), '[]')
-     FROM contracts WHERE principal = $1 AND number_e164 = ANY($2)) AS contracts,
-  (SELECT json_build_object('day', scrubbed_on, 'listed', listed) FROM bloctel_scrubs
-     WHERE principal = $1 AND number_e164 = $5 AND scrubbed_on <= $4
-     ORDER BY scrubbed_on DESC LIMIT 1) AS bloctel,
-  (SELECT scheduled_at FROM callbacks
-     WHERE principal = $1 AND number_e164 = ANY($2) AND scheduled_at BETWEEN $6 AND $7
-     ORDER BY abs(extract(epoch FROM scheduled_at - $8)) LIMIT 1) AS callback
-"""
-
 
 def _ts(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
@@ -76,17 +51,21 @@ async def lock_consumer(conn: asyncpg.Connection, principal: str, e164: str) -> 
     return numbers
 
 
-async def load_history(conn: asyncpg.Connection, principal: str, numbers: Sequence[str],
-                       dialled: str, today: dt.date, now: dt.datetime,
-                       callback_tolerance: dt.timedelta, window_days: int = 30) -> ContactHistory:
+async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
+                       today: dt.date, now: dt.datetime, callback_tolerance: dt.timedelta,
+                       window_days: int = 30) -> tuple[list[str], ContactHistory]:
+    """Lock (principal, consumer) for the transaction and read its history: one round trip
+    (migration 0003). Returns the consumer's numbers and the history. Outside a transaction
+    the lock is released when the statement ends."""
     row = await conn.fetchrow(
-        _HISTORY, principal, list(numbers), today - dt.timedelta(days=window_days), today,
-        dialled, now - callback_tolerance, now + callback_tolerance, now)
+        "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7)",
+        principal, dialled, today - dt.timedelta(days=window_days), today,
+        now - callback_tolerance, now + callback_tolerance, now)
     blocks = json.loads(row["blocks"])
     consents = json.loads(row["consents"])
     contracts = json.loads(row["contracts"])
     bloctel = json.loads(row["bloctel"]) if row["bloctel"] else None
-    return ContactHistory(
+    return list(row["numbers"]), ContactHistory(
         attempt_days=tuple(dt.date.fromisoformat(d) for d in json.loads(row["attempts"])),
         blocks=tuple(Block(b["kind"], _day(b["day"]), _day(b["until"]), _ts(b["at"]))
                      for b in blocks),
@@ -136,9 +115,3 @@ async def withdraw_consents(conn: asyncpg.Connection, principal: str, numbers: S
     return int(status.split()[-1])
 
 
-def history_as_dict(history: ContactHistory) -> dict[str, Any]:
-    return {
-        "attempt_days": [d.isoformat() for d in history.attempt_days],
-        "blocks": [{"kind": b.kind, "day": b.day.isoformat(),
-                    "until": b.until.isoformat() if b.until else None} for b in history.blocks],
-    }

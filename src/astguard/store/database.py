@@ -31,6 +31,15 @@ _UNAVAILABLE_ERRORS = (
 )
 
 
+async def _release(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool. asyncpg's default reset sends
+    a query on every release (unlock all, close cursors, unlisten, reset settings): astguard
+    takes only transaction-scoped locks and changes no session state, so that round trip is
+    spent only to end a transaction a failure left open."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     def __init__(self, url: str, *, timeout: float = 2.0, cooldown: float = 1.0,
                  max_size: int = 10) -> None:
@@ -54,7 +63,8 @@ class Database:
             if self._pool is None:
                 self._pool = await asyncio.wait_for(
                     asyncpg.create_pool(self._url, min_size=1, max_size=self._max_size,
-                                        timeout=self._timeout, command_timeout=self._timeout),
+                                        timeout=self._timeout, command_timeout=self._timeout,
+                                        reset=_release),
                     self._timeout,
                 )
             return self._pool

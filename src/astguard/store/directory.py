@@ -42,23 +42,26 @@ class Directory:
         self._db = db
 
     # -- the decision path -------------------------------------------------------------------
-    async def classify(self, endpoint: str | None, override: str | None) -> Classification:
+    async def classify(self, endpoint: str | None, override: str | None, *,
+                       conn: asyncpg.Connection | None = None) -> Classification:
         """Find the call's campaign: the override if the endpoint may use it, else its default."""
         if override and not _IDENT.fullmatch(override):
             return Classification(None, f"campagne demandée illisible : {override!r}")
         if endpoint and not _ENDPOINT.fullmatch(endpoint):
             return Classification(None, f"poste illisible : {endpoint!r}")
-        async with self._db.connection() as conn:
-            # One round trip: the endpoint (if any) and the campaign it leads to.
-            row = await conn.fetchrow(
-                """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
-                          c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
-                          c.scope, c.sector, c.press
-                   FROM (SELECT 1) AS one
-                   LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
-                   LEFT JOIN campaigns c
-                          ON c.name = COALESCE($2, ep.default_campaign) AND c.active""",
-                endpoint, override)
+        if conn is None:
+            async with self._db.connection() as own:
+                return await self.classify(endpoint, override, conn=own)
+        # One round trip: the endpoint (if any) and the campaign it leads to.
+        row = await conn.fetchrow(
+            """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
+                      c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
+                      c.scope, c.sector, c.press
+               FROM (SELECT 1) AS one
+               LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
+               LEFT JOIN campaigns c
+                      ON c.name = COALESCE($2, ep.default_campaign) AND c.active""",
+            endpoint, override)
         ep_known = row["ep_name"] is not None
         wanted = override or row["default_campaign"]
         if wanted is None:

@@ -97,6 +97,21 @@ async def insert_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> None
     await conn.execute(_INSERT, *_insert_args(row))
 
 
+_INSERT_WITH_ATTEMPT = (
+    f"WITH d AS ({_INSERT.removesuffix(' ON CONFLICT (id) DO NOTHING')} RETURNING id, "
+    "principal, number_e164, decided_at, campaign) "
+    "INSERT INTO attempts (principal, number_e164, attempted_at, local_day, source, "
+    f"decision_id, campaign) SELECT principal, number_e164, decided_at, ${len(_COLUMNS) + 1}, "
+    "'pbx', id, campaign FROM d"
+)
+
+
+async def insert_decision_and_attempt(conn: asyncpg.Connection, row: dict[str, Any], *,
+                                      local_day: dt.date) -> None:
+    """An allowed prospecting decision and the attempt it counts (R-D6), in one statement."""
+    await conn.execute(_INSERT_WITH_ATTEMPT, *_insert_args(row), local_day)
+
+
 async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> bool:
     """Fill the outcome of a decision once; False when there is no such decision without one."""
     status = await conn.execute(
