@@ -28,6 +28,8 @@ def test_database_url_is_required():
         ("ASTGUARD_CLOCK_PIN", "saturday", "ASTGUARD_CLOCK_PIN must be an ISO-8601"),
         ("ASTGUARD_CLOCK_PIN", "2026-11-28T11:00:00", "needs a UTC offset"),
         ("ASTGUARD_LOG_LEVEL", "LOUD", "ASTGUARD_LOG_LEVEL must be one of"),
+        ("ASTGUARD_REGIME", "sometimes", "ASTGUARD_REGIME must be one of"),
+        ("ASTGUARD_API_WRITE_TOKENS", "short", "at least 16 characters"),
     ],
 )
 def test_bad_values_name_their_key(key, value, message):
@@ -45,11 +47,16 @@ def test_rule_settings_are_read():
     s = Settings.from_env({**BASE, "ASTGUARD_ALLOWED_FOREIGN_REGIONS": "BE, CH",
                            "ASTGUARD_LOCAL_HOLIDAYS": "false",
                            "ASTGUARD_WINDOW_END_MARGIN_SECONDS": "300",
-                           "ASTGUARD_EMERGENCY_NUMBERS": "112 15"})
+                           "ASTGUARD_EMERGENCY_NUMBERS": "112 15",
+                           "ASTGUARD_REGIME": "bloctel",
+                           "ASTGUARD_CALLBACK_TOLERANCE_MINUTES": "5"})
     assert s.rules.allowed_foreign_regions == {"BE", "CH"}
     assert s.rules.local_holidays is False
     assert s.rules.window_end_margin == dt.timedelta(minutes=5)
     assert s.rules.emergency_numbers == {"112", "15"}
+    assert s.rules.regime == "bloctel"
+    assert s.rules.callback_tolerance == dt.timedelta(minutes=5)
+    assert Settings.from_env(BASE).rules.regime is None  # by the call's date
 
 
 def test_secrets_are_masked():

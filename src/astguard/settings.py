@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from astguard.errors import ConfigError
-from astguard.policy.model import RuleSettings
+from astguard.policy.model import Regime, RuleSettings
 
 DEFAULT_EMERGENCY = (
     "15", "17", "18", "112", "114", "115", "116000", "116006", "116117", "119", "191", "196", "197",
@@ -81,6 +81,10 @@ class Settings:
                     "ASTGUARD_ALSACE_MOSELLE_WHEN_UNKNOWN", True),
                 window_end_margin=dt.timedelta(
                     seconds=reader.integer("ASTGUARD_WINDOW_END_MARGIN_SECONDS", 0, 0, 3600)),
+                regime=_regime(reader.choice("ASTGUARD_REGIME", "AUTO",
+                                             ("AUTO", "BLOCTEL", "CONSENT"))),
+                callback_tolerance=dt.timedelta(minutes=reader.integer(
+                    "ASTGUARD_CALLBACK_TOLERANCE_MINUTES", 10, 0, 120)),
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -113,6 +117,11 @@ class Settings:
                 value = mask_url(value)
             out[f.name] = str(value)
         return out
+
+
+def _regime(value: str) -> Regime | None:
+    """AUTO: by the call's date (R-B from 2026-08-11, R-C before); otherwise forced."""
+    return None if value == "AUTO" else Regime(value.lower())
 
 
 def mask_url(url: str) -> str:
