@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import asyncpg
 
 from astguard.errors import InputError
+from astguard.instants import parse_instant
 from astguard.policy.call_window import local_times
 from astguard.policy.numbers import NumberError, fast_e164, parse_number
 from astguard.store.database import Database
@@ -110,16 +111,6 @@ class Progress:
         self.stream.flush()
 
 
-def _when(text: str, what: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{what} : date ISO-8601 attendue, pas {text!r}") from None
-    if value.tzinfo is None:
-        raise ValueError(f"{what} sans fuseau horaire ({text!r})")
-    return value
-
-
 def _number(text: str) -> str:
     try:
         return fast_e164(text)
@@ -151,8 +142,8 @@ class Kind:
 
 
 def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
-    collected = _when(r["collected_at"], "collected_at")
-    until = _when(r["valid_until"], "valid_until") if r.get("valid_until") else \
+    collected = parse_instant(r["collected_at"], "collected_at")
+    until = parse_instant(r["valid_until"], "valid_until") if r.get("valid_until") else \
         collected + dt.timedelta(days=365)
     if until <= collected:
         raise ValueError("valid_until antérieure à collected_at")
@@ -168,7 +159,7 @@ def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
 
 def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
     principal, number = _principal(r["principal"]), _number(r["number"])
-    at = _when(r["recorded_at"], "recorded_at")
+    at = parse_instant(r["recorded_at"], "recorded_at")
     reference = (r.get("reference") or "").strip() or \
         "import:" + _digest("opposition", principal, number, at.isoformat())
     return principal, number, at, at.date(), reference
@@ -176,7 +167,7 @@ def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
 
 def _attempt_row(r: dict[str, str]) -> tuple[Any, ...]:
     principal, number = _principal(r["principal"]), _number(r["number"])
-    at = _when(r["attempted_at"], "attempted_at")
+    at = parse_instant(r["attempted_at"], "attempted_at")
     zones = _zones(number)
     day = local_times(at, zones)[0].local.date() if zones else at.date()
     reference = (r.get("reference") or "").strip() or \
@@ -280,7 +271,7 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
     bar = Progress(size, f"import {kind.name}", enabled=progress)
     text, position = _open(path)
     try:
-        async with db.transaction() as conn:
+        async with db.bulk_transaction() as conn:
             await conn.execute(f"CREATE TEMP TABLE import_rows ({kind.temp}) ON COMMIT DROP")
             batch: list[tuple[Any, ...]] = []
             for line, row in _csv_rows(text, kind, report):
@@ -373,7 +364,7 @@ async def import_bloctel(db: Database, principal: str, submitted: Path, returned
     t0 = time.monotonic()
     total = _size(submitted) + _size(returned)
     bar = Progress(total, "import bloctel", enabled=progress)
-    async with db.transaction() as conn:
+    async with db.bulk_transaction() as conn:
         await conn.execute("CREATE TEMP TABLE bloctel_submitted (n text) ON COMMIT DROP")
         await conn.execute("CREATE TEMP TABLE bloctel_returned (n text) ON COMMIT DROP")
         done = 0

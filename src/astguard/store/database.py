@@ -84,6 +84,24 @@ class Database:
             self.last_error = None
 
     @contextlib.asynccontextmanager
+    async def bulk_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction on a connection of its own with no statement timeout, for imports:
+        merging millions of rows takes longer than any call may wait."""
+        try:
+            conn = await asyncpg.connect(self._url, timeout=self._timeout, command_timeout=None)
+        except _UNAVAILABLE_ERRORS as exc:
+            self._trip(exc)
+            raise StoreUnavailable(self.last_error or "base de données indisponible") from exc
+        try:
+            async with conn.transaction():
+                yield conn
+        except _UNAVAILABLE_ERRORS as exc:
+            self._trip(exc)
+            raise StoreUnavailable(self.last_error or "base de données indisponible") from exc
+        finally:
+            await conn.close()
+
+    @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.connection() as conn, conn.transaction():
             yield conn

@@ -12,16 +12,14 @@ from typing import Any
 from astguard.contacts import ContactService
 from astguard.errors import InputError
 from astguard.imports import KINDS, import_bloctel, import_file
+from astguard.instants import parse_instant
 
 
 def _instant(text: str, what: str) -> dt.datetime:
     try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what} {text!r} : date ISO-8601 attendue") from None
-    if value.tzinfo is None:
-        raise InputError(f"{what} {text!r} : préciser le fuseau, par exemple +01:00")
-    return value
+        return parse_instant(text, what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _day(text: str | None, what: str) -> dt.date | None:

@@ -19,6 +19,7 @@ from aiohttp import web
 from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
+from astguard.instants import parse_instant
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.store.directory import Directory
 
@@ -67,12 +68,9 @@ class Body:
         if text is None:
             return None
         try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise InputError(f"champ {name!r} : date ISO-8601 attendue") from None
-        if value.tzinfo is None:
-            raise InputError(f"champ {name!r} : préciser le fuseau (+01:00, Z…)")
-        return value
+            return parse_instant(text, f"champ {name!r}")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
 
     def strings(self, name: str) -> list[str]:
         value = self._data.get(name)
