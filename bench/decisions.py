@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,9 @@ async def load(rows: int, attempts: int, log) -> str:
                    '2026-01-05T00:00:00Z'::timestamptz + (n % 1000) * interval '1 minute',
                    'web', 'v3', 'proof-' || n, '2027-06-01T00:00:00Z'
             FROM generate_series(0, {rows - 1}) n""")
+        await conn.execute(
+            "INSERT INTO caller_ids (number, principal, kind, mandate_ref, valid_from) "
+            "VALUES ('+33162123456', 'bench', 'npv', 'bench', '2025-01-01')")
         log(f"consents loaded ({time.monotonic() - t0:.0f} s)")
         await conn.execute(f"""
             INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
@@ -249,10 +253,13 @@ def main() -> int:
     rates = [asyncio.run(throughput(url, args.rows, 10.0, w)) for w in (1, 4, 16)]
     work = Path(tempfile.mkdtemp(prefix="astguard-bench-imports-"))
     imports = []
-    for lines in args.import_lines:
-        for kind in ("consents", "bloctel"):
-            log(f"import {kind} {lines:,} lines")
-            imports.append(import_run(kind, lines, work))
+    try:
+        for lines in args.import_lines:
+            for kind in ("consents", "bloctel"):
+                log(f"import {kind} {lines:,} lines")
+                imports.append(import_run(kind, lines, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the generated files run to gigabytes
     result = {
         "benchmark": "decisions with a loaded store; imports",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

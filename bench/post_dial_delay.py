@@ -45,6 +45,10 @@ async def prepare() -> str:
     await d.set_campaign("bench", "bench", "prospecting", "manual", "0162123456",
                          scope="energie")
     await d.set_endpoint("agent1", "bench", [], None)
+    async with db.connection() as conn:
+        await conn.execute(
+            "INSERT INTO caller_ids (number, principal, kind, mandate_ref, valid_from) "
+            "VALUES ('+33162123456', 'bench', 'npv', 'bench', '2025-01-01')")
     async with db.connection() as conn:  # the calls fall under the opt-in regime: consents
         await conn.execute(
             """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,

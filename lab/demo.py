@@ -22,6 +22,8 @@ import asyncpg
 from astguard.clock import SystemClock
 from astguard.contacts import ContactService
 from astguard.imports import import_bloctel
+from astguard.policy.caller_id import shipped_tables
+from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.surfaces.table import render_rows
@@ -113,6 +115,11 @@ async def prepare_database() -> str:
     await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56",
                          scope="energie")
     await d.set_campaign("demo-service", "acme", "service", "manual", "01 45 67 89 01")
+    # The numbers ACME may present (R-F2): an NPV for prospecting, a geographic one for service.
+    inventory = CallerIdStore(db, shipped_tables().npv_roots)
+    for number in ("01 62 12 34 56", "01 45 67 89 01"):
+        await inventory.add(number, "acme", mandate_ref="ARCEP-2025-0042", trunk="carrier",
+                            valid_from=dt.date(2025, 1, 1))
     for agent in ("agent1", "agi-agent1"):
         await d.set_endpoint(agent, "demo-prospect", ["demo-service"], agent)
     await d.set_endpoint("agent-nocampaign", None, [], None)

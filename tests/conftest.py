@@ -65,3 +65,12 @@ async def give_consent(db: Database, principal: str, e164: str, *, scopes=("ener
                VALUES ($1, $2, $3, $4, 'web', 'v1', $5, $6) ON CONFLICT DO NOTHING""",
             principal, e164, list(scopes), dt.datetime.fromisoformat(collected),
             f"proof-{principal}-{e164}", dt.datetime.fromisoformat(until))
+
+
+async def hold_number(db: Database, principal: str, number: str = "+33162123456") -> None:
+    """The principal holds this number (caller-ID inventory, R-F2)."""
+    async with db.connection() as conn:
+        await conn.execute(
+            """INSERT INTO caller_ids (number, principal, kind, mandate_ref, valid_from)
+               VALUES ($1, $2, 'npv', 'mandate-test', '2020-01-01') ON CONFLICT DO NOTHING""",
+            number, principal)

@@ -21,6 +21,8 @@ def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
                  ["campaign", "set", "cli-prospect", "--principal", "cli-acme",
                   "--purpose", "prospecting", "--caller-id", "01 62 12 34 56"],
                  ["endpoint", "set", "cli-agent", "--campaign", "cli-prospect"],
+                 ["callerid", "add", "01 62 12 34 56", "--principal", "cli-acme",
+                  "--mandate", "M-1", "--from", "2025-01-01"],
                  ["consent", "add", "0612345678", "--principal", "cli-acme", "--scope", "x",
                   "--collected-at", "2026-09-01T10:00:00+02:00", "--channel", "web",
                   "--wording", "v1", "--proof", "cli-proof"]):
@@ -46,7 +48,7 @@ def test_check_allowed_json(cli_env):
 
 def test_check_refused_json_lists_every_reason(cli_env):
     done = run(cli_env, "check", "0692123456", "--purpose", "prospecting",
-               "--principal", "cli-acme", "--at", "2026-12-25T06:00", "--json")  # 08:00/09:00 local
+               "--principal", "cli-acme", "--caller-id", "0162123456", "--at", "2026-12-25T06:00", "--json")  # 08:00/09:00 local
     assert done.returncode == 1
     out = json.loads(done.stdout)
     assert out["decision"] == "deny"

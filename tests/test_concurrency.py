@@ -14,7 +14,7 @@ import pytest
 
 from astguard.store.database import Database
 from astguard.store.directory import Directory
-from tests.conftest import give_consent
+from tests.conftest import give_consent, hold_number
 
 pytestmark = pytest.mark.db
 
@@ -26,8 +26,9 @@ PER_PROCESS = 12  # 60 decisions in all
 async def campaign(db: Database) -> None:
     d = Directory(db)
     await d.add_principal("conc-acme", "ACME")
-    await d.set_campaign("conc-prospect", "conc-acme", "prospecting", "predictive", None,
-                         scope="energie")
+    await d.set_campaign("conc-prospect", "conc-acme", "prospecting", "predictive",
+                         "0162123456", scope="energie")
+    await hold_number(db, "conc-acme")
     await give_consent(db, "conc-acme", "+33699000001")
     await give_consent(db, "conc-acme", "+33699000002")
 

@@ -17,6 +17,7 @@ from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
+from tests.conftest import hold_number
 
 pytestmark = pytest.mark.db
 
@@ -38,6 +39,7 @@ async def env(db, tmp_path):
     campaign = await d.set_campaign("ct-prospect", "ct-acme", "prospecting", "manual",
                                     "0162123456", scope="energie")
     await d.set_endpoint("ct-agent", "ct-prospect", [], "Alice")
+    await hold_number(db, "ct-acme")
 
     def at(when: dt.datetime):
         clock = PinnedClock(when)
@@ -170,7 +172,7 @@ async def test_next_callable_after_a_refusal_is_day_61(db, env):
     at, campaign = env
     # A press campaign needs no consent (R-B5), so only the refusal's delay speaks.
     press = await Directory(db).set_campaign("ct-press", "ct-acme", "prospecting", "manual",
-                                             None, scope="journal", press=True)
+                                             "0162123456", scope="journal", press=True)
     _, service = at(dt.datetime(2026, 10, 23, 10, 0, tzinfo=dt.UTC))  # Friday 23 Oct
     national, e164 = number()
     await consent_for(service, e164)

@@ -17,7 +17,7 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore, Outcome
 from astguard.store.spool import Spool
-from tests.conftest import UNREACHABLE_DB, give_consent
+from tests.conftest import UNREACHABLE_DB, give_consent, hold_number
 
 pytestmark = pytest.mark.db
 
@@ -34,6 +34,9 @@ def make_gate(db: Database, spool_dir: Path, when: dt.datetime = OPEN) -> Gate:
 async def directory(db: Database) -> Directory:
     await give_consent(db, "gate-acme", "+33612345678")
     d = Directory(db)
+    await d.add_principal("gate-acme", "ACME")
+    await hold_number(db, "gate-acme")
+    await hold_number(db, "gate-acme", "+33162123457")
     await d.add_principal("gate-acme", "ACME")
     await d.set_campaign("gate-prospect", "gate-acme", "prospecting", "manual", "0162123456")
     await d.set_campaign("gate-service", "gate-acme", "service", "manual", "0145678901")

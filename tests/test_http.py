@@ -18,7 +18,8 @@ from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
-from tests.conftest import UNREACHABLE_DB
+from astguard.store.caller_ids import CallerIdStore
+from tests.conftest import UNREACHABLE_DB, hold_number
 
 pytestmark = pytest.mark.db
 
@@ -36,7 +37,7 @@ def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:
                     spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
 
     return Api(gate=gate(PinnedClock(when)), contacts=ContactService(db, PinnedClock(when), RULES),
-               directory=directory, read_tokens=frozenset({READ}),
+               directory=directory, caller_ids=CallerIdStore(db, ("0162",)), read_tokens=frozenset({READ}),
                write_tokens=frozenset({WRITE}), gate_at=lambda at: gate(PinnedClock(at)))
 
 
@@ -46,6 +47,7 @@ async def client(db, tmp_path):
     await d.add_principal("api-acme", "ACME")
     await d.set_campaign("api-prospect", "api-acme", "prospecting", "manual", "0162123456",
                          scope="energie")
+    await hold_number(db, "api-acme")
     async with TestClient(TestServer(api_for(db, tmp_path).app())) as c:
         yield c
 

@@ -17,6 +17,7 @@ from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
+from tests.conftest import hold_number
 
 pytestmark = pytest.mark.db
 
@@ -27,8 +28,9 @@ RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 async def directory(db):
     d = Directory(db)
     await d.add_principal("im-acme", "ACME")
-    await d.set_campaign("im-prospect", "im-acme", "prospecting", "manual", None,
+    await d.set_campaign("im-prospect", "im-acme", "prospecting", "manual", "0162123456",
                          scope="energie")
+    await hold_number(db, "im-acme")
     return d
 
 

@@ -225,10 +225,11 @@ class ContactService:
                    WHERE number_e164 = ANY($1) ORDER BY collected_at""", numbers)
             next_call = None
             if campaign is not None:
-                _, h = await store.load_history(conn, campaign.principal, number, today, now,
-                                                self._rules.callback_tolerance,
-                                                window_days=self._rules.cap_days)
-                next_call = self.next_callable(number, campaign, h, now)
+                facts = await store.load_history(conn, campaign.principal, number, today, now,
+                                                 self._rules.callback_tolerance,
+                                                 window_days=self._rules.cap_days,
+                                                 caller_ids=[campaign.caller_id or ""])
+                next_call = self.next_callable(number, campaign, facts, now)
         by_principal: dict[str, dict[str, Any]] = {}
 
         def entry(p: str) -> dict[str, Any]:
@@ -260,13 +261,15 @@ class ContactService:
         return {"number": number, "numbers": numbers, "today": today.isoformat(),
                 "principals": by_principal, "next_callable": next_call}
 
-    def next_callable(self, number: str, campaign: Campaign, history: ContactHistory,
+    def next_callable(self, number: str, campaign: Campaign, store_facts: store.StoreFacts,
                       now: dt.datetime) -> dict[str, Any]:
         """The first moment from now on when the same decision would allow the call."""
         call = CallRequest(number, "history")
+        history = store_facts.history
         facts = Facts(campaign, "history", history=ContactHistory(
             attempt_days=history.attempt_days, blocks=history.blocks,
-            consents=history.consents, contracts=history.contracts, bloctel=history.bloctel))
+            consents=history.consents, contracts=history.contracts, bloctel=history.bloctel),
+            inventory=store_facts.inventory, blocked_caller_ids=store_facts.blocked)
         first = decide(call, facts, now, self._rules)
         if first.allowed:
             return {"at": now.isoformat(), "now": True, "reasons": []}

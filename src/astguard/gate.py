@@ -28,13 +28,16 @@ from astguard.policy import (
     Verdict,
     decide,
 )
+from astguard.policy.caller_id import canonical
 from astguard.policy.decide import consumer_today
 from astguard.store.contacts import load_history
 from astguard.store.database import Database
 from astguard.store.directory import Classification, Directory
+from astguard.store.caller_ids import NETWORK_REFUSED_CAUSE, note_network_refusal
 from astguard.store.evidence import (
     EvidenceStore,
     Outcome,
+    attach_outcome,
     evidence_row,
     insert_decision,
     insert_decision_and_attempt,
@@ -56,6 +59,11 @@ class Decided:
     def as_dict(self) -> dict[str, Any]:
         return {"decision_id": self.decision_id, "recorded": self.recorded,
                 "spooled": self.spooled, **self.verdict.as_dict()}
+
+
+def _caller_id_candidates(call: CallRequest, campaign: Campaign) -> list[str]:
+    """The numbers this call may present: the one asked for and the campaign's (R-F2)."""
+    return sorted({canonical(n) for n in (call.caller_id, campaign.caller_id) if n})
 
 
 class Gate:
@@ -112,9 +120,11 @@ class Gate:
         # after the other, and exactly as many as the cap allows get through (R-D6).
         e164, today = target
         async with conn.transaction():
-            _, history = await load_history(conn, facts.campaign.principal, e164, today, now,
-                                            self._rules.callback_tolerance)
-            facts = dataclasses.replace(facts, history=history)
+            store = await load_history(conn, facts.campaign.principal, e164, today, now,
+                                       self._rules.callback_tolerance,
+                                       caller_ids=_caller_id_candidates(call, facts.campaign))
+            facts = dataclasses.replace(facts, history=store.history, inventory=store.inventory,
+                                        blocked_caller_ids=store.blocked)
             verdict = decide(call, facts, now, self._rules)
             if record:
                 row = self._row(decision_id, verdict, call, facts)
@@ -132,8 +142,13 @@ class Gate:
     async def outcome(self, decision_id: str, outcome: Outcome) -> None:
         row = outcome.as_row(decision_id)
         try:
-            if await self._evidence.attach_outcome(row):
-                return
+            async with self._db.transaction() as conn:
+                if await attach_outcome(conn, row):
+                    if outcome.hangup_cause == NETWORK_REFUSED_CAUSE and not outcome.answered:
+                        await note_network_refusal(  # R-G1
+                            conn, decision_id, threshold=self._rules.network_refusal_threshold,
+                            window=self._rules.network_refusal_window)
+                    return
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
             pass

@@ -1,4 +1,4 @@
-"""File imports that hold up: consents, oppositions, outside attempts, Bloctel scrubs.
+"""File imports that hold up: consents, oppositions, outside attempts, caller IDs, Bloctel.
 
 * Constant memory: the file is read line by line and sent to PostgreSQL in batches (COPY into a
   temporary table); nothing grows with the file but the count of bad lines.
@@ -26,8 +26,11 @@ import asyncpg
 from astguard.errors import InputError
 from astguard.instants import parse_instant
 from astguard.policy.call_window import local_times
+from astguard.policy.caller_id import canonical, national_form, shipped_tables
 from astguard.policy.numbers import NumberError, fast_e164, parse_number
 from astguard.store.database import Database
+from astguard.store.caller_ids import KINDS as CALLER_ID_KINDS
+from astguard.store.caller_ids import kind_of
 from astguard.store.directory import valid_identifier
 
 BATCH = 10_000
@@ -189,6 +192,27 @@ def _zones(e164: str) -> tuple[str, ...]:
     return _ZONE_CACHE[prefix]
 
 
+def _caller_id_row(r: dict[str, str]) -> tuple[Any, ...]:
+    number = r["number"].strip()
+    if national_form(number) is None:
+        raise ValueError(f"numéro présenté {number!r} illisible")
+    mandate = r["mandate_ref"].strip()
+    if not mandate:
+        raise ValueError("mandate_ref vide (R-F2)")
+    try:
+        start = dt.date.fromisoformat(r["valid_from"].strip())
+        end = dt.date.fromisoformat(r["valid_to"].strip()) if (r.get("valid_to") or "").strip() \
+            else None
+    except ValueError:
+        raise ValueError("valid_from/valid_to : date AAAA-MM-JJ attendue") from None
+    kind = (r.get("kind") or "").strip() or kind_of(number, shipped_tables().npv_roots)
+    if kind not in CALLER_ID_KINDS:
+        raise ValueError(f"kind {kind!r} inconnu")
+    return (canonical(number), _principal(r["principal"]), kind,
+            (r.get("trunk") or "").strip() or None, (r.get("operator") or "").strip() or None,
+            mandate, start, end)
+
+
 KINDS: dict[str, Kind] = {
     "consents": Kind(
         "consents",
@@ -218,6 +242,15 @@ KINDS: dict[str, Kind] = {
                                  reference)
            SELECT principal, number_e164, attempted_at, local_day, 'external', reference
            FROM import_rows ON CONFLICT (reference) DO NOTHING"""),
+    "caller-ids": Kind(
+        "caller-ids", ("number", "principal", "mandate_ref", "valid_from"),
+        "number text, principal text, kind text, trunk text, operator text, mandate_ref text, "
+        "valid_from date, valid_to date",
+        _caller_id_row,
+        """INSERT INTO caller_ids (number, principal, kind, trunk, operator, mandate_ref,
+                                   valid_from, valid_to)
+           SELECT number, principal, kind, trunk, operator, mandate_ref, valid_from, valid_to
+           FROM import_rows ON CONFLICT (number, principal, valid_from) DO NOTHING"""),
 }
 
 

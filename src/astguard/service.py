@@ -21,6 +21,7 @@ from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
 from astguard.settings import Settings
 from astguard.store import schema
+from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
@@ -43,6 +44,7 @@ class Components:
     clock: Clock
     gate: Gate
     contacts: ContactService
+    caller_ids: CallerIdStore
 
 
     def gate_at(self, clock: Clock) -> Gate:
@@ -63,14 +65,15 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
                 rules=settings.rules, node=socket.gethostname())
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate,
-                         ContactService(db, clock, settings.rules))
+                         ContactService(db, clock, settings.rules),
+                         CallerIdStore(db, settings.rules.numbering.npv_roots))
     finally:
         await db.close()
 
 
 def api_app(c: Components) -> web.Application:
     settings = c.settings
-    return Api(gate=c.gate, contacts=c.contacts, directory=c.directory,
+    return Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
                read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
                gate_at=lambda at: c.gate_at(PinnedClock(at))).app()
 

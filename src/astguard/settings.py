@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from astguard.errors import ConfigError
+from astguard.policy.caller_id import NumberingTables, load_tables
 from astguard.policy.model import Regime, RuleSettings
 
 DEFAULT_EMERGENCY = (
@@ -85,6 +86,11 @@ class Settings:
                                              ("AUTO", "BLOCTEL", "CONSENT"))),
                 callback_tolerance=dt.timedelta(minutes=reader.integer(
                     "ASTGUARD_CALLBACK_TOLERANCE_MINUTES", 10, 0, 120)),
+                numbering=_numbering(reader.text("ASTGUARD_NUMBERING_FILE", "")),
+                network_refusal_threshold=reader.integer(
+                    "ASTGUARD_NETWORK_REFUSAL_THRESHOLD", 3, 1, 1000),
+                network_refusal_window=dt.timedelta(hours=reader.integer(
+                    "ASTGUARD_NETWORK_REFUSAL_WINDOW_HOURS", 24, 1, 24 * 30)),
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -117,6 +123,14 @@ class Settings:
                 value = mask_url(value)
             out[f.name] = str(value)
         return out
+
+
+def _numbering(path: str) -> NumberingTables:
+    """The NPV and forbidden-range tables: the shipped file, or the administrator's."""
+    try:
+        return load_tables(Path(path) if path else None)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"ASTGUARD_NUMBERING_FILE {path!r} unreadable: {exc}") from None
 
 
 def _regime(value: str) -> Regime | None:

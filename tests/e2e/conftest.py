@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.sipp import Carrier
-from tests.conftest import give_consent
+from tests.conftest import give_consent, hold_number
 
 # Friday 27 November 2026, 11:00 in Paris: an open hour on an ordinary working day.
 OPEN = "2026-11-27T11:00:00+01:00"
@@ -93,6 +94,8 @@ def seeded(database_url: str) -> str:
                              scope="energie")
         await d.set_campaign("e2e-dialer", "e2e-acme", "prospecting", "predictive",
                              "0162123458", scope="energie")
+        for number in ("+33162123456", "+33162123457", "+33162123458"):
+            await hold_number(db, "e2e-acme", number)
         for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1", "predial-agent1"):
             await d.set_endpoint(agent, "e2e-prospect", ["e2e-service"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
@@ -115,6 +118,13 @@ def decisions_for(database_url: str, e164: str) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
     return run_async(fetch())
+
+
+def denials(row: dict[str, Any]) -> list[str]:
+    """The codes that refused the call (the evidence also keeps informational ones, such as a
+    rewritten caller ID)."""
+    reasons = json.loads(row["reasons"]) if isinstance(row["reasons"], str) else row["reasons"]
+    return [r["code"] for r in reasons if r["effect"] == "deny"]
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.2, what: str = "condition"):

@@ -11,7 +11,14 @@ from panoramisk import Manager
 
 from lab.asterisk import AMI, ARI_PASSWORD, ARI_URL, ARI_USER
 from lab.sipp import agent_call
-from tests.e2e.conftest import CHRISTMAS, SATURDAY, decisions_for, fresh_number, wait_for
+from tests.e2e.conftest import (
+    CHRISTMAS,
+    SATURDAY,
+    decisions_for,
+    denials,
+    fresh_number,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +80,7 @@ def test_endpoint_without_campaign_is_refused_unclassified(guard, carrier, seede
     national, e164 = fresh_number()
     assert agent_call(tmp_path, national, agent="agent-nocampaign", expect=403).ok
     assert carrier.invites_to(e164) == []
-    assert only_decision(seeded, e164)["reason_codes"] == ["PURPOSE_UNCLASSIFIED"]
+    assert denials(only_decision(seeded, e164)) == ["PURPOSE_UNCLASSIFIED"]
 
 
 def test_campaign_header_is_honoured_only_for_allowed_campaigns(
@@ -93,14 +100,14 @@ def test_campaign_header_is_honoured_only_for_allowed_campaigns(
     assert carrier.invites_to(other_e164) == []
     row = only_decision(seeded, other_e164)
     # Every failing rule is reported: the campaign is refused, and it is Saturday.
-    assert row["reason_codes"] == ["PURPOSE_UNCLASSIFIED", "OUTSIDE_CALL_DAYS"]
+    assert denials(row) == ["PURPOSE_UNCLASSIFIED", "OUTSIDE_CALL_DAYS"]
     assert "non autorisée" in row["classification"]
 
 
 def test_invalid_number_is_refused(guard, carrier, seeded, tmp_path):
     assert agent_call(tmp_path, "0612", agent="agent1", expect=403).ok
     rows = wait_for(lambda: decisions_for(seeded, "0612"), what="the decision")
-    assert rows[0]["reason_codes"] == ["INVALID_NUMBER"]
+    assert denials(rows[0]) == ["INVALID_NUMBER"]
 
 
 def test_fastagi_path_decides_the_same_way(guard_factory, carrier, seeded, tmp_path):
@@ -119,7 +126,7 @@ def test_fastagi_refusal(guard_factory, carrier, seeded, tmp_path):
     assert agent_call(tmp_path, national, agent="agi-agent1", expect=403).ok
     assert carrier.invites_to(e164) == []
     row = only_decision(seeded, e164)
-    assert row["source"] == "agi" and row["reason_codes"] == ["OUTSIDE_CALL_DAYS"]
+    assert row["source"] == "agi" and denials(row) == ["OUTSIDE_CALL_DAYS"]
 
 
 def test_astguard_down_refuses_with_503_but_emergency_numbers_pass(
@@ -165,7 +172,7 @@ def test_dialer_origination_through_ami_is_guarded(guard, carrier, seeded):
     refused, refused_e164 = fresh_number()
     asyncio.run(_ami_originate(refused, "ASTGUARD_DIAL_MODE=predictive"))  # no campaign
     row = only_decision(seeded, refused_e164)
-    assert row["reason_codes"] == ["PURPOSE_UNCLASSIFIED"]
+    assert denials(row) == ["PURPOSE_UNCLASSIFIED"]
     assert carrier.invites_to(refused_e164) == []
 
 
@@ -210,7 +217,7 @@ def test_predial_hook_refuses_and_never_returns(guard_factory, carrier, seeded, 
     national, e164 = fresh_number()
     assert agent_call(tmp_path, national, agent="predial-agent1", expect=403).ok
     assert carrier.invites_to(national) == []
-    assert only_decision(seeded, e164)["reason_codes"] == ["OUTSIDE_CALL_DAYS"]
+    assert denials(only_decision(seeded, e164)) == ["OUTSIDE_CALL_DAYS"]
 
 
 def test_predial_hook_lets_emergency_through_with_astguard_down(lab, carrier, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from astguard.policy.caller_id import CallerIdRecord
 from astguard.policy.model import ConsentRecord, ContactHistory
 
 UTC = dt.UTC
@@ -18,3 +19,6 @@ def consent(principal: str = "acme", *, scopes=("energie",), collected=dt.dateti
 
 
 CONSENTED = ContactHistory(consents=(consent(collected=dt.datetime(2020, 1, 1)),))
+
+# The number the test campaigns present, held by "acme" (R-F2).
+INVENTORY = (CallerIdRecord("+33162123456", "acme", dt.date(2020, 1, 1), None),)

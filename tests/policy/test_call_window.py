@@ -11,7 +11,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.policy.model import Regime
 from astguard.policy.holidays import easter_sunday, national_holidays
 from astguard.settings import DEFAULT_EMERGENCY
-from tests.policy.facts import CONSENTED
+from tests.policy.facts import CONSENTED, INVENTORY
 
 PARIS = ZoneInfo("Europe/Paris")
 # Hours are tested under one regime with a valid consent, so only the hour rules speak.
@@ -23,7 +23,7 @@ PARIS_FIXED = "0145678901"
 
 def verdict(number: str, when: dt.datetime, rules: RuleSettings = RULES, department=None):
     call = CallRequest(number, "test", department=department)
-    return decide(call, Facts(PROSPECT, "test", history=CONSENTED), when, rules)
+    return decide(call, Facts(PROSPECT, "test", history=CONSENTED, inventory=INVENTORY), when, rules)
 
 
 def paris(*args: int) -> dt.datetime:

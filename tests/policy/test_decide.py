@@ -18,7 +18,7 @@ from astguard.policy import (
     decide,
 )
 from astguard.settings import DEFAULT_EMERGENCY
-from tests.policy.facts import CONSENTED
+from tests.policy.facts import CONSENTED, INVENTORY
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # Friday 11:00 Paris
@@ -30,7 +30,7 @@ def campaign(purpose: Purpose = Purpose.PROSPECTING, caller_id: str | None = "01
 
 
 def run(number="0612345678", facts=None, when=OPEN, **call):
-    facts = facts or Facts(campaign(), "test", history=CONSENTED)
+    facts = facts or Facts(campaign(), "test", history=CONSENTED, inventory=INVENTORY)
     return decide(CallRequest(number, "test", **call), facts, when, RULES)
 
 
@@ -71,7 +71,7 @@ def test_service_and_b2b_skip_consumer_rules_but_are_logged(purpose, code):
 
 
 def test_surveys_follow_the_consumer_rules():
-    v = run(facts=Facts(campaign(Purpose.SURVEY), "t", history=CONSENTED), when=SATURDAY_NIGHT)
+    v = run(facts=Facts(campaign(Purpose.SURVEY), "t", history=CONSENTED, inventory=INVENTORY), when=SATURDAY_NIGHT)
     assert not v.allowed
 
 
@@ -86,7 +86,7 @@ def test_foreign_destination_refused_unless_configured():
     assert "NON_FR_DESTINATION" in run("+687751234").codes  # 23:00 in Nouméa too
     rules = RuleSettings(emergency_numbers=RULES.emergency_numbers,
                          allowed_foreign_regions=frozenset({"BE"}))
-    v = decide(CallRequest("+32470123456", "t"), Facts(campaign(), "t", history=CONSENTED),
+    v = decide(CallRequest("+32470123456", "t"), Facts(campaign(), "t", history=CONSENTED, inventory=INVENTORY),
                OPEN, rules)
     assert v.allowed and v.local_times[0].zone == "Europe/Brussels"
 
@@ -114,7 +114,7 @@ def test_bad_department_fails_closed():
 
 def test_caller_id_is_the_campaigns_in_e164():
     assert run(caller_id="0145678901").caller_id == "+33162123456"
-    v = run(caller_id="0145678901", facts=Facts(campaign(caller_id=None), "t", history=CONSENTED))
+    v = run(caller_id="0145678901", facts=Facts(campaign(caller_id=None), "t", history=CONSENTED, inventory=INVENTORY))
     assert v.caller_id == "+33145678901" and v.caller_id_requested == "0145678901"
 
 

@@ -11,7 +11,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.policy.model import BloctelScrub, Block, ContactHistory, ContractRecord, Regime
 from astguard.policy.pressure import refusal_until
 from astguard.settings import DEFAULT_EMERGENCY
-from tests.policy.facts import CONSENTED, consent
+from tests.policy.facts import CONSENTED, INVENTORY, consent
 
 PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")
@@ -26,7 +26,7 @@ def at(y, m, d, h=11, mi=0, tz=PARIS) -> dt.datetime:
 
 def run(history: ContactHistory, when: dt.datetime, *, number="0145678901",
         campaign=CAMPAIGN, rules=RULES):
-    return decide(CallRequest(number, "t"), Facts(campaign, "t", history=history), when, rules)
+    return decide(CallRequest(number, "t"), Facts(campaign, "t", history=history, inventory=INVENTORY), when, rules)
 
 
 def with_consent(**kw) -> ContactHistory:
@@ -191,16 +191,16 @@ def test_contract_does_not_lift_hours_caps_or_oppositions():
 
 
 def test_press_exception():
-    press = Campaign("p", "acme", Purpose.PROSPECTING, DialMode.MANUAL, None, scope="journal",
-                     press=True)
+    press = Campaign("p", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                     scope="journal", press=True)
     assert run(ContactHistory(), at(2026, 11, 27), campaign=press).allowed
 
 
 @pytest.mark.parametrize("sector", ["renovation-energetique", "energie-renouvelable",
                                     "adaptation-logement", "cpf"])
 def test_sector_bans_no_consent_cures(sector):
-    banned = Campaign("b", "acme", Purpose.PROSPECTING, DialMode.MANUAL, None, scope="energie",
-                      sector=sector)
+    banned = Campaign("b", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                      scope="energie", sector=sector)
     v = run(CONSENTED, at(2026, 11, 27), campaign=banned)
     assert v.codes == ["SECTOR_BAN"]
     current = ContractRecord("acme", frozenset({"energie"}), dt.date(2025, 1, 1), None, "K1")

@@ -16,7 +16,7 @@ from astguard.store import schema
 from astguard.store.database import Database
 from astguard.store.evidence import EvidenceStore, Outcome, evidence_row
 from tests.conftest import UNREACHABLE_DB, db_url, recreate_database
-from tests.policy.facts import CONSENTED
+from tests.policy.facts import CONSENTED, INVENTORY
 
 pytestmark = pytest.mark.db
 
@@ -27,7 +27,7 @@ WHEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 def a_row(number: str = "0692123456") -> dict:
     campaign = Campaign("ev", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
     call = CallRequest(number, "ari", endpoint="agent1", channel_id="chan-1")
-    verdict = decide(call, Facts(campaign, "campagne par défaut", history=CONSENTED), WHEN, RULES)
+    verdict = decide(call, Facts(campaign, "campagne par défaut", history=CONSENTED, inventory=INVENTORY), WHEN, RULES)
     return evidence_row(str(uuid.uuid4()), verdict, call, classification="campagne par défaut",
                         clock_mode="pinned", node="test")
 

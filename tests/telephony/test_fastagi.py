@@ -68,7 +68,8 @@ async def test_outbound_sets_the_result_variable(agi):
     app, port, gate = agi
     commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
     assert commands == [
-        'SET VARIABLE ASTGUARD_RESULT "allow|dec-1|||+33612345678||+33162123456"']
+        'SET VARIABLE ASTGUARD_RESULT '
+        '"allow|dec-1|||+33612345678|CALLER_ID_NOT_AUTHORISED|+33162123456"']
     assert gate.calls[0].source == "agi" and gate.calls[0].channel_id == "1700000000.1"
 
 

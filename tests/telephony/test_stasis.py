@@ -13,7 +13,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
 from astguard.telephony.stasis import OutboundStasisApp, call_from_args, result_variable
-from tests.policy.facts import CONSENTED
+from tests.policy.facts import CONSENTED, INVENTORY
 from tests.telephony.fake_ari import FakeAri
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
@@ -34,7 +34,7 @@ class RecordingGate:
             raise RuntimeError("store exploded")
         self.calls.append(call)
         campaign = CAMPAIGN if call.endpoint == "agent1" else None
-        facts = Facts(campaign, "t", history=CONSENTED)
+        facts = Facts(campaign, "t", history=CONSENTED, inventory=INVENTORY)
         return Decided(decide(call, facts, OPEN, RULES), "dec-1", recorded=True)
 
     async def outcome(self, decision_id: str, outcome: object) -> None:
@@ -69,7 +69,9 @@ async def test_allowed_call_gets_one_result_variable_then_continue(env):
     app = OutboundStasisApp(ari, gate)
     app.handle(stasis_start("ch1", "0612345678", "agent1", "", "", ""))
     await app.drain()
-    assert result_of(fake) == ["allow", "dec-1", "", "", "+33612345678", "", "+33162123456"]
+    # The phone asked to present 1001, not the principal's: rewritten to the campaign's number.
+    assert result_of(fake) == ["allow", "dec-1", "", "", "+33612345678",
+                               "CALLER_ID_NOT_AUTHORISED", "+33162123456"]
     assert set(fake.paths()[:-1]) == {"/channels/ch1/variable",
                                       "/applications/astguard/subscription"}
     assert fake.paths()[-1] == "/channels/ch1/continue"  # only after the verdict is set

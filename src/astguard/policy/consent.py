@@ -49,10 +49,10 @@ def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.da
         reasons.append(Reason(ReasonCode.SECTOR_BAN, {"sector": campaign.sector}))
     if campaign.press:  # R-B5: subscriptions to newspapers and periodicals
         return reasons
-    return reasons + _consent_reasons(history.consents, campaign, now)
+    return reasons + consent_reasons(history.consents, campaign, now)
 
 
-def _consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
+def consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
                      now: dt.datetime) -> list[Reason]:
     """R-B1/R-B2: one valid consent suffices; otherwise the most telling failure."""
     mine = [c for c in consents if c.principal == campaign.principal]

@@ -13,7 +13,14 @@ from astguard.policy.call_window import (
     consumer_place,
     local_times,
 )
-from astguard.policy.consent import check_bloctel_regime, check_consent_regime, regime_for
+from astguard.policy.caller_id import CliPolicy, canonical, check_presented, shipped_tables
+from astguard.policy.consent import (
+    PARIS,
+    consent_reasons,
+    check_bloctel_regime,
+    check_consent_regime,
+    regime_for,
+)
 from astguard.policy.model import (
     CallRequest,
     Campaign,
@@ -29,7 +36,7 @@ from astguard.policy.model import (
 )
 from astguard.policy.numbers import ConsumerNumber, NumberError, is_emergency, parse_number
 from astguard.policy.pressure import check_pressure
-from astguard.policy.reasons import Reason, ReasonCode
+from astguard.policy.reasons import Effect, Reason, ReasonCode
 
 
 def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSettings) -> Verdict:
@@ -65,8 +72,9 @@ def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSetting
         if in_scope:
             times = _destination_and_hours(number, call, now, rules, reasons)
     if campaign is not None and in_scope and facts.store_error is None and number is not None:
-        _pressure_and_consent(campaign, facts.history or ContactHistory(), now,
-                              consumer_day(times, now), rules, reasons)
+        history = facts.history or ContactHistory()
+        _pressure_and_consent(campaign, history, now, consumer_day(times, now), rules, reasons)
+        presented = _caller_id(call, campaign, facts, history, now, rules, reasons)
 
     decision = Decision.DENY if deny_reasons(reasons) else Decision.ALLOW
     return Verdict(
@@ -151,6 +159,41 @@ def consumer_day(times: tuple[LocalTime, ...], now: dt.datetime) -> dt.date:
     """The consumer's local calendar day for counting (first candidate zone; French zones
     never disagree on the date during call hours)."""
     return times[0].local.date() if times else now.date()
+
+
+def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: ContactHistory,
+               now: dt.datetime, rules: RuleSettings, reasons: list[Reason]) -> str | None:
+    """R-F1 to R-F5, R-H1: check the number asked for; rewrite it to the campaign's number or
+    refuse, as the campaign says. Returns the number presented."""
+    tables = rules.numbering or shipped_tables()
+    today = now.astimezone(PARIS).date()
+    mode = campaign.dial_mode
+
+    def check(number: str | None) -> list[Reason]:
+        return check_presented(number, principal=campaign.principal, mode=mode, today=today,
+                               inventory=facts.inventory, tables=tables)
+
+    requested = call.caller_id or None
+    candidate = requested or campaign.caller_id
+    found = check(candidate)
+    presented = canonical(candidate) if candidate else None
+    if deny_reasons(found) and campaign.cli_policy == CliPolicy.REWRITE and campaign.caller_id \
+            and canonical(campaign.caller_id) != presented:
+        fallback = check(campaign.caller_id)
+        if not deny_reasons(fallback):
+            # Rewritten: what was wrong with the number asked for stays in the evidence.
+            presented = canonical(campaign.caller_id)
+            found = [Reason(r.code, {**r.inputs, "rewritten_to": presented}, effect=Effect.INFO)
+                     for r in found] + fallback
+    reasons.extend(found)
+    if presented in facts.blocked_caller_ids:
+        reasons.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
+    if mode.automated:  # R-H1: automated prospecting always needs consent
+        missing = consent_reasons(history.consents, campaign, now)
+        if missing:
+            reasons.append(Reason(ReasonCode.AUTOMATED_CALL_NO_CONSENT, {
+                "mode": mode.value, "consent": [r.code.value for r in missing]}))
+    return presented
 
 
 def _presented_caller_id(campaign: Campaign | None, requested: str | None) -> str | None:

@@ -53,6 +53,7 @@ class Campaign:
     scope: str | None = None  # nature of the goods or services offered (R-B2)
     sector: str | None = None  # for sector bans (R-B6)
     press: bool = False  # newspaper/periodical subscriptions (R-B5)
+    cli_policy: str = "rewrite"  # a wrong presented number: "rewrite" or "refuse" (R-F2)
 
 
 class Regime(enum.StrEnum):
@@ -129,6 +130,8 @@ class Facts:
     classification: str  # how the campaign was found, or why not (evidence)
     store_error: str | None = None  # set when the store could not be read: fail closed
     history: ContactHistory | None = None  # None: not read (dry run without store, out of scope)
+    inventory: tuple[Any, ...] = ()  # CallerIdRecord of the numbers this call may present
+    blocked_caller_ids: frozenset[str] = frozenset()  # numbers the network keeps refusing
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,9 @@ class RuleSettings:
     banned_sectors: frozenset[str] = frozenset(
         {"renovation-energetique", "energie-renouvelable", "adaptation-logement", "cpf"})
     callback_tolerance: dt.timedelta = dt.timedelta(minutes=10)  # R-D5 "precise" time
+    numbering: Any = None  # caller_id.NumberingTables; None: the shipped tables
+    network_refusal_threshold: int = 3  # R-G1: refusals of one number that raise an alert
+    network_refusal_window: dt.timedelta = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)

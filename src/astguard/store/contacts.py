@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
+from astguard.policy.caller_id import CallerIdRecord
 from astguard.policy.model import (
     BloctelScrub,
     Block,
@@ -51,21 +53,30 @@ async def lock_consumer(conn: asyncpg.Connection, principal: str, e164: str) -> 
     return numbers
 
 
+@dataclass(frozen=True, slots=True)
+class StoreFacts:
+    numbers: list[str]  # the consumer's linked numbers
+    history: ContactHistory
+    inventory: tuple[CallerIdRecord, ...]  # entries for the caller IDs this call may present
+    blocked: frozenset[str]  # of those, the ones with an open CALL_BLOCKED_BY_NETWORK alert
+
+
 async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
                        today: dt.date, now: dt.datetime, callback_tolerance: dt.timedelta,
-                       window_days: int = 30) -> tuple[list[str], ContactHistory]:
-    """Lock (principal, consumer) for the transaction and read its history: one round trip
-    (migration 0003). Returns the consumer's numbers and the history. Outside a transaction
-    the lock is released when the statement ends."""
+                       window_days: int = 30,
+                       caller_ids: Sequence[str] = ()) -> StoreFacts:
+    """Lock (principal, consumer) for the transaction and read its history and the caller-ID
+    facts: one round trip (migrations 0003, 0004). Outside a transaction the lock is released
+    when the statement ends."""
     row = await conn.fetchrow(
-        "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7, $8)",
         principal, dialled, today - dt.timedelta(days=window_days), today,
-        now - callback_tolerance, now + callback_tolerance, now)
+        now - callback_tolerance, now + callback_tolerance, now, list(caller_ids))
     blocks = json.loads(row["blocks"])
     consents = json.loads(row["consents"])
     contracts = json.loads(row["contracts"])
     bloctel = json.loads(row["bloctel"]) if row["bloctel"] else None
-    return list(row["numbers"]), ContactHistory(
+    history = ContactHistory(
         attempt_days=tuple(dt.date.fromisoformat(d) for d in json.loads(row["attempts"])),
         blocks=tuple(Block(b["kind"], _day(b["day"]), _day(b["until"]), _ts(b["at"]))
                      for b in blocks),
@@ -80,6 +91,11 @@ async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
         bloctel=BloctelScrub(_day(bloctel["day"]), bloctel["listed"]) if bloctel else None,
         callback_at=row["callback"],
     )
+    inventory = tuple(CallerIdRecord(
+        number=i["number"], principal=i["principal"], valid_from=_day(i["valid_from"]),
+        valid_to=_day(i["valid_to"]), trunk=i["trunk"], mandate_ref=i["mandate_ref"])
+        for i in json.loads(row["inventory"]))
+    return StoreFacts(list(row["numbers"]), history, inventory, frozenset(row["blocked"]))
 
 
 async def insert_attempt(conn: asyncpg.Connection, *, principal: str, number: str,

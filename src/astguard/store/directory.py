@@ -10,7 +10,7 @@ import asyncpg
 
 from astguard.errors import InputError
 from astguard.policy.model import Campaign, DialMode, Purpose
-from astguard.policy.numbers import NumberError, parse_number
+from astguard.policy.caller_id import CliPolicy, canonical, national_form
 from astguard.store.database import Database
 
 _IDENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -34,6 +34,7 @@ def _campaign(row: asyncpg.Record) -> Campaign:
         name=row["name"], principal=row["principal_id"], purpose=Purpose(row["purpose"]),
         dial_mode=DialMode(row["dial_mode"]), caller_id=row["caller_id"],
         scope=row["scope"], sector=row["sector"], press=row["press"],
+        cli_policy=row["cli_policy"],
     )
 
 
@@ -56,7 +57,7 @@ class Directory:
         row = await conn.fetchrow(
             """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
                       c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
-                      c.scope, c.sector, c.press
+                      c.scope, c.sector, c.press, c.cli_policy
                FROM (SELECT 1) AS one
                LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
                LEFT JOIN campaigns c
@@ -89,33 +90,34 @@ class Directory:
     async def set_campaign(self, name: str, principal: str, purpose: str, dial_mode: str,
                            caller_id: str | None, active: bool = True, *,
                            scope: str | None = None, sector: str | None = None,
-                           press: bool = False) -> Campaign:
+                           press: bool = False, cli_policy: str = "rewrite") -> Campaign:
         valid_identifier(name, "campagne")
         try:
             purpose_v, mode_v = Purpose(purpose), DialMode(dial_mode)
+            cli_policy = CliPolicy(cli_policy).value
         except ValueError as exc:
             raise InputError(str(exc)) from None
         if caller_id:
-            try:
-                caller_id = parse_number(caller_id).e164
-            except NumberError as exc:
-                raise InputError(f"numéro présenté {caller_id!r} : {exc}") from None
+            if national_form(caller_id) is None:
+                raise InputError(f"numéro présenté {caller_id!r} illisible")
+            caller_id = canonical(caller_id)
         async with self._db.connection() as conn:
             if not await conn.fetchval("SELECT 1 FROM principals WHERE id = $1", principal):
                 raise InputError(f"donneur d'ordre inconnu : {principal!r} "
                                  "(astguard principal add)")
             row = await conn.fetchrow(
                 """INSERT INTO campaigns (name, principal_id, purpose, dial_mode, caller_id, active,
-                                         scope, sector, press)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                         scope, sector, press, cli_policy)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (name) DO UPDATE SET principal_id = EXCLUDED.principal_id,
                        purpose = EXCLUDED.purpose, dial_mode = EXCLUDED.dial_mode,
                        caller_id = EXCLUDED.caller_id, active = EXCLUDED.active,
                        scope = EXCLUDED.scope, sector = EXCLUDED.sector,
-                       press = EXCLUDED.press, updated_at = now()
+                       press = EXCLUDED.press, cli_policy = EXCLUDED.cli_policy,
+                       updated_at = now()
                    RETURNING *""",
                 name, principal, purpose_v.value, mode_v.value, caller_id, active, scope,
-                sector, press)
+                sector, press, cli_policy)
         return _campaign(row)
 
     async def set_endpoint(self, endpoint: str, default_campaign: str | None,

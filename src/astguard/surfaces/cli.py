@@ -22,7 +22,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings
 from astguard.store import schema
-from astguard.surfaces import cli_contacts
+from astguard.surfaces import cli_callerid, cli_contacts
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     ca_set.add_argument("--sector", help="e.g. renovation-energetique (sector bans, R-B6)")
     ca_set.add_argument("--press", action="store_true",
                         help="newspaper or periodical subscriptions (exception R-B5)")
+    ca_set.add_argument("--cli-policy", default="rewrite", choices=["rewrite", "refuse"],
+                        help="a wrong presented number is rewritten to --caller-id, or refused")
     ca_sub.add_parser("list")
 
     ep = sub.add_parser("endpoint", help="agent endpoints (softphones) and their campaigns")
@@ -89,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--json", action="store_true")
 
     cli_contacts.add_parsers(sub)
+    cli_callerid.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
     sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
@@ -166,6 +169,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd in cli_contacts.COMMANDS:
         return await cli_contacts.run(c, args)
+    if cmd == "callerid":
+        return await cli_callerid.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
             if args.db_cmd == "migrate":
@@ -183,13 +188,14 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         saved = await c.directory.set_campaign(args.name, args.principal, args.purpose,
                                                args.dial_mode, args.caller_id,
                                                active=not args.inactive, scope=args.scope,
-                                               sector=args.sector, press=args.press)
+                                               sector=args.sector, press=args.press,
+                                               cli_policy=args.cli_policy)
         print(f"campaign {saved.name} saved ({saved.purpose.value}, {saved.dial_mode.value}, "
               f"caller ID {saved.caller_id or '-'})")
     elif cmd == "campaign":
         print(render_rows(await c.directory.list_campaigns(),
-                          ["name", "principal_id", "purpose", "dial_mode", "caller_id", "scope",
-                           "sector", "press", "active"]))
+                          ["name", "principal_id", "purpose", "dial_mode", "caller_id",
+                           "cli_policy", "scope", "sector", "press", "active"]))
     elif cmd == "endpoint" and args.endpoint_cmd == "set":
         await c.directory.set_endpoint(args.endpoint, args.campaign, args.allow, args.agent)
         print(f"endpoint {args.endpoint} saved")

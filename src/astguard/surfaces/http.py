@@ -21,6 +21,7 @@ from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.instants import parse_instant
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.store.caller_ids import CallerIdStore
 from astguard.store.directory import Directory
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,13 @@ class Body:
 
 class Api:
     def __init__(self, *, gate: Gate, contacts: ContactService, directory: Directory,
+                 caller_ids: CallerIdStore,
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
+        self._caller_ids = caller_ids
         self._read = read_tokens | write_tokens
         self._write = write_tokens
         self._gate_at = gate_at  # a gate whose clock is pinned at the request's "at"
@@ -102,6 +105,8 @@ class Api:
         r.add_post("/v1/consents", self._guard(_WRITE, self.consent))
         r.add_post("/v1/consents/withdraw", self._guard(_WRITE, self.withdraw))
         r.add_post("/v1/attempts", self._guard(_WRITE, self.attempt))
+        r.add_get("/v1/caller-ids", self._guard(_READ, self.caller_ids))
+        r.add_post("/v1/caller-ids", self._guard(_WRITE, self.add_caller_id))
         r.add_get("/v1/health", self.health)
         return app
 
@@ -209,6 +214,25 @@ class Api:
         n = await self._contacts.withdraw_consent(body.text("principal") or "",
                                                   body.text("number") or "")
         return _ok({"withdrawn": n})
+
+    async def caller_ids(self, request: web.Request) -> web.Response:
+        return _ok(await self._caller_ids.list(request.query.get("principal")))
+
+    async def add_caller_id(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            start = dt.date.fromisoformat(body.text("valid_from") or "")
+            end_text = body.text("valid_to", required=False)
+            end = dt.date.fromisoformat(end_text) if end_text else None
+        except ValueError:
+            raise InputError("valid_from/valid_to : date AAAA-MM-JJ attendue") from None
+        saved = await self._caller_ids.add(
+            body.text("number") or "", body.text("principal") or "",
+            mandate_ref=body.text("mandate_ref") or "", valid_from=start, valid_to=end,
+            trunk=body.text("trunk", required=False),
+            operator=body.text("operator", required=False),
+            kind=body.text("kind", required=False))
+        return _ok(saved, status=201)
 
     async def attempt(self, request: web.Request) -> web.Response:
         body = await self._body(request)

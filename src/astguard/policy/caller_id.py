@@ -1,0 +1,141 @@
+"""The number presented on a prospecting call (R-F1 to R-F5, R-H1).
+
+Pure: the numbering tables and the principal's inventory come in as values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from astguard.policy.model import DialMode
+from astguard.policy.numbers import NumberError, parse_number
+from astguard.policy.reasons import Effect, Reason, ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class NumberingTables:
+    last_checked: dt.date
+    npv_roots: tuple[str, ...]  # national-format prefixes
+    forbidden_prefixes: tuple[str, ...]
+    short_3bpq_except: tuple[str, ...]
+
+
+def load_tables(path: Path | None = None) -> NumberingTables:
+    """The numbering tables from a TOML file (default: the one shipped, data/numbering.toml)."""
+    if path is None:
+        text = (resources.files("astguard") / "data" / "numbering.toml").read_text("utf-8")
+    else:
+        text = path.read_text("utf-8")
+    data = tomllib.loads(text)
+    return NumberingTables(
+        last_checked=data["last_checked"],
+        npv_roots=tuple(data["npv"]["metropolitan"]) + tuple(data["npv"]["overseas"]),
+        forbidden_prefixes=tuple(data["forbidden"]["prefixes"]),
+        short_3bpq_except=tuple(data["forbidden"]["short_3bpq_except"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def shipped_tables() -> NumberingTables:
+    return load_tables()
+
+
+class CliPolicy(enum.StrEnum):
+    REWRITE = "rewrite"  # a wrong number is replaced by the campaign's authorised one
+    REFUSE = "refuse"  # a wrong number refuses the call
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdRecord:
+    """One entry of the inventory: a number the principal may present (R-F2)."""
+
+    number: str  # E.164, or a short number as dialled
+    principal: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    trunk: str | None = None
+    mandate_ref: str | None = None
+
+
+_SHORT = re.compile(r"\d{4}|118\d{3}")  # 3BPQ-style short numbers, 118 XYZ
+_WITHHELD = {"", "anonymous", "restricted", "unknown", "unavailable", "private"}
+
+
+def national_form(presented: str) -> str | None:
+    """The national format of a presented number (what the tables speak), or None."""
+    text = presented.strip()
+    if _SHORT.fullmatch(text):
+        return text
+    try:
+        number = parse_number(text)
+    except NumberError:
+        return None
+    e164 = number.e164
+    # +262 262…, +590 590…: the national number repeats the prefix after the country code.
+    for code in ("+33", "+262", "+590", "+596", "+594"):
+        if e164.startswith(code):
+            return "0" + e164[len(code):]
+    if e164.startswith("+508"):
+        return "0508" + e164[4:]
+    return None  # a foreign number
+
+
+def canonical(presented: str) -> str:
+    """E.164 when it parses, otherwise the text itself (short numbers)."""
+    text = presented.strip()
+    if _SHORT.fullmatch(text):
+        return text
+    try:
+        return parse_number(text).e164
+    except NumberError:
+        return text
+
+
+def check_presented(presented: str | None, *, principal: str, mode: DialMode, today: dt.date,
+                    inventory: tuple[CallerIdRecord, ...],
+                    tables: NumberingTables) -> list[Reason]:
+    """Every rule the presented number breaks; empty when it may be shown."""
+    if presented is None or presented.strip().lower() in _WITHHELD:
+        return [Reason(ReasonCode.CLI_WITHHELD, {})]  # R-F1
+    national = national_form(presented)
+    shown = canonical(presented)
+    inputs = {"caller_id": shown, "mode": mode.value}
+    if national is None:
+        return [Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs, "detail": "illisible"})]
+    reasons: list[Reason] = []
+    if _forbidden(national, tables):  # R-F3
+        reasons.append(Reason(ReasonCode.CALLER_ID_FORBIDDEN_RANGE, {**inputs,
+                                                                    "national": national}))
+    held = [r for r in inventory if r.number == shown and r.principal == principal
+            and r.valid_from <= today and (r.valid_to is None or today <= r.valid_to)]
+    if not held:  # R-F2
+        reasons.append(Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs}))
+    mobile = national[:2] in ("06", "07")
+    if mode.automated:
+        if mobile:  # R-F5
+            reasons.append(Reason(ReasonCode.MOBILE_CLI_NOT_ALLOWED, inputs))
+        elif _needs_npv(national) and not national.startswith(tables.npv_roots):  # R-F4
+            reasons.append(Reason(ReasonCode.NPV_REQUIRED, {
+                **inputs, "npv_tables_checked": tables.last_checked.isoformat()}))
+    elif mobile and not held:  # R-F5: manual calls may show a mobile of the inventory
+        reasons.append(Reason(ReasonCode.MOBILE_CLI_NOT_ALLOWED, inputs, effect=Effect.WARN))
+    return reasons
+
+
+def _forbidden(national: str, tables: NumberingTables) -> bool:
+    if national.startswith(tables.forbidden_prefixes):
+        return True
+    return bool(_SHORT.fullmatch(national)) and national.startswith("3") \
+        and not national.startswith(tables.short_3bpq_except)
+
+
+def _needs_npv(national: str) -> bool:
+    # 01-05 geographic (overseas ones included), 09: only NPV for automated dialling.
+    return len(national) == 10 and national[:2] in ("01", "02", "03", "04", "05", "09")
