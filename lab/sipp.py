@@ -58,7 +58,7 @@ def _info_dtmf(digits: str) -> str:
 
 
 def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
-                  dtmf: str = "") -> str:
+                  dtmf: str = "", early_media: bool = True) -> str:
     extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
     invite = f"""  <send retrans="500" start_rtd="pdd">
     <![CDATA[
@@ -113,8 +113,11 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
   <recv response="200"/>
 """
     else:  # refused: the prompt as early media (183), then the final status
-        body = f"""  <recv response="183" rtd="pdd"/>
-  <recv response="{expect}"/>
+        progress = ('<recv response="183" rtd="pdd"/>' if early_media else
+                    '<recv response="180" optional="true"/>\n  '
+                    '<recv response="183" optional="true"/>')
+        body = f"""  {progress}
+  <recv response="{expect}"{"" if early_media else ' rtd="pdd"'}/>
 """ + """  <send>
     <![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -179,6 +182,25 @@ _UAS_SCENARIO_TEMPLATE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 _UAS_SCENARIO = _UAS_SCENARIO_TEMPLATE.replace("{sdp}", _INVITE_SDP)
 
 
+_DECLINE_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard declining carrier">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 603 Decline
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag02[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
 @dataclass
 class CallResult:
     returncode: int
@@ -202,12 +224,13 @@ def agent_call(
     hold_ms: int = 300,
     timeout: int = 30,
     dtmf: str = "",
+    early_media: bool = True,
 ) -> CallResult:
     """Place one call from an agent's softphone; expect=None means answered, else the status."""
     n = next(_ports)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"uac-{n}.xml"
-    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf))
+    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf, early_media))
     log = workdir / f"uac-{n}-messages.log"
     port = 5100 + (n % 400) * 2
     proc = subprocess.run(
@@ -240,14 +263,14 @@ class Carrier:
         self.log = workdir / "carrier-messages.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, decline: bool = False) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         scenario = self.workdir / "carrier.xml"
-        scenario.write_text(_UAS_SCENARIO)
+        scenario.write_text(_DECLINE_SCENARIO if decline else _UAS_SCENARIO)
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mp", "30000", "-nostdin", "-trace_msg", "-message_file", str(self.log)],
+             "-mp", str(30000 + (self.port - CARRIER_PORT) * 10), "-nostdin", "-trace_msg", "-message_file", str(self.log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(0.3)

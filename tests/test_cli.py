@@ -130,3 +130,33 @@ def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
     done = run(env, "serve")
     assert done.returncode == 2
     assert "pending 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "rc", "expected"),
+    [
+        (["0162123456", "--mode", "predictive"], 0, "AUTORISÉ"),
+        (["0145678901", "--mode", "predictive"], 1, "NPV_REQUIRED"),
+        (["0612345678", "--mode", "broadcast"], 1, "MOBILE_CLI_NOT_ALLOWED"),
+        (["0899123456", "--mode", "manual"], 1, "CALLER_ID_FORBIDDEN_RANGE"),
+        (["0162123456", "--mode", "predictive", "--principal", "cli-acme"], 0, "AUTORISÉ"),
+        (["0162123499", "--mode", "predictive", "--principal", "cli-acme"], 1,
+         "CALLER_ID_NOT_AUTHORISED"),
+    ],
+)
+def test_callerid_check_explains_a_verdict(cli_env, argv, rc, expected):
+    done = run(cli_env, "callerid", "check", *argv)
+    assert done.returncode == rc, done.stderr
+    assert expected in done.stdout and "vérifiées le 2026-11-25" in done.stdout
+
+
+def test_callerid_inventory_commands(cli_env):
+    done = run(cli_env, "callerid", "add", "0948123456", "--principal", "cli-acme",
+               "--mandate", "M-2", "--from", "2026-01-01", "--trunk", "t1")
+    assert done.returncode == 0 and "(npv)" in done.stdout
+    listing = run(cli_env, "callerid", "list", "--principal", "cli-acme").stdout
+    assert "+33948123456" in listing and "+33162123456" in listing
+    bad = run(cli_env, "callerid", "add", "0948123456", "--principal", "cli-acme",
+              "--mandate", "M-2", "--from", "2026-13-01")
+    assert bad.returncode == 2 and "AAAA-MM-JJ" in bad.stderr
+    assert run(cli_env, "callerid", "alerts").returncode == 0

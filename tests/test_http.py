@@ -18,6 +18,7 @@ from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
+from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from tests.conftest import UNREACHABLE_DB, hold_number
 
@@ -37,7 +38,7 @@ def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:
                     spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
 
     return Api(gate=gate(PinnedClock(when)), contacts=ContactService(db, PinnedClock(when), RULES),
-               directory=directory, caller_ids=CallerIdStore(db, ("0162",)), read_tokens=frozenset({READ}),
+               directory=directory, caller_ids=CallerIdStore(db, shipped_tables().npv_roots), read_tokens=frozenset({READ}),
                write_tokens=frozenset({WRITE}), gate_at=lambda at: gate(PinnedClock(at)))
 
 
@@ -163,3 +164,17 @@ async def test_database_down_is_a_503_for_writes_and_a_refusal_for_checks(tmp_pa
         assert resp.status == 200
         assert (await resp.json())["reasons"] == ["GUARD_UNAVAILABLE"]
     await down.close()
+
+
+async def test_caller_id_inventory_over_http(client):
+    resp = await client.post("/v1/caller-ids", headers=auth(WRITE), json={
+        "number": "0163123456", "principal": "api-acme", "mandate_ref": "M-9",
+        "valid_from": "2026-01-01", "trunk": "t1"})
+    assert resp.status == 201 and (await resp.json())["kind"] == "npv"
+    listing = await (await client.get("/v1/caller-ids?principal=api-acme",
+                                      headers=auth(READ))).json()
+    assert {"+33163123456", "+33162123456"} <= {r["number"] for r in listing}
+    bad = await client.post("/v1/caller-ids", headers=auth(WRITE), json={
+        "number": "0163123456", "principal": "api-acme", "mandate_ref": "",
+        "valid_from": "2026-01-01"})
+    assert bad.status == 400

@@ -179,3 +179,17 @@ def test_progress_without_a_terminal_prints_tenths():
     assert lines[0] == "import x: 0% (0 lignes)"
     assert "import x: 100% (1,000 lignes)" in lines
     assert 10 <= len(lines) <= 12
+
+
+async def test_caller_id_import(db, directory, tmp_path):
+    path = write(tmp_path, "cli.csv", "number,principal,mandate_ref,valid_from,valid_to,trunk\n"
+                 "0163000001,im-acme,M-1,2026-01-01,,t1\n"
+                 "3010,im-acme,M-2,2026-01-01,2027-01-01,\n")
+    report = await import_file(db, "caller-ids", path, progress=False)
+    assert report.inserted == 2
+    assert (await import_file(db, "caller-ids", path, progress=False)).inserted == 0
+    broken = write(tmp_path, "bad.csv", "number,principal,mandate_ref,valid_from\n"
+                   "0163000002,im-acme,,2026-01-01\nxx,im-acme,M,2026-01-01\n")
+    with pytest.raises(ImportFailed) as info:
+        await import_file(db, "caller-ids", broken, progress=False)
+    assert [n for n, _ in info.value.report.bad] == [2, 3]

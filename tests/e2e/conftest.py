@@ -34,11 +34,11 @@ _numbers = itertools.count(1)
 _SEEDED: dict[str, str] = {}
 
 
-def fresh_number(consent: bool = True) -> tuple[str, str]:
+def fresh_number(consent: bool = True, prefix: str = "0612") -> tuple[str, str]:
     """A metropolitan mobile number no other test dials: (national, E.164). The lab's calls
     fall under the opt-in regime, so by default the consumer has consented to e2e-acme."""
     n = next(_numbers) + (os.getpid() % 50) * 1000
-    national = f"0612{n:06d}"
+    national = f"{prefix}{n:06d}"
     e164 = "+33" + national[1:]
     if consent and "url" in _SEEDED:
         async def give() -> None:
@@ -77,6 +77,15 @@ def carrier(lab, tmp_path_factory) -> Iterator[Carrier]:
     peer.stop()
 
 
+@pytest.fixture(scope="session")
+def declining_carrier(lab, tmp_path_factory) -> Iterator[Carrier]:
+    """Where the lab trunk sends +33 75… numbers: it answers 603 Decline to every INVITE."""
+    peer = Carrier(tmp_path_factory.mktemp("carrier-decline"), port=5082)
+    peer.start(decline=True)
+    yield peer
+    peer.stop()
+
+
 def run_async(coro):
     return asyncio.run(coro)
 
@@ -96,9 +105,13 @@ def seeded(database_url: str) -> str:
                              "0162123458", scope="energie")
         for number in ("+33162123456", "+33162123457", "+33162123458"):
             await hold_number(db, "e2e-acme", number)
-        for agent in ("agent1", "agent2", "agent3", "agent4", "agi-agent1", "predial-agent1"):
+        for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1"):
             await d.set_endpoint(agent, "e2e-prospect", ["e2e-service"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
+        # A campaign that refuses a wrong presented number instead of rewriting it (R-F2).
+        await d.set_campaign("e2e-strict", "e2e-acme", "prospecting", "manual", "0162123456",
+                             scope="energie", cli_policy="refuse")
+        await d.set_endpoint("agent4", "e2e-strict", [], "agent4")
         await db.close()
 
     run_async(seed())
