@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,11 @@ SCENES = [
         Call("numéro invalide", "0612", expect=403),
         Call("urgence 112 (jamais bloqué)", "112"),
         Call("même décision via FastAGI", "0612345604", agent="agi-agent1"),
+        Call("numérotation prédictive présentant un 01 (non NPV)", "0612345640",
+             agent="agent2", headers={"P-Asserted-Identity": "<sip:0145678901@127.0.0.1>"},
+             expect=403),
+        Call("numérotation prédictive présentant le NPV 01 62", "0612345641",
+             agent="agent2", headers={"P-Asserted-Identity": "<sip:0162123456@127.0.0.1>"}),
     ]),
     Scene("2026-11-30T11:00:00+01:00", "lun. 30/11/2026 11:00 Paris", [
         Call("sans consentement (opt-in depuis le 11/08/2026)", "0612345620", expect=403),
@@ -122,6 +128,10 @@ async def prepare_database() -> str:
                             valid_from=dt.date(2025, 1, 1))
     for agent in ("agent1", "agi-agent1"):
         await d.set_endpoint(agent, "demo-prospect", ["demo-service"], agent)
+    # A predictive campaign that refuses a wrong presented number instead of rewriting it.
+    await d.set_campaign("demo-predictif", "acme", "prospecting", "predictive",
+                         "01 62 12 34 56", scope="energie", cli_policy="refuse")
+    await d.set_endpoint("agent2", "demo-predictif", [], "dialer")
     await d.set_endpoint("agent-nocampaign", None, [], None)
     # Consents (R-B) for every demo consumer but the one that shows NO_CONSENT.
     contacts = ContactService(db, SystemClock())
@@ -212,6 +222,18 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def _motifs(row: dict) -> str:
+    """Refused: the codes that refused. Allowed: notes (out of scope, caller ID rewritten)."""
+    details = json.loads(row["reasons"]) if isinstance(row["reasons"], str) else row["reasons"]
+    if row["decision"] == "deny":
+        return ", ".join(d["code"] for d in details if d["effect"] == "deny")
+    notes = [d["code"] for d in details if "rewritten_to" not in d["inputs"]]
+    if any("rewritten_to" in d["inputs"] for d in details):
+        notes.append(f"numéro présenté réécrit ({row['caller_id_requested']} -> "
+                     f"{row['caller_id']})")
+    return ", ".join(notes) or "-"
+
+
 def print_report(results, evidence) -> None:
     by_number: dict[str, list[dict]] = {}
     for row in evidence:
@@ -227,7 +249,7 @@ def print_report(results, evidence) -> None:
             seen = "rien reçu"
         if row is not None:
             decision = row["decision"]
-            reasons = ", ".join(row["reason_codes"]) or "-"
+            reasons = _motifs(row)
             if row["spooled"]:
                 reasons += " (journal local, puis PostgreSQL)"
         elif call.number == "112":
