@@ -53,13 +53,10 @@ async def prepare() -> str:
         await conn.execute(
             """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,
                                      wording, proof_ref, valid_until)
-               SELECT 'bench', '+336' || lpad(n::text, 8, '0'), '{energie}'::text[],
+               SELECT 'bench', '+336' || lpad(n::text, 8, '0'), '{energie}',
                       '2026-01-05T00:00:00Z', 'web', 'v1', 'bench-' || n, '2028-01-01T00:00:00Z'
-               FROM generate_series(10000000, 10000010) n
-               UNION ALL
-               SELECT 'bench', '+336' || lpad(n::text, 8, '0'), '{energie}'::text[],
-                      '2026-01-05T00:00:00Z', 'web', 'v1', 'bench-' || n, '2028-01-01T00:00:00Z'
-               FROM generate_series(20000000, 20100000) n""")
+               FROM (SELECT generate_series(10000000, 10000010)
+                     UNION ALL SELECT generate_series(20000000, 20100000)) AS g(n)""")
     await db.close()
     return url
 

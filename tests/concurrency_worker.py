@@ -19,7 +19,6 @@ from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory
-from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
@@ -27,8 +26,7 @@ OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
 async def main(url: str, number: str, start: float, count: int, spool: str) -> None:
     db = Database(url, timeout=10.0, max_size=count)
-    gate = Gate(db=db, directory=Directory(db), evidence=EvidenceStore(db),
-                spool=Spool(Path(spool)), clock=PinnedClock(OPEN),
+    gate = Gate(db=db, directory=Directory(db), spool=Spool(Path(spool)), clock=PinnedClock(OPEN),
                 rules=RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY)), node="w")
     async with db.connection():
         pass  # warm the pool before the start line

@@ -15,7 +15,6 @@ from astguard.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
-from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from tests.conftest import hold_number
 
@@ -43,7 +42,7 @@ async def env(db, tmp_path):
 
     def at(when: dt.datetime):
         clock = PinnedClock(when)
-        gate = Gate(db=db, directory=d, evidence=EvidenceStore(db), spool=Spool(tmp_path),
+        gate = Gate(db=db, directory=d, spool=Spool(tmp_path),
                     clock=clock, rules=RULES, node="t")
         return gate, ContactService(db, clock, RULES)
 

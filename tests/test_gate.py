@@ -26,8 +26,7 @@ OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
 
 def make_gate(db: Database, spool_dir: Path, when: dt.datetime = OPEN) -> Gate:
-    return Gate(db=db, directory=Directory(db), evidence=EvidenceStore(db),
-                spool=Spool(spool_dir), clock=PinnedClock(when), rules=RULES, node="test")
+    return Gate(db=db, directory=Directory(db), spool=Spool(spool_dir), clock=PinnedClock(when), rules=RULES, node="test")
 
 
 @pytest.fixture
@@ -101,8 +100,7 @@ async def test_database_down_fails_closed_and_spools(db, directory, spool_dir):
     await live.check(CallRequest("0612345678", "ari", endpoint="gate-agent",
                                  campaign_name="gate-service"), record=False)
     down_db = Database(UNREACHABLE_DB, timeout=1.0)
-    down = Gate(db=down_db, directory=Directory(down_db), evidence=EvidenceStore(down_db),
-                spool=Spool(spool_dir), clock=PinnedClock(OPEN), rules=RULES, node="test")
+    down = Gate(db=down_db, directory=Directory(down_db), spool=Spool(spool_dir), clock=PinnedClock(OPEN), rules=RULES, node="test")
     down._known = live._known  # the same process, the database gone
 
     prospect = await down.check(CallRequest("0612345678", "ari", endpoint="gate-agent"),

@@ -15,7 +15,6 @@ from astguard.policy import RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory
-from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.policy.caller_id import shipped_tables
@@ -34,8 +33,7 @@ def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:
     directory = Directory(db)
 
     def gate(clock):
-        return Gate(db=db, directory=directory, evidence=EvidenceStore(db),
-                    spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
+        return Gate(db=db, directory=directory, spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
 
     return Api(gate=gate(PinnedClock(when)), contacts=ContactService(db, PinnedClock(when), RULES),
                directory=directory, caller_ids=CallerIdStore(db, shipped_tables().npv_roots), read_tokens=frozenset({READ}),

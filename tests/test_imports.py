@@ -15,7 +15,6 @@ from astguard.imports import ImportFailed, Progress, import_bloctel, import_file
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
-from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from tests.conftest import hold_number
 
@@ -35,7 +34,7 @@ async def directory(db):
 
 
 def gate_at(db, directory, tmp_path, when: dt.datetime) -> Gate:
-    return Gate(db=db, directory=directory, evidence=EvidenceStore(db), spool=Spool(tmp_path),
+    return Gate(db=db, directory=directory, spool=Spool(tmp_path),
                 clock=PinnedClock(when), rules=RULES, node="t")
 
 

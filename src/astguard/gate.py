@@ -35,7 +35,6 @@ from astguard.store.database import Database
 from astguard.store.directory import Classification, Directory
 from astguard.store.caller_ids import NETWORK_REFUSED_CAUSE, note_network_refusal
 from astguard.store.evidence import (
-    EvidenceStore,
     Outcome,
     attach_outcome,
     evidence_row,
@@ -67,11 +66,10 @@ def _caller_id_candidates(call: CallRequest, campaign: Campaign) -> list[str]:
 
 
 class Gate:
-    def __init__(self, *, db: Database, directory: Directory, evidence: EvidenceStore,
-                 spool: Spool | None, clock: Clock, rules: RuleSettings, node: str) -> None:
+    def __init__(self, *, db: Database, directory: Directory, spool: Spool | None,
+                 clock: Clock, rules: RuleSettings, node: str) -> None:
         self._db = db
         self._directory = directory
-        self._evidence = evidence
         self._spool = spool
         self._clock = clock
         self._rules = rules

@@ -49,8 +49,7 @@ class Components:
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
-        return Gate(db=self.db, directory=self.directory, evidence=self.evidence,
-                    spool=self.spool, clock=clock, rules=self.settings.rules,
+        return Gate(db=self.db, directory=self.directory, spool=self.spool, clock=clock, rules=self.settings.rules,
                     node=socket.gethostname())
 
 
@@ -61,7 +60,7 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
     clock = clock or build_clock(settings.clock)
-    gate = Gate(db=db, directory=directory, evidence=evidence, spool=spool, clock=clock,
+    gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname())
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import asyncpg
 import pytest
@@ -71,7 +74,16 @@ def test_carrier_declining_again_and_again_raises_call_blocked_by_network(
     assert alert["caller_id"] == "+33162123456" and alert["refusals"] == 3
     # The next decisions presenting that number carry the warning (the call is not refused:
     # a person takes the number out of service).
-    national, e164 = fresh_number(prefix="0756")
-    agent_call(tmp_path, national, agent="agent2", expect=403, early_media=False)
-    row = decisions_for(seeded, e164)[0]
-    assert "CALL_BLOCKED_BY_NETWORK" in row["reason_codes"] and row["decision"] == "allow"
+    try:
+        national, e164 = fresh_number(prefix="0756")
+        agent_call(tmp_path, national, agent="agent2", expect=403, early_media=False)
+        row = decisions_for(seeded, e164)[0]
+        assert "CALL_BLOCKED_BY_NETWORK" in row["reason_codes"] and row["decision"] == "allow"
+    finally:
+        # A person takes the number out of service, or clears the alert.
+        done = subprocess.run(
+            [sys.executable, "-m", "astguard", "callerid", "clear", "+33162123456", "--by",
+             "e2e"], env={**os.environ, "ASTGUARD_DATABASE_URL": seeded}, text=True,
+            capture_output=True, timeout=60)
+        assert done.returncode == 0 and "1 alerte" in done.stdout, done.stderr
+    assert all(a["cleared_by"] == "e2e" for a in alerts(seeded))

@@ -14,7 +14,13 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store import schema
 from astguard.store.database import Database
-from astguard.store.evidence import EvidenceStore, Outcome, evidence_row
+from astguard.store.evidence import (
+    EvidenceStore,
+    Outcome,
+    attach_outcome,
+    evidence_row,
+    insert_decision,
+)
 from tests.conftest import UNREACHABLE_DB, db_url, recreate_database
 from tests.policy.facts import CONSENTED, INVENTORY
 
@@ -22,6 +28,16 @@ pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 WHEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+
+
+async def record(db: Database, row: dict) -> None:
+    async with db.connection() as conn:
+        await insert_decision(conn, row)
+
+
+async def outcome_of(db: Database, outcome: dict) -> bool:
+    async with db.connection() as conn:
+        return await attach_outcome(conn, outcome)
 
 
 def a_row(number: str = "0692123456") -> dict:
@@ -35,7 +51,7 @@ def a_row(number: str = "0692123456") -> dict:
 async def test_decision_is_recorded_with_every_field(db: Database):
     store = EvidenceStore(db)
     row = a_row()
-    await store.record(row)
+    await record(db, row)
     got = await store.get(row["id"])
     assert got["decision"] == "deny"  # 13:00 in Mayotte
     assert got["reason_codes"] == ["OUTSIDE_CALL_WINDOW"]
@@ -54,10 +70,9 @@ async def test_decision_is_recorded_with_every_field(db: Database):
 
 
 async def test_recording_twice_is_harmless(db: Database):
-    store = EvidenceStore(db)
     row = a_row()
-    await store.record(row)
-    await store.record(row)
+    await record(db, row)
+    await record(db, row)
     async with db.connection() as conn:
         assert await conn.fetchval("SELECT count(*) FROM decisions WHERE id = $1",
                                    row["id"]) == 1
@@ -66,10 +81,10 @@ async def test_recording_twice_is_harmless(db: Database):
 async def test_outcome_attached_once(db: Database):
     store = EvidenceStore(db)
     row = a_row()
-    await store.record(row)
+    await record(db, row)
     outcome = Outcome(True, "ANSWER", 16, "Normal Clearing", 12.5, WHEN)
-    assert await store.attach_outcome(outcome.as_row(row["id"]))
-    assert not await store.attach_outcome(outcome.as_row(row["id"]))
+    assert await outcome_of(db, outcome.as_row(row["id"]))
+    assert not await outcome_of(db, outcome.as_row(row["id"]))
     got = await store.get(row["id"])
     assert got["answered"] is True and got["hangup_cause"] == 16
     assert float(got["duration_s"]) == 12.5 and got["dial_status"] == "ANSWER"
@@ -86,7 +101,7 @@ async def test_outcome_attached_once(db: Database):
 async def test_decisions_are_append_only(db: Database, statement: str):
     store = EvidenceStore(db)
     row = a_row()
-    await store.record(row)
+    await record(db, row)
     async with db.connection() as conn:
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute(statement, row["id"])
@@ -100,10 +115,9 @@ async def test_truncate_refused(db: Database):
 
 
 async def test_outcome_cannot_be_rewritten(db: Database):
-    store = EvidenceStore(db)
     row = a_row()
-    await store.record(row)
-    await store.attach_outcome(Outcome(False, "BUSY", 17, None, None, WHEN).as_row(row["id"]))
+    await record(db, row)
+    await outcome_of(db, Outcome(False, "BUSY", 17, None, None, WHEN).as_row(row["id"]))
     async with db.connection() as conn:
         with pytest.raises(asyncpg.RaiseError, match="already has its outcome"):
             await conn.execute("UPDATE decisions SET answered = true WHERE id = $1", row["id"])

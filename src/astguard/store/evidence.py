@@ -126,16 +126,10 @@ async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> b
 
 
 class EvidenceStore:
+    """Reading the evidence (writing goes through the gate's transaction and the spool)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def record(self, row: dict[str, Any]) -> None:
-        async with self._db.connection() as conn:
-            await insert_decision(conn, row)
-
-    async def attach_outcome(self, outcome: dict[str, Any]) -> bool:
-        async with self._db.connection() as conn:
-            return await attach_outcome(conn, outcome)
 
     async def recent(self, limit: int = 50, number: str | None = None) -> list[dict[str, Any]]:
         async with self._db.connection() as conn:
