@@ -22,7 +22,7 @@ import asyncpg
 
 from astguard.clock import SystemClock
 from astguard.contacts import ContactService
-from astguard.imports import import_bloctel
+from astguard.bloctel import import_bloctel
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database

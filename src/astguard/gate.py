@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from astguard.clock import Clock
+from astguard.metrics import Metrics
 from astguard.errors import StoreUnavailable
 from astguard.policy import (
     CallRequest,
@@ -67,8 +69,10 @@ def _caller_id_candidates(call: CallRequest, campaign: Campaign) -> list[str]:
 
 class Gate:
     def __init__(self, *, db: Database, directory: Directory, spool: Spool | None,
-                 clock: Clock, rules: RuleSettings, node: str) -> None:
+                 clock: Clock, rules: RuleSettings, node: str,
+                 metrics: Metrics | None = None) -> None:
         self._db = db
+        self._metrics = metrics or Metrics()
         self._directory = directory
         self._spool = spool
         self._clock = clock
@@ -82,6 +86,17 @@ class Gate:
                     campaign: Campaign | None = None) -> Decided:
         """Decide one call. `campaign` skips classification (a dry run naming purpose and
         principal); everything else is the live path. One pooled connection per decision."""
+        t0 = time.perf_counter()
+        decided = await self._check(call, record=record, campaign=campaign)
+        if record:
+            verdict = decided.verdict
+            self._metrics.decision(verdict.decision.value, call.source,
+                                   [(r.code.value, r.resolved_effect.value)
+                                    for r in verdict.reasons], time.perf_counter() - t0)
+        return decided
+
+    async def _check(self, call: CallRequest, *, record: bool,
+                     campaign: Campaign | None) -> Decided:
         now = self._clock.now()
         decision_id = str(uuid.uuid4())
         facts: Facts | None = None
@@ -93,6 +108,7 @@ class Gate:
                     facts = await self._classify(conn, call)
                 return await self._decide(conn, call, facts, now, decision_id, record)
         except StoreUnavailable as exc:
+            self._metrics.db_errors += 1
             # Fail closed: decide again knowing the store is away (prospecting is refused,
             # GUARD_UNAVAILABLE), and keep the evidence in the local spool.
             if facts is None:
@@ -143,13 +159,14 @@ class Gate:
             async with self._db.transaction() as conn:
                 if await attach_outcome(conn, row):
                     if outcome.hangup_cause == NETWORK_REFUSED_CAUSE and not outcome.answered:
-                        await note_network_refusal(  # R-G1
+                        raised = await note_network_refusal(  # R-G1
                             conn, decision_id, threshold=self._rules.network_refusal_threshold,
                             window=self._rules.network_refusal_window)
+                        self._metrics.network_alerts += raised
                     return
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
-            pass
+            self._metrics.db_errors += 1
         await self._to_spool("outcome", row)
 
     async def _to_spool(self, kind: str, row: dict[str, Any]) -> None:

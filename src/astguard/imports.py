@@ -35,7 +35,6 @@ from astguard.store.directory import valid_identifier
 
 BATCH = 10_000
 MAX_REPORTED = 1_000
-_NUMBER_HEADERS = ("number", "numero", "numéro", "telephone", "téléphone", "tel", "msisdn")
 
 
 class ImportFailed(InputError):
@@ -114,7 +113,7 @@ class Progress:
         self.stream.flush()
 
 
-def _number(text: str) -> str:
+def number_field(text: str) -> str:
     try:
         return fast_e164(text)
     except NumberError as exc:
@@ -156,12 +155,12 @@ def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
             raise ValueError(f"{col} vide (preuve du consentement, R-B2)")
     if not scopes:
         raise ValueError("scopes vide")
-    return (_principal(r["principal"]), _number(r["number"]), scopes, collected,
+    return (_principal(r["principal"]), number_field(r["number"]), scopes, collected,
             r["channel"].strip(), r["wording"].strip(), r["proof_ref"].strip(), until)
 
 
 def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
-    principal, number = _principal(r["principal"]), _number(r["number"])
+    principal, number = _principal(r["principal"]), number_field(r["number"])
     at = parse_instant(r["recorded_at"], "recorded_at")
     reference = (r.get("reference") or "").strip() or \
         "import:" + _digest("opposition", principal, number, at.isoformat())
@@ -169,7 +168,7 @@ def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
 
 
 def _attempt_row(r: dict[str, str]) -> tuple[Any, ...]:
-    principal, number = _principal(r["principal"]), _number(r["number"])
+    principal, number = _principal(r["principal"]), number_field(r["number"])
     at = parse_instant(r["attempted_at"], "attempted_at")
     zones = _zones(number)
     day = local_times(at, zones)[0].local.date() if zones else at.date()
@@ -254,7 +253,7 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def _open(path: Path) -> tuple[TextIO, Callable[[], int]]:
+def open_text(path: Path) -> tuple[TextIO, Callable[[], int]]:
     raw = open(path, "rb")  # noqa: SIM115 (closed by the caller through the text wrapper)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
     return text, raw.tell
@@ -300,9 +299,9 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
         raise InputError(f"type d'import inconnu {kind_name!r} : {', '.join(KINDS)} ou bloctel")
     report = ImportReport(kind.name, str(path))
     t0 = time.monotonic()
-    size = _size(path)
+    size = file_size(path)
     bar = Progress(size, f"import {kind.name}", enabled=progress)
-    text, position = _open(path)
+    text, position = open_text(path)
     try:
         async with db.bulk_transaction() as conn:
             await conn.execute(f"CREATE TEMP TABLE import_rows ({kind.temp}) ON COMMIT DROP")
@@ -335,102 +334,8 @@ async def _flush(conn: asyncpg.Connection, batch: list[tuple[Any, ...]],
     batch.clear()
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return os.path.getsize(path)
     except OSError as exc:
         raise InputError(f"{path} : {exc.strerror}") from None
-
-
-# -- Bloctel (R-C2) ------------------------------------------------------------------------------
-def _number_column(header: list[str]) -> int | None:
-    for i, name in enumerate(header):
-        if name.strip().lower() in _NUMBER_HEADERS:
-            return i
-    return None
-
-
-def _bloctel_numbers(text: TextIO, report: ImportReport) -> Iterator[str]:
-    """One number per line, or a CSV (comma or semicolon) with a number column."""
-    first = text.readline()
-    if not first:
-        return
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delimiter))
-    column = _number_column(header)
-    line = 1
-    if column is None:  # no header: the first line is data
-        column = 0
-        text_lines: Iterator[str] = _chain_first(first, text)
-        line = 0
-    else:
-        text_lines = iter(text)
-    for raw in text_lines:
-        line += 1
-        if not raw.strip():
-            continue
-        report.lines += 1
-        fields = next(csv.reader([raw], delimiter=delimiter)) if delimiter in raw else [raw]
-        if column >= len(fields):
-            report.reject(line, "colonne du numéro absente")
-            continue
-        try:
-            number = _number(fields[column])
-        except ValueError as exc:
-            report.reject(line, str(exc))
-            continue
-        report.valid += 1
-        yield number
-
-
-def _chain_first(first: str, rest: TextIO) -> Iterator[str]:
-    yield first
-    yield from rest
-
-
-async def import_bloctel(db: Database, principal: str, submitted: Path, returned: Path,
-                         scrubbed_on: dt.date, *, progress: bool = True) -> ImportReport:
-    """R-C2: the file the professional submitted and the one Bloctel returned; a submitted
-    number missing from the returned file is on the opposition list."""
-    valid_identifier(principal, "donneur d'ordre")
-    report = ImportReport("bloctel", f"{submitted} + {returned}")
-    t0 = time.monotonic()
-    total = _size(submitted) + _size(returned)
-    bar = Progress(total, "import bloctel", enabled=progress)
-    async with db.bulk_transaction() as conn:
-        await conn.execute("CREATE TEMP TABLE bloctel_submitted (n text) ON COMMIT DROP")
-        await conn.execute("CREATE TEMP TABLE bloctel_returned (n text) ON COMMIT DROP")
-        done = 0
-        for path, table in ((submitted, "bloctel_submitted"), (returned, "bloctel_returned")):
-            text, position = _open(path)
-            try:
-                batch: list[tuple[str]] = []
-                for number in _bloctel_numbers(text, report):
-                    batch.append((number,))
-                    if len(batch) >= BATCH:
-                        if not report.bad_count:
-                            await conn.copy_records_to_table(table, records=batch)
-                        batch.clear()
-                        bar.update(done + position(), report.lines)
-                if batch and not report.bad_count:
-                    await conn.copy_records_to_table(table, records=batch)
-                done += position()
-            except UnicodeDecodeError as exc:
-                report.reject(report.lines + 1, f"{path} : encodage illisible ({exc})")
-            finally:
-                text.close()
-        if report.bad_count:
-            raise ImportFailed(report)
-        await conn.execute("CREATE INDEX ON bloctel_returned (n)")
-        status = await conn.execute(
-            """INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
-               SELECT DISTINCT ON (s.n) $1, s.n, $2::date,
-                      NOT EXISTS (SELECT 1 FROM bloctel_returned r WHERE r.n = s.n)
-               FROM bloctel_submitted s
-               ON CONFLICT (principal, number_e164, scrubbed_on) DO NOTHING""",
-            principal, scrubbed_on)
-        report.inserted = int(status.split()[-1])
-        report.valid = await conn.fetchval("SELECT count(DISTINCT n) FROM bloctel_submitted")
-    bar.update(total, report.lines, final=True)
-    report.seconds = time.monotonic() - t0
-    return report

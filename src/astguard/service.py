@@ -19,6 +19,7 @@ from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
+from astguard.metrics import Metrics
 from astguard.settings import Settings
 from astguard.store import schema
 from astguard.store.caller_ids import CallerIdStore
@@ -45,12 +46,13 @@ class Components:
     gate: Gate
     contacts: ContactService
     caller_ids: CallerIdStore
+    metrics: Metrics
 
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
-        return Gate(db=self.db, directory=self.directory, spool=self.spool, clock=clock, rules=self.settings.rules,
-                    node=socket.gethostname())
+        return Gate(db=self.db, directory=self.directory, spool=self.spool, clock=clock,
+                    rules=self.settings.rules, node=socket.gethostname())
 
 
 @contextlib.asynccontextmanager
@@ -60,12 +62,13 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
     clock = clock or build_clock(settings.clock)
+    metrics = Metrics()
     gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
-                rules=settings.rules, node=socket.gethostname())
+                rules=settings.rules, node=socket.gethostname(), metrics=metrics)
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate,
                          ContactService(db, clock, settings.rules),
-                         CallerIdStore(db, settings.rules.numbering.npv_roots))
+                         CallerIdStore(db, settings.rules.numbering.npv_roots), metrics)
     finally:
         await db.close()
 
@@ -74,7 +77,7 @@ def api_app(c: Components) -> web.Application:
     settings = c.settings
     return Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
                read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
-               gate_at=lambda at: c.gate_at(PinnedClock(at))).app()
+               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics).app()
 
 
 async def check_schema_if_reachable(db: Database) -> bool:
@@ -100,6 +103,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
                         settings.ari_app)
         stasis = OutboundStasisApp(ari, c.gate)
+        c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
+        c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
         tasks = [
             asyncio.create_task(ari.run(stasis.handle), name="ari"),
             asyncio.create_task(

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import urllib.request
 
 import asyncpg
 import pytest
@@ -72,6 +73,9 @@ def test_carrier_declining_again_and_again_raises_call_blocked_by_network(
                  what="the declined call's outcome")
     (alert,) = wait_for(lambda: alerts(seeded), what="CALL_BLOCKED_BY_NETWORK")
     assert alert["caller_id"] == "+33162123456" and alert["refusals"] == 3
+    metrics = urllib.request.urlopen("http://127.0.0.1:8090/metrics", timeout=5).read().decode()
+    assert "astguard_caller_id_blocked_by_network_total 1" in metrics
+    assert "astguard_ari_connected 1" in metrics
     # The next decisions presenting that number carry the warning (the call is not refused:
     # a person takes the number out of service).
     try:

@@ -11,7 +11,8 @@ from typing import Any
 
 from astguard.contacts import ContactService
 from astguard.errors import InputError
-from astguard.imports import KINDS, import_bloctel, import_file
+from astguard.bloctel import import_bloctel
+from astguard.imports import KINDS, import_file
 from astguard.instants import parse_instant
 
 

@@ -20,6 +20,7 @@ from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.instants import parse_instant
+from astguard.metrics import Metrics
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.directory import Directory
@@ -85,7 +86,8 @@ class Api:
     def __init__(self, *, gate: Gate, contacts: ContactService, directory: Directory,
                  caller_ids: CallerIdStore,
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
-                 gate_at: Callable[[dt.datetime], Gate] | None = None) -> None:
+                 gate_at: Callable[[dt.datetime], Gate] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -93,6 +95,7 @@ class Api:
         self._read = read_tokens | write_tokens
         self._write = write_tokens
         self._gate_at = gate_at  # a gate whose clock is pinned at the request's "at"
+        self._metrics = metrics
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -108,6 +111,7 @@ class Api:
         r.add_get("/v1/caller-ids", self._guard(_READ, self.caller_ids))
         r.add_post("/v1/caller-ids", self._guard(_WRITE, self.add_caller_id))
         r.add_get("/v1/health", self.health)
+        r.add_get("/metrics", self.prometheus)
         return app
 
     @web.middleware
@@ -142,6 +146,12 @@ class Api:
             return Body(await request.json())
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError("corps JSON illisible") from None
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """Prometheus text format; no token (scrapers rarely send one): keep the API on
+        loopback or behind a proxy that restricts /metrics."""
+        text = self._metrics.render() if self._metrics else ""
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def health(self, request: web.Request) -> web.Response:
         return _ok({"status": "ok"})
