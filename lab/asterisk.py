@@ -25,6 +25,8 @@ ARI_URL = "http://127.0.0.1:8088/ari"
 ARI_USER = "astguard"
 ARI_PASSWORD = "astguard-lab"
 AMI = ("127.0.0.1", 5038, "dialer", "dialer-lab")
+AMI_ASTGUARD_SECRET = "astguard-lab"
+RECORDINGS_IN_ROOT = "var/spool/asterisk/monitor/astguard"  # Asterisk writes /var/spool/…
 
 
 class LabError(RuntimeError):

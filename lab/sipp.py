@@ -307,3 +307,141 @@ class Carrier:
 
     def invites_to(self, e164: str) -> list[SipMessage]:
         return [m for m in self.invites() if m.request_user == e164]
+
+
+_DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
+
+
+def _inbound_scenario(dtmf_at_ms: int | None, digit: str, hangup_at_ms: int,
+                      voice: Path) -> str:
+    # The caller "speaks" (a tone) from the answer on; DTMF, when asked, after the voice stops.
+    steps = f"""  <nop><action><exec play_pcap_audio="{voice}"/></action></nop>
+"""
+    if dtmf_at_ms is not None:
+        steps += f"""  <pause milliseconds="{dtmf_at_ms}"/>
+  <nop><action><exec play_pcap_audio="{_DTMF_PCAP.format(digit=digit)}"/></action></nop>
+  <pause milliseconds="{max(hangup_at_ms - dtmf_at_ms, 100)}"/>
+"""
+    else:
+        steps += f'  <pause milliseconds="{hangup_at_ms}"/>\n'
+    return """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard inbound caller">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Client" <sip:caller-in@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:caller-in@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+""" + steps + """  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def inbound_call(workdir: Path, did: str, *, hangup_at_ms: int, dtmf_at_ms: int | None = None,
+                 digit: str = "1", timeout: int = 40) -> CallResult:
+    """A caller rings a DID, optionally presses `digit` (RFC 2833) at `dtmf_at_ms` after the
+    answer, and hangs up at `hangup_at_ms`. OK means the call stayed up until then."""
+    n = next(_ports)
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / f"in-{n}.xml"
+    seconds = (dtmf_at_ms if dtmf_at_ms is not None else hangup_at_ms) / 1000 - 0.3
+    voice = write_tone_pcap(workdir / f"voice-{max(seconds, 0.1):.1f}s.pcap", max(seconds, 0.1))
+    scenario.write_text(_inbound_scenario(dtmf_at_ms, digit, hangup_at_ms, voice))
+    log = workdir / f"in-{n}-messages.log"
+    proc = subprocess.run(
+        ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(5100 + (n % 400) * 2),
+         "-mp", str(20000 + (n % 400) * 4), "-m", "1", "-s", did, "-nostdin",
+         "-timeout", f"{timeout}s", "-timeout_error", "-trace_msg", "-message_file", str(log),
+         ASTERISK],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout + 15, check=False,
+    )
+    return CallResult(proc.returncode, log.read_text(errors="replace") if log.exists() else "")
+
+
+def _ulaw(sample: int) -> int:
+    """G.711 µ-law encoding of one 16-bit sample."""
+    bias, clip = 0x84, 32635
+    sign = 0x80 if sample < 0 else 0
+    sample = min(abs(sample), clip) + bias
+    exponent, mask = 7, 0x4000
+    while exponent > 0 and not sample & mask:
+        exponent -= 1
+        mask >>= 1
+    mantissa = (sample >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+def write_tone_pcap(path: Path, seconds: float, hz: int = 400) -> Path:
+    """An RTP stream (PCMU, 20 ms packets) of a tone, as a pcap SIPp can play: the caller's
+    voice in tests (MixMonitor writes a file only once audio flows)."""
+    import math
+    import struct
+
+    if path.exists():
+        return path
+    frames = []
+    seq, ts, t = 1, 0, 0.0
+    for i in range(int(seconds * 50)):
+        payload = bytes(_ulaw(int(8000 * math.sin(2 * math.pi * hz * (i * 160 + k) / 8000)))
+                        for k in range(160))
+        rtp = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, 0x1234ABCD) + payload
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+        eth = b"\x00" * 12 + b"\x08\x00" + ip
+        sec, usec = int(t), int((t - int(t)) * 1_000_000)
+        frames.append(struct.pack("<IIII", sec, usec, len(eth), len(eth)) + eth)
+        seq, ts, t = seq + 1, ts + 160, t + 0.02
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    path.write_bytes(header + b"".join(frames))
+    return path

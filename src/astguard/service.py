@@ -30,6 +30,9 @@ from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
+from astguard.store.inbound import InboundStore
+from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
+from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
 
 log = logging.getLogger(__name__)
@@ -103,10 +106,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
                         settings.ari_app)
         stasis = OutboundStasisApp(ari, c.gate)
+        recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
+                               settings.ami_secret)
+        inbound = InboundStasisApp(
+            ari, InboundStore(c.db), recorder,
+            RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
+                           settings.recording_dir, settings.prompts_dir),
+            clock_mode=c.clock.mode)
+
+        def dispatch(event: dict) -> None:
+            stasis.handle(event)
+            inbound.handle(event)
+
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
         c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
         tasks = [
-            asyncio.create_task(ari.run(stasis.handle), name="ari"),
+            asyncio.create_task(ari.run(dispatch), name="ari"),
             asyncio.create_task(
                 c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
         ]
@@ -139,5 +154,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await stasis.drain()
+            await inbound.drain()
+            recorder.close()
             with contextlib.suppress(StoreUnavailable):
                 await c.spool.flush(c.db)

@@ -46,6 +46,13 @@ class Settings:
     clock: ClockSetting = ClockSetting()
     rules: RuleSettings = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
     log_level: str = "INFO"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "astguard"
+    ami_secret: str = field(default="", repr=False)
+    recording_dir: Path = Path("/var/spool/asterisk/monitor/astguard")
+    asterisk_recording_dir: str = ""  # empty: the same path as recording_dir
+    prompts_dir: Path = Path("/usr/share/asterisk/sounds/fr/astguard")
     http_enabled: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 8090
@@ -94,6 +101,15 @@ class Settings:
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
+            ami_host=reader.text("ASTGUARD_AMI_HOST", "127.0.0.1"),
+            ami_port=reader.integer("ASTGUARD_AMI_PORT", 5038, 1, 65535),
+            ami_user=reader.text("ASTGUARD_AMI_USER", "astguard"),
+            ami_secret=reader.text("ASTGUARD_AMI_SECRET", ""),
+            recording_dir=Path(reader.text("ASTGUARD_RECORDING_DIR",
+                                           "/var/spool/asterisk/monitor/astguard")),
+            asterisk_recording_dir=reader.text("ASTGUARD_ASTERISK_RECORDING_DIR", ""),
+            prompts_dir=Path(reader.text("ASTGUARD_PROMPTS_DIR",
+                                         "/usr/share/asterisk/sounds/fr/astguard")),
             http_enabled=reader.boolean("ASTGUARD_HTTP_ENABLED", True),
             http_host=reader.text("ASTGUARD_HTTP_HOST", "127.0.0.1"),
             http_port=reader.integer("ASTGUARD_HTTP_PORT", 8090, 0, 65535),
@@ -115,7 +131,7 @@ class Settings:
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "ari_password":
+            if f.name in ("ari_password", "ami_secret"):
                 value = "***" if value else ""
             elif f.name in ("api_read_tokens", "api_write_tokens"):
                 value = f"{len(value)} token(s)"

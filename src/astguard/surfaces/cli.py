@@ -22,7 +22,7 @@ from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings
 from astguard.store import schema
-from astguard.surfaces import cli_callerid, cli_contacts
+from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_contacts.add_parsers(sub)
     cli_callerid.add_parsers(sub)
+    cli_inbound.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
     sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
@@ -171,6 +172,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         return await cli_contacts.run(c, args)
     if cmd == "callerid":
         return await cli_callerid.run(c, args)
+    if cmd in ("inbound", "purge"):
+        return await cli_inbound.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
             if args.db_cmd == "migrate":

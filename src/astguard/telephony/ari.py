@@ -78,6 +78,16 @@ class AriClient:
         await self.request("DELETE", f"channels/{channel_id}",
                            params={"reason_code": str(reason_code)})
 
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"channels/{channel_id}/answer")
+
+    async def play(self, channel_id: str, media: str, playback_id: str) -> None:
+        await self.request("POST", f"channels/{channel_id}/play",
+                           params={"media": media, "playbackId": playback_id})
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"playbacks/{playback_id}")
+
     async def subscribe_channel(self, channel_id: str) -> None:
         """Keep receiving a channel's events after it leaves Stasis (to see its outcome)."""
         await self.request("POST", f"applications/{self.app}/subscription",

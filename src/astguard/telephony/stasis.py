@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 _DIALPLAN_SAFE = re.compile(r"[^+0-9]")
+KNOWN_ENTRIES = ("outbound", "inbound")  # the first Stasis() argument the dialplan passes
 
 
 def result_variable(decided: Decided) -> str:
@@ -99,7 +100,7 @@ class OutboundStasisApp:
             args = event.get("args") or []
             if args and args[0] == "outbound":
                 self._spawn(self._on_outbound(channel, args[1:]))
-            else:
+            elif not args or args[0] not in KNOWN_ENTRIES:
                 log.warning("StasisStart with unknown arguments %r: back to dialplan", args)
                 self._spawn(self._release(channel_id))
         elif kind == "ChannelStateChange" and channel_id in self._tracked:

@@ -1,0 +1,252 @@
+"""Inbound calls: the recording-consent announcement, the caller's objection, the recording.
+
+The dialplan sends every inbound call to Stasis(astguard,inbound,${EXTEN}) before the queue or
+the agent. astguard answers, plays the DID's announcement while listening for the objection key,
+and starts recording (MixMonitor over AMI) only once the announcement has played to its end and
+the caller did not object (R-I1). A key pressed later stops the recording and deletes what was
+captured; the call goes on (R-I2). Then the channel goes back to the dialplan, which routes it.
+If astguard is down, Stasis() returns at once: nothing is announced and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from astguard.errors import AriError, StoreUnavailable
+from astguard.store.inbound import InboundPolicy, InboundStore, delete_file
+from astguard.telephony.ari import AriClient
+from astguard.telephony.recorder import Recorder, RecorderError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Call:
+    call_id: str
+    channel_id: str
+    channel_name: str
+    policy: InboundPolicy
+    playback_id: str | None = None
+    announcing: bool = False
+    objected: bool = False
+    recording: bool = False
+    file_for_astguard: Path | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPaths:
+    asterisk_dir: str  # where Asterisk writes (its view)
+    astguard_dir: Path  # the same folder as astguard sees it (differs in a chroot or container)
+    prompts_dir: Path  # astguard's view of Asterisk's sounds/fr/astguard
+
+
+def _timestamp(event: dict[str, Any]) -> dt.datetime:
+    raw = event.get("timestamp")
+    if raw:
+        try:
+            return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.UTC)
+
+
+class InboundStasisApp:
+    def __init__(self, ari: AriClient, store: InboundStore, recorder: Recorder,
+                 paths: RecordingPaths, clock_mode: str = "system") -> None:
+        self._ari = ari
+        self._store = store
+        self._recorder = recorder
+        self._paths = paths
+        self._clock_mode = clock_mode
+        self._calls: dict[str, _Call] = {}
+        self._by_playback: dict[str, _Call] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- events (in order, from the ARI client) ----------------------------------------------
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        channel = event.get("channel") or {}
+        at = _timestamp(event)
+        if kind == "StasisStart":
+            args = event.get("args") or []
+            if args and args[0] == "inbound":
+                self._spawn(channel.get("id"), self._on_start(channel, (args[1:] or [""])[0], at))
+            return
+        if kind == "PlaybackFinished":
+            playback = event.get("playback") or {}
+            call = self._by_playback.pop(playback.get("id", ""), None)
+            if call is not None:
+                call.announcing = False
+                self._spawn(call.channel_id,
+                            self._after_announcement(call, playback.get("state"), at))
+            return
+        call = self._calls.get(channel.get("id", ""))
+        if call is None:
+            return
+        if kind == "ChannelDtmfReceived":
+            self._spawn(call.channel_id, self._on_key(call, str(event.get("digit")), at))
+        elif kind in ("ChannelHangupRequest", "ChannelDestroyed") and not call.gone:
+            # In Stasis a hang-up shows as ChannelHangupRequest (ChannelDestroyed comes after
+            # StasisEnd, to nobody); after the call left Stasis, as ChannelDestroyed.
+            call.gone = True
+            self._calls.pop(call.channel_id, None)
+            self._spawn(call.channel_id, self._on_hangup(call, event, at))
+
+    def _spawn(self, channel_id: str | None, coro: Any) -> None:
+        lock = self._locks.setdefault(channel_id or "", asyncio.Lock())
+
+        async def serialised() -> None:  # one call's evidence is written in event order
+            async with lock:
+                await coro
+
+        task = asyncio.get_running_loop().create_task(serialised())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- steps --------------------------------------------------------------------------------
+    async def _on_start(self, channel: dict[str, Any], did: str, at: dt.datetime) -> None:
+        channel_id = channel["id"]
+        caller = (channel.get("caller") or {}).get("number") or None
+        try:
+            policy = await self._store.policy_for(did)
+        except StoreUnavailable:
+            log.error("inbound %s: no evidence store, so no recording", did)
+            await self._release(channel_id)
+            return
+        call_id = str(uuid.uuid4())
+        mode = policy.mode if policy else "off"
+        prompt = policy.prompt if policy and mode != "off" else None
+        try:
+            await self._store.start_call(
+                call_id, channel_id=channel_id, did=did, caller=caller, at=at, mode=mode,
+                prompt=prompt, prompt_sha256=self._prompt_hash(prompt) if prompt else None,
+                retention_class=policy.retention_class if policy else None,
+                clock_mode=self._clock_mode)
+        except StoreUnavailable:
+            await self._release(channel_id)  # no evidence, no recording (R-I5)
+            return
+        if policy is None or mode == "off":
+            await self._store.event(call_id, "not_recorded", at, {"reason": "politique : off"})
+            await self._release(channel_id)
+            return
+        call = _Call(call_id, channel_id, channel.get("name", ""), policy)
+        self._calls[channel_id] = call
+        try:
+            await self._ari.answer(channel_id)
+            call.playback_id = str(uuid.uuid4())
+            self._by_playback[call.playback_id] = call
+            call.announcing = True
+            await self._ari.play(channel_id, f"sound:astguard/{policy.prompt}",
+                                 call.playback_id)
+            await self._store.event(call_id, "playback_started", dt.datetime.now(dt.UTC),
+                                    {"prompt": policy.prompt})
+        except AriError as exc:
+            self._by_playback.pop(call.playback_id or "", None)
+            call.announcing = False
+            await self._store.event(call_id, "not_recorded", dt.datetime.now(dt.UTC),
+                                    {"reason": "RECORDING_NOT_ANNOUNCED", "detail": str(exc)})
+            await self._release(channel_id)
+
+    async def _on_key(self, call: _Call, digit: str, at: dt.datetime) -> None:
+        await self._store.event(call.call_id, "key", at, {"digit": digit,
+                                                          "during": "announcement"
+                                                          if call.announcing else "call"})
+        if digit != call.policy.objection_key or call.objected:
+            return
+        call.objected = True
+        await self._store.event(call.call_id, "objection", at, {
+            "code": "RECORDING_OBJECTED",
+            "during": "announcement" if call.announcing else "call"})
+        if call.announcing and call.playback_id:
+            try:
+                await self._ari.stop_playback(call.playback_id)
+            except AriError:
+                pass  # finished meanwhile
+        elif call.recording:
+            await self._stop_and_delete(call, at, "objection de l'appelant")
+
+    async def _after_announcement(self, call: _Call, state: str | None,
+                                  at: dt.datetime) -> None:
+        await self._store.event(call.call_id, "playback_finished", at, {"state": state})
+        if call.gone:
+            await self._store.event(call.call_id, "not_recorded", at,
+                                    {"reason": "raccroché pendant l'annonce"})
+            return
+        if call.objected:
+            reason: str | None = "RECORDING_OBJECTED"
+        elif state != "done":
+            reason = "RECORDING_NOT_ANNOUNCED"  # a failed playback means no recording (R-I1)
+        elif call.policy.mode == "sampled" and random.uniform(0, 100) >= \
+                call.policy.sample_percent:
+            reason = "hors échantillon"
+        else:
+            reason = await self._start_recording(call, at)
+        if reason is not None:
+            await self._store.event(call.call_id, "not_recorded", at, {"reason": reason})
+        try:
+            await self._ari.subscribe_channel(call.channel_id)  # objection later in the call
+        except AriError as exc:
+            log.warning("inbound %s: cannot follow the call: %s", call.call_id, exc)
+        await self._release(call.channel_id)
+
+    async def _start_recording(self, call: _Call, at: dt.datetime) -> str | None:
+        name = f"{call.call_id}.wav"
+        try:
+            await self._recorder.start(call.channel_name,
+                                       f"{self._paths.asterisk_dir.rstrip('/')}/{name}")
+        except RecorderError as exc:
+            return f"enregistreur indisponible : {exc}"
+        call.recording = True
+        call.file_for_astguard = self._paths.astguard_dir / name
+        await self._store.recording_started(call.call_id, str(call.file_for_astguard),
+                                            dt.datetime.now(dt.UTC),
+                                            call.policy.retention_days)
+        return None
+
+    async def _stop_and_delete(self, call: _Call, at: dt.datetime, reason: str) -> None:
+        try:
+            await self._recorder.stop(call.channel_name)
+        except RecorderError as exc:
+            log.error("inbound %s: StopMixMonitor failed: %s", call.call_id, exc)
+        call.recording = False
+        await self._store.recording_stopped(call.call_id, at, reason)
+        file = await self._store.mark_deleted(call.call_id, dt.datetime.now(dt.UTC), reason)
+        if file:
+            await asyncio.sleep(0.2)  # let MixMonitor close the file it was writing
+            outcome = delete_file(Path(file))
+            await self._store.event(call.call_id, "file_removal", dt.datetime.now(dt.UTC),
+                                    {"result": outcome})
+
+    async def _on_hangup(self, call: _Call, event: dict[str, Any], at: dt.datetime) -> None:
+        await self._store.event(call.call_id, "hangup", at, {
+            "cause": event.get("cause"), "during": "announcement" if call.announcing
+            else "call"})
+        if call.recording:
+            await self._store.recording_stopped(call.call_id, at, "fin d'appel")
+
+    async def _release(self, channel_id: str) -> None:
+        try:
+            await self._ari.continue_in_dialplan(channel_id)
+        except AriError as exc:
+            log.info("inbound channel %s left before continue: %s", channel_id, exc)
+
+    def _prompt_hash(self, prompt: str) -> str | None:
+        path = self._paths.prompts_dir / f"{prompt}.wav"
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
