@@ -101,3 +101,24 @@ async def test_long_retention_with_a_legal_basis(db):
                            legal_basis="preuve de contrat (art. 6.1.b RGPD)")
     policy = await store.policy_for("0170000003")
     assert policy.retention_days == 365 and policy.retention_class == "base-légale"
+
+
+async def test_the_running_service_purges(db, tmp_path):
+    import asyncio
+
+    from astguard.clock import PinnedClock
+    from astguard.service import run_purges
+
+    store = InboundStore(db)
+    call_id, file = await a_recording(store, tmp_path, started=T0, days=1)
+    task = asyncio.create_task(run_purges(store, PinnedClock(T0 + dt.timedelta(days=3)),
+                                          interval=0.05))
+    try:
+        async with asyncio.timeout(5):
+            while file.exists():
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert (await store.call_evidence(call_id))["recording"]["delete_reason"] == \
+        "durée de conservation échue"

@@ -30,7 +30,7 @@ from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
-from astguard.store.inbound import InboundStore
+from astguard.store.inbound import InboundStore, purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
@@ -93,6 +93,22 @@ async def check_schema_if_reachable(db: Database) -> bool:
     return True
 
 
+PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
+
+
+async def run_purges(store: InboundStore, clock: Clock,
+                     interval: float = PURGE_INTERVAL) -> None:
+    """Forever: delete recordings past their retention, each deletion logged first."""
+    while True:
+        try:
+            await purge_expired(store, clock.now())
+        except StoreUnavailable:
+            pass  # nothing is deleted without its evidence; try again later
+        except Exception:
+            log.exception("retention purge failed")
+        await asyncio.sleep(interval)
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with components(settings) as c, aiohttp.ClientSession() as session:
@@ -124,6 +140,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             asyncio.create_task(ari.run(dispatch), name="ari"),
             asyncio.create_task(
                 c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
+            asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
         ]
         server = None
         if settings.agi_enabled:
