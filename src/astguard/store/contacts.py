@@ -66,7 +66,7 @@ async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
                        window_days: int = 30,
                        caller_ids: Sequence[str] = ()) -> StoreFacts:
     """Lock (principal, consumer) for the transaction and read its history and the caller-ID
-    facts: one round trip (migrations 0003, 0004). Outside a transaction the lock is released
+    facts: one round trip (migration 0003). Outside a transaction the lock is released
     when the statement ends."""
     row = await conn.fetchrow(
         "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7, $8)",

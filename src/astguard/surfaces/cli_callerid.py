@@ -4,26 +4,16 @@ check that explains a number's verdict for a dial mode (R-F, R-G)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from astguard.errors import InputError
+from astguard.instants import input_day
 from astguard.policy.caller_id import CallerIdRecord, canonical, check_presented
 from astguard.policy.model import DialMode
 from astguard.store.caller_ids import KINDS
 from astguard.surfaces.table import render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def _day(text: str | None, what: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what} {text!r} : date AAAA-MM-JJ attendue") from None
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -57,8 +47,8 @@ async def run(c: Any, args: argparse.Namespace) -> int:
     cmd = args.callerid_cmd
     if cmd == "add":
         saved = await store.add(args.number, args.principal, mandate_ref=args.mandate,
-                                valid_from=_day(args.valid_from, "--from"),
-                                valid_to=_day(args.valid_to, "--to"), trunk=args.trunk,
+                                valid_from=input_day(args.valid_from, "--from"),
+                                valid_to=input_day(args.valid_to, "--to"), trunk=args.trunk,
                                 operator=args.operator, kind=args.kind)
         print(f"{saved['number']} ({saved['kind']}) ajouté pour {saved['principal']}")
     elif cmd == "list":
@@ -77,7 +67,7 @@ async def run(c: Any, args: argparse.Namespace) -> int:
 
 async def _check(c: Any, args: argparse.Namespace) -> int:
     tables = c.settings.rules.numbering
-    today = _day(args.date, "--date") or c.clock.now().astimezone(PARIS).date()
+    today = input_day(args.date, "--date") or c.clock.now().astimezone(PARIS).date()
     principal = args.principal or ""
     inventory: tuple[CallerIdRecord, ...] = ()
     if principal:

@@ -4,7 +4,6 @@ contracts, call-backs, outside attempts, linked numbers, imports and the history
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,23 +12,7 @@ from astguard.contacts import ContactService
 from astguard.errors import InputError
 from astguard.bloctel import import_bloctel
 from astguard.imports import KINDS, import_file
-from astguard.instants import parse_instant
-
-
-def _instant(text: str, what: str) -> dt.datetime:
-    try:
-        return parse_instant(text, what)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
-
-def _day(text: str | None, what: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what} {text!r} : date AAAA-MM-JJ attendue") from None
+from astguard.instants import input_day, input_instant
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -126,9 +109,9 @@ async def run(c: Any, args: argparse.Namespace) -> int:
     elif cmd == "consent" and args.consent_cmd == "add":
         new = await service.add_consent(
             args.principal, args.number, scopes=args.scopes,
-            collected_at=_instant(args.collected_at, "--collected-at"), channel=args.channel,
+            collected_at=input_instant(args.collected_at, "--collected-at"), channel=args.channel,
             wording=args.wording, proof_ref=args.proof,
-            valid_until=_instant(args.valid_until, "--valid-until") if args.valid_until else None)
+            valid_until=input_instant(args.valid_until, "--valid-until") if args.valid_until else None)
         print("consentement enregistré" if new else "consentement déjà enregistré")
     elif cmd == "consent" and args.consent_cmd == "withdraw":
         n = await service.withdraw_consent(args.principal, args.number)
@@ -142,16 +125,16 @@ async def run(c: Any, args: argparse.Namespace) -> int:
                       f"{consent['channel']}  {consent['proof_ref']}")
     elif cmd == "contract":
         await service.add_contract(args.principal, args.number, scopes=args.scopes,
-                                   started_on=_day(args.start, "--start"),
-                                   ended_on=_day(args.end, "--end"), reference=args.reference)
+                                   started_on=input_day(args.start, "--start"),
+                                   ended_on=input_day(args.end, "--end"), reference=args.reference)
         print("contrat enregistré")
     elif cmd == "callback":
-        await service.add_callback(args.principal, args.number, _instant(args.at, "--at"),
+        await service.add_callback(args.principal, args.number, input_instant(args.at, "--at"),
                                    args.proof)
         print("rappel enregistré")
     elif cmd == "attempt":
         new = await service.record_external_attempt(args.principal, args.number,
-                                                     _instant(args.at, "--at"), args.reference)
+                                                     input_instant(args.at, "--at"), args.reference)
         print("tentative enregistrée" if new else "tentative déjà enregistrée")
     elif cmd == "consumer":
         print(f"consommateur {await service.link_numbers(args.numbers)}")
@@ -178,7 +161,7 @@ async def _import(c: Any, args: argparse.Namespace):
         if not (args.principal and args.submitted and args.returned and args.date):
             raise InputError("import bloctel : --principal, --submitted, --returned et --date")
         return await import_bloctel(c.db, args.principal, Path(args.submitted),
-                                    Path(args.returned), _day(args.date, "--date"))
+                                    Path(args.returned), input_day(args.date, "--date"))
     if not args.file:
         raise InputError(f"import {args.kind} : nom du fichier attendu")
     return await import_file(c.db, args.kind, Path(args.file))

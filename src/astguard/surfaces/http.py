@@ -19,7 +19,7 @@ from aiohttp import web
 from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
-from astguard.instants import parse_instant
+from astguard.instants import input_day, input_instant
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.store.caller_ids import CallerIdStore
@@ -69,10 +69,7 @@ class Body:
         text = self.text(name, required=required)
         if text is None:
             return None
-        try:
-            return parse_instant(text, f"champ {name!r}")
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        return input_instant(text, f"champ {name!r}")
 
     def strings(self, name: str) -> list[str]:
         value = self._data.get(name)
@@ -230,12 +227,8 @@ class Api:
 
     async def add_caller_id(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        try:
-            start = dt.date.fromisoformat(body.text("valid_from") or "")
-            end_text = body.text("valid_to", required=False)
-            end = dt.date.fromisoformat(end_text) if end_text else None
-        except ValueError:
-            raise InputError("valid_from/valid_to : date AAAA-MM-JJ attendue") from None
+        start = input_day(body.text("valid_from") or "", "champ 'valid_from'")
+        end = input_day(body.text("valid_to", required=False), "champ 'valid_to'")
         saved = await self._caller_ids.add(
             body.text("number") or "", body.text("principal") or "",
             mandate_ref=body.text("mandate_ref") or "", valid_from=start, valid_to=end,

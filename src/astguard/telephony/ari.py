@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import logging
 import random
@@ -23,6 +24,17 @@ from astguard.errors import AriError
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[dict[str, Any]], None]
+
+
+def event_time(event: dict[str, Any]) -> dt.datetime:
+    """When Asterisk says an event happened (2026-11-25T16:12:03.123+0000), else now."""
+    raw = event.get("timestamp")
+    if raw:
+        try:
+            return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.UTC)
 
 
 class AriClient:

@@ -22,7 +22,7 @@ from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
 from astguard.store.inbound import InboundPolicy, InboundStore, delete_file
-from astguard.telephony.ari import AriClient
+from astguard.telephony.ari import AriClient, event_time
 from astguard.telephony.recorder import Recorder, RecorderError
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,6 @@ class RecordingPaths:
     prompts_dir: Path  # astguard's view of Asterisk's sounds/fr/astguard
 
 
-def _timestamp(event: dict[str, Any]) -> dt.datetime:
-    raw = event.get("timestamp")
-    if raw:
-        try:
-            return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
-        except ValueError:
-            pass
-    return dt.datetime.now(dt.UTC)
-
-
 class InboundStasisApp:
     def __init__(self, ari: AriClient, store: InboundStore, recorder: Recorder,
                  paths: RecordingPaths, clock_mode: str = "system") -> None:
@@ -76,7 +66,7 @@ class InboundStasisApp:
     def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         channel = event.get("channel") or {}
-        at = _timestamp(event)
+        at = event_time(event)
         if kind == "StasisStart":
             args = event.get("args") or []
             if args and args[0] == "inbound":

@@ -23,7 +23,7 @@ from astguard.errors import AriError
 from astguard.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
 from astguard.store.evidence import Outcome
-from astguard.telephony.ari import AriClient
+from astguard.telephony.ari import AriClient, event_time
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class OutboundStasisApp:
                 self._spawn(self._release(channel_id))
         elif kind == "ChannelStateChange" and channel_id in self._tracked:
             if channel.get("state") == "Up" and self._tracked[channel_id].answered_at is None:
-                self._tracked[channel_id].answered_at = _timestamp(event)
+                self._tracked[channel_id].answered_at = event_time(event)
         elif kind == "Dial":
             caller = (event.get("caller") or {}).get("id")
             status = event.get("dialstatus")
@@ -113,7 +113,7 @@ class OutboundStasisApp:
                 self._tracked[caller].dial_status = status
         elif kind == "ChannelDestroyed" and channel_id in self._tracked:
             tracked = self._tracked.pop(channel_id)
-            ended = _timestamp(event)
+            ended = event_time(event)
             duration = None
             if tracked.answered_at is not None:
                 duration = round((ended - tracked.answered_at).total_seconds(), 3)
@@ -175,14 +175,3 @@ class OutboundStasisApp:
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _timestamp(event: dict[str, Any]) -> dt.datetime:
-    raw = event.get("timestamp")
-    if raw:
-        try:
-            # ARI writes 2026-11-25T16:12:03.123+0000
-            return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
-        except ValueError:
-            pass
-    return dt.datetime.now(dt.UTC)

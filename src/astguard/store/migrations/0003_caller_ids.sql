@@ -1,4 +1,5 @@
--- astguard 0004: caller-ID inventory (R-F2), per-campaign rewrite or refuse, network refusals.
+-- astguard 0003: caller-ID inventory (R-F2), per-campaign rewrite or refuse, network refusals;
+-- and one round trip for a decision's contact and caller-ID facts.
 
 ALTER TABLE campaigns
     ADD COLUMN cli_policy text NOT NULL DEFAULT 'rewrite' CHECK (cli_policy IN ('rewrite', 'refuse'));
@@ -38,9 +39,10 @@ CREATE TABLE caller_id_alerts (
 );
 CREATE UNIQUE INDEX caller_id_alerts_open ON caller_id_alerts (caller_id) WHERE cleared_at IS NULL;
 
--- The contact facts, now with the inventory entries and open alerts of the numbers this call
--- may present: still one round trip (see 0003 for the lock and snapshot argument).
-DROP FUNCTION astguard_contact_facts(text, text, date, date, timestamptz, timestamptz, timestamptz);
+-- The facts a prospecting decision needs, in one round trip. Takes the (principal, consumer)
+-- advisory lock, then reads. The function is VOLATILE, so under READ COMMITTED the reading
+-- statement takes its snapshot after the lock is granted and sees the attempt the previous
+-- holder committed (R-D6: check and count are one atomic step).
 CREATE FUNCTION astguard_contact_facts(p_principal text, p_number text, p_since date,
                                        p_today date, p_cb_from timestamptz,
                                        p_cb_to timestamptz, p_now timestamptz,

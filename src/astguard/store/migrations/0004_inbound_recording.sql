@@ -1,4 +1,4 @@
--- astguard 0005: inbound calls, recording consent (R-I1 to R-I5).
+-- astguard 0004: inbound calls, recording consent (R-I1 to R-I5).
 
 -- Recording policy per called number (DID) or queue. Retention beyond the CNIL's six months for
 -- quality and training recordings needs a stated legal basis (R-I4).
