@@ -201,6 +201,65 @@ _DECLINE_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+# An agent's desk: answers, then 1.5 s later presses *85 (SIP INFO), then waits for the BYE.
+_DESK_OBJECTION_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard desk pressing *85">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="peer_from"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:desk@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+""" + _INVITE_SDP + """    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <pause milliseconds="1500"/>
+""" + "".join(f"""  <send retrans="500">
+    <![CDATA[
+      INFO sip:asterisk@127.0.0.1:5060 SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:desk@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: [$peer_from]
+      Call-ID: [call_id]
+      CSeq: {n} INFO
+      Contact: <sip:desk@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+  <pause milliseconds="250"/>
+""" for n, digit in enumerate("*85", 1)) + """  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"""
+
+
 @dataclass
 class CallResult:
     returncode: int
@@ -263,10 +322,11 @@ class Carrier:
         self.log = workdir / "carrier-messages.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, decline: bool = False) -> None:
+    def start(self, decline: bool = False, desk_objection: bool = False) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         scenario = self.workdir / "carrier.xml"
-        scenario.write_text(_DECLINE_SCENARIO if decline else _UAS_SCENARIO)
+        scenario.write_text(_DESK_OBJECTION_SCENARIO if desk_objection
+                            else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),

@@ -29,7 +29,13 @@ from astguard.store.evidence import EvidenceStore
 from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
-from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
+from astguard.telephony.fastagi import (
+    ContactsAgi,
+    HardenedFastAGI,
+    InboundAgi,
+    OutboundAgi,
+    serve_fastagi,
+)
 from astguard.store.inbound import InboundStore, purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.recorder import AmiRecorder
@@ -147,6 +153,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
             OutboundAgi(c.gate).install(agi)
             ContactsAgi(c.contacts).install(agi)
+            InboundAgi(inbound).install(agi)
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None

@@ -123,3 +123,33 @@ def test_no_policy_no_announcement_no_recording(inbound_guard, seeded, tmp_path)
                         and last_call(seeded), what="the call")
     assert evidence["call"]["mode"] == "off" and evidence["recording"] is None
     assert os.environ.get("PATH")  # the guard ran with the test's environment
+
+
+@pytest.fixture
+def objecting_desk(lab, tmp_path_factory):
+    from lab.sipp import Carrier
+
+    desk = Carrier(tmp_path_factory.mktemp("desk"), port=5084)
+    desk.start(desk_objection=True)
+    yield desk
+    desk.stop()
+
+
+def test_agents_code_stops_and_deletes_the_recording(inbound_guard, objecting_desk, seeded,
+                                                      lab, tmp_path):
+    async def policy():
+        db = Database(seeded)
+        await InboundStore(db).set_policy("0170000005", "announce")
+        await db.close()
+
+    asyncio.run(policy())
+    result = inbound_call(tmp_path, "0170000005", hangup_at_ms=ANNOUNCEMENT_MS + 6000)
+    assert result.ok, result.messages[-1500:]  # the call went on after the agent's code
+    evidence = settled(seeded, "file_removal")
+    objection = [e for e in evidence["events"] if e["kind"] == "objection"][0]
+    assert objection["detail"] == {"code": "RECORDING_OBJECTED", "during": "call",
+                                   "by": "agent"}
+    assert evidence["recording"]["deleted_at"] is not None
+    assert not Path(evidence["recording"]["file"]).exists()
+    log = (lab.logdir / "asterisk.log").read_text(errors="replace")
+    assert "Playing 'astguard/enregistrement-arrete" in log

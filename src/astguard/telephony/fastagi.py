@@ -203,6 +203,28 @@ class ContactsAgi:
         await request.set_variable("ASTGUARD_CODE_PROMPT", prompt)
 
 
+class InboundAgi:
+    """/objection: the agent's feature code during an inbound call (features.conf)."""
+
+    def __init__(self, inbound: Any) -> None:
+        self._inbound = inbound
+
+    def install(self, app: HardenedFastAGI) -> None:
+        app.add_route("objection", self.objection)
+
+    async def objection(self, request: TimedRequest) -> None:
+        reply = await request.send_command("GET VARIABLE ASTGUARD_INBOUND_CALL")
+        call_id = _variable_value(reply)
+        stopped = False
+        if call_id:
+            try:
+                stopped = await self._inbound.objection_by_agent(call_id)
+            except StoreUnavailable as exc:
+                log.error("agent's objection on %s not recorded: %s", call_id, exc)
+        prompt = "enregistrement-arrete" if stopped else _FAILED_PROMPT
+        await request.send_command(f'STREAM FILE astguard/{prompt} ""')
+
+
 def _variable_value(reply: dict[str, Any]) -> str:
     # "200 result=1 (value)" parses to {"result": ("1", "value")}; result=0: not set.
     result = reply.get("result")

@@ -58,6 +58,7 @@ class InboundStasisApp:
         self._paths = paths
         self._clock_mode = clock_mode
         self._calls: dict[str, _Call] = {}
+        self._by_call_id: dict[str, _Call] = {}
         self._by_playback: dict[str, _Call] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -198,6 +199,15 @@ class InboundStasisApp:
             return f"enregistreur indisponible : {exc}"
         call.recording = True
         call.file_for_astguard = self._paths.astguard_dir / name
+        self._by_call_id[call.call_id] = call
+        try:
+            # The agent's channel inherits these: its *85 code names this call (R-I2).
+            await self._ari.set_variable(call.channel_id, "__ASTGUARD_INBOUND_CALL",
+                                         call.call_id)
+            await self._ari.set_variable(call.channel_id, "__DYNAMIC_FEATURES",
+                                         "astguard-objection")
+        except AriError as exc:
+            log.warning("inbound %s: agent's objection code not armed: %s", call.call_id, exc)
         await self._store.recording_started(call.call_id, str(call.file_for_astguard),
                                             dt.datetime.now(dt.UTC),
                                             call.policy.retention_days)
@@ -217,12 +227,27 @@ class InboundStasisApp:
             await self._store.event(call.call_id, "file_removal", dt.datetime.now(dt.UTC),
                                     {"result": outcome})
 
+    async def objection_by_agent(self, call_id: str) -> bool:
+        """The agent's code: the caller said they object. True when a recording was stopped."""
+        call = self._by_call_id.get(call_id)
+        if call is None or not call.recording:
+            return False
+        lock = self._locks.setdefault(call.channel_id, asyncio.Lock())
+        async with lock:
+            at = dt.datetime.now(dt.UTC)
+            call.objected = True
+            await self._store.event(call.call_id, "objection", at, {
+                "code": "RECORDING_OBJECTED", "during": "call", "by": "agent"})
+            await self._stop_and_delete(call, at, "objection signalée par l'agent")
+        return True
+
     async def _on_hangup(self, call: _Call, event: dict[str, Any], at: dt.datetime) -> None:
         await self._store.event(call.call_id, "hangup", at, {
             "cause": event.get("cause"), "during": "announcement" if call.announcing
             else "call"})
         if call.recording:
             await self._store.recording_stopped(call.call_id, at, "fin d'appel")
+        self._by_call_id.pop(call.call_id, None)
 
     async def _release(self, channel_id: str) -> None:
         try:
