@@ -29,6 +29,43 @@ _INVITE_SDP = """\
 """
 
 
+# In-dialog requests of a caller whose INVITE was answered (2xx): the ACK and the BYE.
+_ACK_2XX = """  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def _bye(cseq: int) -> str:
+    return f"""  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} BYE
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
 def _info_dtmf(digits: str) -> str:
     """SIP INFO (application/dtmf-relay) for each digit, CSeq 2, 3, …"""
     out = []
@@ -81,37 +118,8 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
         body = """  <recv response="180" optional="true" rtd="pdd"/>
   <recv response="183" optional="true" rtd="pdd"/>
   <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-""" + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
-""" + """  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: """ + str(2 + len(dtmf)) + """ BYE
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-"""
+""" + _ACK_2XX + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
+""" + _bye(2 + len(dtmf))
     else:  # refused: the prompt as early media (183), then the final status
         progress = ('<recv response="183" rtd="pdd"/>' if early_media else
                     '<recv response="180" optional="true"/>\n  '
@@ -414,37 +422,7 @@ def _inbound_scenario(dtmf_at_ms: int | None, digit: str, hangup_at_ms: int,
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-""" + steps + """  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"""
+""" + _ACK_2XX + steps + _bye(2) + "</scenario>\n"
 
 
 def inbound_call(workdir: Path, did: str, *, hangup_at_ms: int, dtmf_at_ms: int | None = None,
