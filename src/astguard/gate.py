@@ -150,6 +150,8 @@ class Gate:
 
     def _row(self, decision_id: str, verdict: Verdict, call: CallRequest,
              facts: Facts) -> dict[str, Any]:
+        if call.agent is None and facts.agent is not None:
+            call = dataclasses.replace(call, agent=facts.agent)
         return evidence_row(decision_id, verdict, call, classification=facts.classification,
                             clock_mode=self._clock.mode, node=self._node)
 
@@ -186,7 +188,8 @@ class Gate:
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
-        return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how)
+        return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how,
+                     agent=found.agent)
 
     def _from_cache(self, call: CallRequest) -> Facts:
         cached = self._known.get((call.endpoint, call.campaign_name))

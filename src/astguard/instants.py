@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from astguard.errors import InputError
 
@@ -42,3 +43,20 @@ def input_instant(text: str, what: str) -> dt.datetime:
         return parse_instant(text, what)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def period(first: str | None, last: str | None, today: dt.date,
+           default_days: int = 7) -> tuple[dt.datetime, dt.datetime]:
+    """[first 00:00, day after last 00:00) in Paris time, from two YYYY-MM-DD days, both
+    included; missing: the `default_days` days up to today. A bad day is an InputError."""
+    end_day = input_day(last, "fin de période") or today
+    start_day = input_day(first, "début de période") or end_day - dt.timedelta(
+        days=default_days - 1)
+    if end_day < start_day:
+        raise InputError(f"période vide : {start_day} est après {end_day}")
+    start = dt.datetime.combine(start_day, dt.time(0), PARIS)
+    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(0), PARIS)
+    return start, end

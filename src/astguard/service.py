@@ -26,7 +26,9 @@ from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
+from astguard.store.reports import Reports
 from astguard.store.spool import Spool
+from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import (
@@ -56,7 +58,7 @@ class Components:
     contacts: ContactService
     caller_ids: CallerIdStore
     metrics: Metrics
-
+    reports: Reports
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
@@ -77,16 +79,23 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate,
                          ContactService(db, clock, settings.rules),
-                         CallerIdStore(db, settings.rules.numbering.npv_roots), metrics)
+                         CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
+                         Reports(db, settings.rules.opt_in_from))
     finally:
         await db.close()
 
 
 def api_app(c: Components) -> web.Application:
+    """The API and the dashboard on one aiohttp application."""
     settings = c.settings
-    return Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
-               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
-               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics).app()
+    api = Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
+              read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
+              gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
+              reports=c.reports, clock=c.clock, db=c.db)
+    app = api.app()
+    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=c.directory,
+              clock=c.clock).install(app)
+    return app
 
 
 async def check_schema_if_reachable(db: Database) -> bool:

@@ -46,6 +46,7 @@ class Settings:
     clock: ClockSetting = ClockSetting()
     rules: RuleSettings = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_user: str = "astguard"
@@ -101,6 +102,7 @@ class Settings:
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=reader.choice("ASTGUARD_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             ami_host=reader.text("ASTGUARD_AMI_HOST", "127.0.0.1"),
             ami_port=reader.integer("ASTGUARD_AMI_PORT", 5038, 1, 65535),
             ami_user=reader.text("ASTGUARD_AMI_USER", "astguard"),

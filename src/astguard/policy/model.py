@@ -132,6 +132,7 @@ class Facts:
     history: ContactHistory | None = None  # None: not read (dry run without store, out of scope)
     inventory: tuple[Any, ...] = ()  # CallerIdRecord of the numbers this call may present
     blocked_caller_ids: frozenset[str] = frozenset()  # numbers the network keeps refusing
+    agent: str | None = None  # the agent the endpoint belongs to (evidence only)
 
 
 @dataclass(frozen=True, slots=True)

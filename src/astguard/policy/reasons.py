@@ -144,6 +144,42 @@ _META: dict[ReasonCode, _Meta] = {
         "Contrôle de conformité indisponible ({detail}) : appel de démarchage refusé par sécurité."),
 }
 
+# The rule-book section or rule each code enforces (totals per rule in inspection reports).
+RULE_IDS: dict[ReasonCode, str] = {
+    ReasonCode.PURPOSE_UNCLASSIFIED: "R-A", ReasonCode.OUT_OF_SCOPE_SERVICE_CALL: "R-A",
+    ReasonCode.OUT_OF_SCOPE_B2B: "R-A", ReasonCode.NON_FR_DESTINATION: "R-A",
+    ReasonCode.INVALID_NUMBER: "R-A", ReasonCode.EMERGENCY_NUMBER: "R-A",
+    ReasonCode.OUTSIDE_CALL_DAYS: "R-D1", ReasonCode.PUBLIC_HOLIDAY: "R-D2",
+    ReasonCode.OUTSIDE_CALL_WINDOW: "R-D3", ReasonCode.TIMEZONE_UNKNOWN: "R-D4",
+    ReasonCode.ALLOWED_SCHEDULED_CALLBACK: "R-D5", ReasonCode.FREQUENCY_CAP: "R-D6",
+    ReasonCode.REFUSAL_COOLDOWN: "R-D7", ReasonCode.CONSUMER_OPPOSED: "R-B3",
+    ReasonCode.NO_CONSENT: "R-B1", ReasonCode.CONSENT_EXPIRED: "R-B2",
+    ReasonCode.CONSENT_SCOPE_MISMATCH: "R-B2", ReasonCode.CONSENT_WRONG_PRINCIPAL: "R-B2",
+    ReasonCode.CONSENT_WITHDRAWN: "R-B3", ReasonCode.SECTOR_BAN: "R-B6",
+    ReasonCode.BLOCTEL_LISTED: "R-C1", ReasonCode.BLOCTEL_SCRUB_STALE: "R-C2",
+    ReasonCode.CLI_WITHHELD: "R-F1", ReasonCode.CALLER_ID_NOT_AUTHORISED: "R-F2",
+    ReasonCode.CALLER_ID_FORBIDDEN_RANGE: "R-F3", ReasonCode.NPV_REQUIRED: "R-F4",
+    ReasonCode.MOBILE_CLI_NOT_ALLOWED: "R-F5", ReasonCode.CALL_BLOCKED_BY_NETWORK: "R-G1",
+    ReasonCode.AUTOMATED_CALL_NO_CONSENT: "R-H1", ReasonCode.GUARD_UNAVAILABLE: "§7",
+}
+
+
+def rule_of(code: str) -> str:
+    """The rule id of a recorded reason code ("?" for a code this version does not know)."""
+    try:
+        return RULE_IDS[ReasonCode(code)]
+    except ValueError:
+        return "?"
+
+
+def text_of(code: str) -> str:
+    """The French text of a code, without its inputs (for reports and the dashboard)."""
+    try:
+        return _META[ReasonCode(code)].text.split(":")[0].split(" (")[0].rstrip(".")
+    except ValueError:
+        return code
+
+
 # When several denials apply, the agent hears the prompt of the first family in this order.
 _PROMPT_ORDER: tuple[PromptFamily, ...] = (
     PromptFamily.UNAVAILABLE,

@@ -27,6 +27,7 @@ def valid_identifier(value: str, what: str, pattern: re.Pattern[str] = _IDENT) -
 class Classification:
     campaign: Campaign | None
     how: str  # evidence: how the campaign was found, or why not
+    agent: str | None = None  # the endpoint's agent, for the evidence
 
 
 def _campaign(row: asyncpg.Record) -> Campaign:
@@ -56,7 +57,7 @@ class Directory:
         # One round trip: the endpoint (if any) and the campaign it leads to.
         row = await conn.fetchrow(
             """SELECT ep.endpoint AS ep_name, ep.default_campaign, ep.allowed_campaigns,
-                      c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
+                      ep.agent, c.name, c.principal_id, c.purpose, c.dial_mode, c.caller_id,
                       c.scope, c.sector, c.press, c.cli_policy
                FROM (SELECT 1) AS one
                LEFT JOIN agent_endpoints ep ON ep.endpoint = $1
@@ -77,7 +78,7 @@ class Directory:
             return Classification(None, f"campagne {wanted} inconnue ou inactive")
         how = (f"campagne {wanted} demandée pour l'appel" if override
                else f"campagne par défaut du poste {endpoint}")
-        return Classification(_campaign(row), how)
+        return Classification(_campaign(row), how, row["agent"])
 
     # -- management (CLI, API) ---------------------------------------------------------------
     async def add_principal(self, principal_id: str, name: str) -> None:

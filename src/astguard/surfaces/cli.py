@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,14 +14,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from astguard import __version__
+from astguard import __version__, logs
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings
 from astguard.store import schema
-from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound
+from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -93,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_contacts.add_parsers(sub)
     cli_callerid.add_parsers(sub)
     cli_inbound.add_parsers(sub)
+    cli_reports.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
     sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
@@ -140,8 +140,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
         for key, value in settings.describe().items():
             print(f"{key} = {value}")
@@ -174,6 +173,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         return await cli_callerid.run(c, args)
     if cmd in ("inbound", "purge"):
         return await cli_inbound.run(c, args)
+    if cmd in cli_reports.COMMANDS:
+        return await cli_reports.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
             if args.db_cmd == "migrate":

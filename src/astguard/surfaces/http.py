@@ -16,19 +16,26 @@ from typing import Any
 
 from aiohttp import web
 
+from astguard.clock import Clock
 from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
-from astguard.instants import input_day, input_instant
+from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.store.caller_ids import CallerIdStore
+from astguard.store import audit
+from astguard.store.database import Database
 from astguard.store.directory import Directory
+from astguard.store.reports import DecisionFilter, Reports
+from astguard.surfaces.openapi import openapi_document
+from astguard.surfaces.report_render import inspection_csv, inspection_html
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _READ, _WRITE = "read", "write"
+TOKEN_COOKIE = "astguard_jeton"
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -84,7 +91,8 @@ class Api:
                  caller_ids: CallerIdStore,
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, reports: Reports | None = None,
+                 clock: Clock | None = None, db: Database | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -93,6 +101,9 @@ class Api:
         self._write = write_tokens
         self._gate_at = gate_at  # a gate whose clock is pinned at the request's "at"
         self._metrics = metrics
+        self._reports = reports
+        self._clock = clock
+        self._db = db
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -107,6 +118,12 @@ class Api:
         r.add_post("/v1/attempts", self._guard(_WRITE, self.attempt))
         r.add_get("/v1/caller-ids", self._guard(_READ, self.caller_ids))
         r.add_post("/v1/caller-ids", self._guard(_WRITE, self.add_caller_id))
+        r.add_get("/v1/decisions", self._guard(_READ, self.decisions))
+        r.add_get("/v1/stats/refusals", self._guard(_READ, self.refusal_stats))
+        r.add_get("/v1/campaigns/{name}/summary", self._guard(_READ, self.campaign_summary))
+        r.add_get("/v1/reports/inspection", self._guard(_READ, self.inspection))
+        r.add_get("/v1/audit/verify", self._guard(_READ, self.audit_verify))
+        r.add_get("/v1/openapi.json", self.openapi)
         r.add_get("/v1/health", self.health)
         r.add_get("/metrics", self.prometheus)
         return app
@@ -122,16 +139,26 @@ class Api:
         except StoreUnavailable as exc:
             return _error(503, f"base de données indisponible : {exc}")
 
-    def _guard(self, right: str, handler: Handler) -> Handler:
-        allowed = self._write if right == _WRITE else self._read
+    def token_right(self, request: web.Request) -> str | None:
+        """The right the request's token gives: a bearer token, or (reads only, so that a
+        forged cross-site form can never write) the dashboard's cookie."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        if not token and request.method in ("GET", "HEAD"):
+            token = request.cookies.get(TOKEN_COOKIE, "")
+        return self.right_of(token)
 
+    def right_of(self, token: str) -> str | None:
+        if not token or not any(hmac.compare_digest(token, t) for t in self._read):
+            return None
+        return _WRITE if any(hmac.compare_digest(token, t) for t in self._write) else _READ
+
+    def _guard(self, right: str, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") \
-                else ""
-            if not token or not any(hmac.compare_digest(token, t) for t in self._read):
+            has = self.token_right(request)
+            if has is None:
                 return _error(401, "jeton absent ou inconnu (Authorization: Bearer …)")
-            if not any(hmac.compare_digest(token, t) for t in allowed):
+            if right == _WRITE and has != _WRITE:
                 return _error(403, "ce jeton ne permet que la lecture")
             return await handler(request)
 
@@ -244,3 +271,82 @@ class Api:
             body.text("reference") or "")
         return _ok({"new": new}, status=201 if new else 200)
 
+
+    # Supervision and inspection (read-only) ------------------------------------------------
+
+    def _need(self) -> tuple[Reports, Clock]:
+        if self._reports is None or self._clock is None:
+            raise web.HTTPNotFound(text="reports are not configured")
+        return self._reports, self._clock
+
+    def _period(self, request: web.Request, default_days: int = 7
+                ) -> tuple[dt.datetime, dt.datetime]:
+        _, clock = self._need()
+        today = clock.now().astimezone(PARIS).date()
+        return period(request.query.get("from"), request.query.get("to"), today, default_days)
+
+    @staticmethod
+    def _int(request: web.Request, name: str, default: int) -> int:
+        text = request.query.get(name)
+        if text is None:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"paramètre {name!r} : nombre entier attendu") from None
+
+    async def decisions(self, request: web.Request) -> web.Response:
+        reports, _ = self._need()
+        start, end = self._period(request)
+        q = request.query
+        found = await reports.decisions(DecisionFilter(
+            start, end, campaign=q.get("campaign"), agent=q.get("agent"),
+            reason=q.get("reason"), decision=q.get("decision"), principal=q.get("principal"),
+            number=q.get("number"), limit=self._int(request, "limit", 200),
+            offset=self._int(request, "offset", 0)))
+        return _ok({"from": start.isoformat(), "to": end.isoformat(), **found})
+
+    async def refusal_stats(self, request: web.Request) -> web.Response:
+        reports, _ = self._need()
+        start, end = self._period(request)
+        return _ok(await reports.refusal_stats(start, end, request.query.get("principal")))
+
+    async def campaign_summary(self, request: web.Request) -> web.Response:
+        reports, _ = self._need()
+        start, end = self._period(request, default_days=30)
+        return _ok(await reports.campaign(request.match_info["name"], start, end))
+
+    async def inspection(self, request: web.Request) -> web.Response:
+        reports, _ = self._need()
+        principal = request.query.get("principal")
+        if not principal:
+            raise InputError("paramètre 'principal' manquant")
+        start, end = self._period(request, default_days=30)
+        report = await reports.inspection(principal, start, end)
+        fmt = request.query.get("format", "json")
+        name = f"inspection-{principal}-{start:%Y%m%d}-{end:%Y%m%d}"
+        if fmt == "json":
+            return _ok(report)
+        if fmt == "csv":
+            return web.Response(
+                text=inspection_csv(report), content_type="text/csv", charset="utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        if fmt == "html":
+            query = request.rel_url.update_query(format="csv")
+            return web.Response(text=inspection_html(report, csv_link=str(query)),
+                                content_type="text/html", charset="utf-8")
+        raise InputError("format : json, csv ou html")
+
+    async def audit_verify(self, request: web.Request) -> web.Response:
+        if self._db is None:
+            raise web.HTTPNotFound(text="audit is not configured")
+        start = end = None
+        if "from" in request.query or "to" in request.query:
+            _, clock = self._need()
+            today = clock.now().astimezone(PARIS).date()
+            start, end = period(request.query.get("from", "1970-01-01"),
+                                request.query.get("to"), today)
+        return _ok((await audit.verify(self._db, start, end)).as_dict())
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return _ok(openapi_document())

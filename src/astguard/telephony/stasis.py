@@ -161,7 +161,11 @@ class OutboundStasisApp:
         log.debug("channel %s: decided in %.2f ms, released after %.2f ms", channel_id,
                   (t_decided - t0) * 1000, (time.perf_counter() - t0) * 1000)
         log.info("%s %s -> %s %s", decided.verdict.decision.value, call.dialled,
-                 decided.verdict.destination, ",".join(decided.verdict.codes) or "-")
+                 decided.verdict.destination, ",".join(decided.verdict.codes) or "-",
+                 extra={"decision_id": decided.decision_id,
+                        "decision": decided.verdict.decision.value,
+                        "reason_codes": decided.verdict.codes, "endpoint": call.endpoint,
+                        "channel": channel_id, "spooled": decided.spooled})
 
     async def _release(self, channel_id: str | None) -> None:
         if channel_id is None:

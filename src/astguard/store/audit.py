@@ -1,0 +1,145 @@
+"""Verifying the evidence hash chain (migration 0005): each link's record still has the
+payload it had when it was written, each link's hash is right, and each link holds the hash of
+its predecessor. The first link that fails is named with the record it covers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from astguard.store.database import Database
+
+GENESIS = "0" * 64
+KIND_LABELS = {
+    "decision": "décision",
+    "outcome": "issue d'appel",
+    "block": "refus/suspension/opposition",
+    "inbound_call": "appel entrant",
+    "inbound_event": "événement d'appel entrant",
+}
+_BATCH = 5000
+
+_LINKS = """
+    SELECT c.seq, c.kind, c.ref, c.at, c.payload_sha256, c.prev_hash, c.hash,
+           p.hash AS predecessor_hash, p.seq IS NOT NULL AS has_predecessor,
+           astguard_sha256(astguard_evidence_payload(c.kind, c.ref)) AS current_sha256
+    FROM evidence_chain c LEFT JOIN evidence_chain p ON p.seq = c.seq - 1
+    WHERE c.seq > $1 AND ($2::timestamptz IS NULL OR c.at >= $2)
+      AND ($3::timestamptz IS NULL OR c.at < $3)
+    ORDER BY c.seq LIMIT $4
+"""
+# Records of the period that have no link at all (written with the triggers disabled).
+_UNCHAINED = """
+    SELECT 'decision' AS kind, d.id::text AS ref, d.decided_at AS at FROM decisions d
+    WHERE ($1::timestamptz IS NULL OR d.decided_at >= $1)
+      AND ($2::timestamptz IS NULL OR d.decided_at < $2)
+      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                      WHERE c.kind = 'decision' AND c.ref = d.id::text)
+    UNION ALL
+    SELECT 'inbound_event', e.id::text, e.at FROM inbound_events e
+    WHERE ($1::timestamptz IS NULL OR e.at >= $1) AND ($2::timestamptz IS NULL OR e.at < $2)
+      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                      WHERE c.kind = 'inbound_event' AND c.ref = e.id::text)
+    ORDER BY at LIMIT 1
+"""
+
+
+def link_hash(prev_hash: str, seq: int, kind: str, ref: str, payload_sha256: str) -> str:
+    text = f"{prev_hash}|{seq}|{kind}|{ref}|{payload_sha256}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Break:
+    seq: int | None
+    kind: str
+    ref: str
+    at: dt.datetime
+    problem: str
+
+    def describe(self) -> str:
+        where = f"maillon {self.seq}" if self.seq is not None else "hors chaîne"
+        return (f"{KIND_LABELS.get(self.kind, self.kind)} {self.ref} ({where}, "
+                f"{self.at.isoformat()}) : {self.problem}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "ref": self.ref, "at": self.at.isoformat(),
+                "problem": self.problem, "text": self.describe()}
+
+
+@dataclass(slots=True)
+class AuditResult:
+    checked: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    first_break: Break | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked": self.checked, "by_kind": self.by_kind,
+                "first_break": self.first_break.as_dict() if self.first_break else None,
+                "head": {"seq": self.head_seq, "hash": self.head_hash}}
+
+
+def _check(link: asyncpg.Record) -> str | None:
+    """The problem with one link, or None."""
+    if link["current_sha256"] is None:
+        return "l'enregistrement a été supprimé"
+    if link["current_sha256"] != link["payload_sha256"]:
+        return "l'enregistrement a été modifié après son écriture"
+    if link_hash(link["prev_hash"], link["seq"], link["kind"], link["ref"],
+                 link["payload_sha256"]) != link["hash"]:
+        return "le maillon lui-même a été modifié (empreinte incorrecte)"
+    if link["seq"] == 1:
+        if link["prev_hash"] != GENESIS:
+            return "le premier maillon ne part pas de l'origine"
+    elif not link["has_predecessor"]:
+        return f"le maillon précédent ({link['seq'] - 1}) a disparu"
+    elif link["predecessor_hash"] != link["prev_hash"]:
+        return "l'empreinte du maillon précédent ne correspond plus"
+    return None
+
+
+async def head(db: Database) -> tuple[int | None, str | None]:
+    """The chain's last link (seq, hash): an anchor to keep outside the database."""
+    async with db.connection() as conn:
+        row = await conn.fetchrow("SELECT seq, hash FROM evidence_chain ORDER BY seq DESC LIMIT 1")
+    return (row["seq"], row["hash"]) if row else (None, None)
+
+
+async def verify(db: Database, start: dt.datetime | None = None,
+                 end: dt.datetime | None = None) -> AuditResult:
+    """Check every link whose record time is in [start, end) (everything when None)."""
+    result = AuditResult()
+    after = 0
+    async with db.connection() as conn:
+        head = await conn.fetchrow("SELECT seq, hash FROM evidence_chain ORDER BY seq DESC LIMIT 1")
+        if head:
+            result.head_seq, result.head_hash = head["seq"], head["hash"]
+        while result.first_break is None:
+            links = await conn.fetch(_LINKS, after, start, end, _BATCH)
+            for link in links:
+                problem = _check(link)
+                if problem:
+                    result.first_break = Break(link["seq"], link["kind"], link["ref"],
+                                               link["at"], problem)
+                    break
+                result.checked += 1
+                result.by_kind[link["kind"]] = result.by_kind.get(link["kind"], 0) + 1
+            if len(links) < _BATCH:
+                break
+            after = links[-1]["seq"]
+        if result.first_break is None:
+            loose = await conn.fetchrow(_UNCHAINED, start, end)
+            if loose:
+                result.first_break = Break(None, loose["kind"], loose["ref"], loose["at"],
+                                           "enregistrement absent de la chaîne")
+    return result

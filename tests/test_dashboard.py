@@ -1,0 +1,209 @@
+"""The supervisors' dashboard against the real PostgreSQL: sign-in, every page, the read-only
+cookie, and, in a real headless Chromium, the live stream and a consumer's page."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from astguard.clock import PinnedClock
+from astguard.contacts import ContactService
+from astguard.gate import Gate
+from astguard.policy import CallRequest, RuleSettings
+from astguard.service import api_app, components
+from astguard.settings import DEFAULT_EMERGENCY, Settings
+from astguard.store.database import Database
+from astguard.store.directory import Directory
+from astguard.store.spool import Spool
+from lab.browser import chromium
+from lab.database import fresh_database
+from tests.conftest import PG_SERVER, give_consent, hold_number
+
+pytestmark = pytest.mark.db
+
+RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+NAME = "astguard_test_dashboard"
+FRIDAY = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # 11:00 in Paris
+READ = "read-token-dashboard-0123"
+WRITE = "write-token-dashboard-0123"
+P = "tb-acme"
+
+
+@pytest.fixture
+async def env(tmp_path) -> AsyncIterator[tuple[str, Gate, ContactService]]:
+    url = await fresh_database(PG_SERVER, NAME)
+    db = Database(url, timeout=5.0)
+    d = Directory(db)
+    await d.add_principal(P, "ACME Énergie")
+    await hold_number(db, P)
+    await d.set_campaign("tb-prospect", P, "prospecting", "manual", "0162123456")
+    await d.set_endpoint("tb-alice", "tb-prospect", [], "Alice")
+    await d.set_endpoint("tb-bob", "tb-prospect", [], "Bob")
+    for n in ("+33612000001", "+33612000002"):
+        await give_consent(db, P, n, scopes=())
+    gate = Gate(db=db, directory=d, spool=Spool(tmp_path / "spool"),
+                clock=PinnedClock(FRIDAY), rules=RULES, node="test")
+    yield url, gate, ContactService(db, PinnedClock(FRIDAY), RULES)
+    await db.close()
+
+
+@pytest.fixture
+async def client(env, tmp_path) -> AsyncIterator[TestClient]:
+    settings = Settings.from_env({
+        "ASTGUARD_DATABASE_URL": env[0], "ASTGUARD_SPOOL_DIR": str(tmp_path),
+        "ASTGUARD_API_READ_TOKENS": READ, "ASTGUARD_API_WRITE_TOKENS": WRITE})
+    async with components(settings, PinnedClock(FRIDAY + dt.timedelta(hours=1))) as c:
+        app = api_app(c)
+        async with TestClient(TestServer(app)) as cl:
+            yield cl
+
+
+async def _login(client: TestClient, token: str = READ) -> None:
+    resp = await client.post("/tableau/connexion", data={"jeton": token},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/tableau/"
+    assert "HttpOnly" in resp.headers["Set-Cookie"]
+    assert "SameSite=Strict" in resp.headers["Set-Cookie"]
+
+
+async def test_pages_need_a_signed_in_browser(client):
+    for path in ("/tableau/", "/tableau/refus", "/tableau/consommateur", "/tableau/campagnes",
+                 "/tableau/campagne/tb-prospect", "/tableau/rapport"):
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"] == "/tableau/connexion", path
+    assert (await client.get("/tableau/flux")).status == 401
+    resp = await client.post("/tableau/connexion", data={"jeton": "nope"})
+    assert resp.status == 401 and "Jeton inconnu" in await resp.text()
+
+
+async def test_the_cookie_reads_but_never_writes(client):
+    await _login(client, WRITE)
+    assert (await client.get("/v1/decisions")).status == 200
+    resp = await client.post("/v1/refusals", json={"number": "0612000001", "principal": P})
+    assert resp.status == 401
+
+
+async def test_every_page_renders_in_french(client, env):
+    _, gate, _ = env
+    await gate.check(CallRequest("0612000001", "ari", endpoint="tb-alice"), record=True)
+    await gate.check(CallRequest("0612000009", "ari", endpoint="tb-bob"), record=True)
+    await _login(client)
+    live = await client.get("/tableau/")
+    text = await live.text()
+    assert live.status == 200 and "<html lang=fr>" in text
+    assert "+33612000009" in text and "NO_CONSENT" in text and "data-seq=" in text
+    refus = await (await client.get("/tableau/refus?from=2026-11-27&to=2026-11-27")).text()
+    assert re.search(r'id="par-motif".*<svg role=img.*R-B1 NO_CONSENT', refus, re.S)
+    assert re.search(r'id="par-agent".*Bob', refus, re.S)
+    assert re.search(r"id=total-refus>1<", refus)
+    campaign = await (await client.get("/tableau/campagne/tb-prospect?from=2026-11-27")).text()
+    assert re.search(r"id=volume>2<", campaign) and "50.0 %" in campaign
+    assert "+33162123456" in campaign
+    consumer = await (await client.get("/tableau/consommateur?numero=0612000001"
+                                       "&campagne=tb-prospect")).text()
+    assert re.search(r'class=tentatives-30j data-principal="tb-acme">1<', consumer)
+    report = await (await client.get(f"/tableau/rapport?principal={P}&from=2026-11-01"
+                                     "&to=2026-11-30")).text()
+    assert "Rapport d'inspection" in report and "Totaux par règle" in report
+    csv_link = re.search(r'id=csv href="([^"]+)"', report)[1].replace("&amp;", "&")
+    resp = await client.get(csv_link)
+    assert resp.status == 200 and resp.content_type == "text/csv"
+
+
+async def test_bad_input_on_a_page_is_a_french_400(client):
+    await _login(client)
+    resp = await client.get("/tableau/consommateur?numero=12ab")
+    assert resp.status == 400 and "class=error" in await resp.text()
+    resp = await client.get("/tableau/refus?from=2026-02-30")
+    assert resp.status == 400
+    resp = await client.get("/tableau/campagne/inconnue")
+    assert resp.status == 400 and "campagne inconnue" in await resp.text()
+    assert (await client.get("/tableau/flux?depuis=x")).status == 400
+
+
+async def test_stream_sends_decisions_made_after_it_opened(client, env):
+    _, gate, _ = env
+    await _login(client)
+    resp = await client.get("/tableau/flux")
+    assert resp.content_type == "text/event-stream"
+    await resp.content.readuntil(b"\n\n")  # retry:
+    decided = await gate.check(CallRequest("0612000002", "ari", endpoint="tb-alice"),
+                               record=True)
+    text = ""
+    async with asyncio.timeout(10):
+        while decided.decision_id not in text:
+            text += (await resp.content.readuntil(b"\n\n")).decode()
+    assert "event: decision" in text and '"decision_fr": "autorisé"' in text
+    resp.close()
+
+
+# In a real browser -------------------------------------------------------------------------
+
+@pytest.fixture
+async def live_server(env, tmp_path) -> AsyncIterator[str]:
+    settings = Settings.from_env({
+        "ASTGUARD_DATABASE_URL": env[0], "ASTGUARD_SPOOL_DIR": str(tmp_path),
+        "ASTGUARD_API_READ_TOKENS": READ})
+    async with components(settings, PinnedClock(FRIDAY + dt.timedelta(hours=1))) as c:
+        server = TestServer(api_app(c), host="127.0.0.1")
+        await server.start_server()
+        yield f"http://127.0.0.1:{server.port}"
+        await server.close()
+
+
+async def browser_login(page, base: str) -> None:
+    await page.goto(f"{base}/tableau/connexion")
+    await page.evaluate(f"document.getElementById('jeton').value = '{READ}'; "
+                        "document.querySelector('form').submit(); true")
+    await page.wait_for("location.pathname === '/tableau/' && "
+                        "document.getElementById('etat').textContent.startsWith('en direct')",
+                        what="the live page, connected")
+
+
+async def test_browser_shows_a_new_decision_within_seconds(env, live_server, tmp_path):
+    _, gate, _ = env
+    async with chromium() as page:
+        await browser_login(page, live_server)
+        decided = await gate.check(CallRequest("0612000003", "ari", endpoint="tb-bob"),
+                                   record=True)
+        row = await page.wait_for(
+            f"(r => r && r.innerText)(document.querySelector("
+            f"'#flux tbody tr[data-decision-id=\"{decided.decision_id}\"]'))",
+            timeout=5, what="the new decision in the live table")
+        assert "+33612000003" in row and "refusé" in row and "NO_CONSENT" in row
+        assert await page.evaluate("document.getElementById('nb-refus').textContent") == "1"
+        await page.screenshot(tmp_path / "direct.png")
+
+
+async def test_browser_consumer_page_counts_and_next_callable_moment(env, live_server):
+    _, gate, contacts = env
+    for _ in range(2):
+        d = await gate.check(CallRequest("0612000001", "ari", endpoint="tb-alice"), record=True)
+        assert d.verdict.allowed
+    await contacts.record_block("suspension", "0612000001", P, source="agent", agent="Alice",
+                                days=30)
+    async with chromium() as page:
+        await browser_login(page, live_server)
+        await page.goto(f"{live_server}/tableau/consommateur")
+        await page.evaluate("document.querySelector('input[name=numero]').value = "
+                            "'06 12 00 00 01'; document.querySelector('select[name=campagne]')"
+                            ".value = 'tb-prospect'; document.querySelector('form').submit(); "
+                            "true")
+        count = await page.wait_for(
+            "(e => e && e.textContent)(document.querySelector('.tentatives-30j'))",
+            what="the attempts count")
+        assert count == "2"
+        # Suspended for 30 days on Friday 27 November (Paris): blocked to Sunday 27 December,
+        # callable from the first window of Monday 28 December, 10:00 in Paris.
+        at = await page.evaluate("document.getElementById('prochain').dataset.at")
+        assert at, await page.evaluate("document.body.innerText")
+        assert dt.datetime.fromisoformat(at) == dt.datetime(2026, 12, 28, 9, 0, tzinfo=dt.UTC)
+        text = await page.evaluate("document.body.innerText")
+        assert "28/12/2026 10:00" in text and "REFUSAL_COOLDOWN" in text
+        assert "suspension" in await page.evaluate(
+            "document.getElementById('blocages-tb-acme').innerText")
