@@ -26,7 +26,10 @@ from astguard.bloctel import import_bloctel
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
+from astguard.store import audit
 from astguard.store.directory import Directory
+from astguard.store.reports import Reports
+from astguard.surfaces.report_render import inspection_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.database import fresh_database
@@ -211,15 +214,43 @@ def main() -> int:
         time.sleep(1.5)
         stop_guard(flusher)
         evidence = asyncio.run(decisions(url))
+        inspection = asyncio.run(inspect(url))
     finally:
         carrier.stop()
         asterisk.stop()
         asterisk.unmount()
     print_report(results, evidence)
+    print_inspection(*inspection)
     failed = [r for r in results if not r[2]]
     print(f"\n{len(results)} appels, {len(failed)} hors du scénario attendu. "
           f"Journaux : {WORK}")
     return 1 if failed else 0
+
+
+async def inspect(url: str) -> tuple[dict, audit.AuditResult, Path]:
+    """What an inspector would ask for: the report of the demo's principal, and the chain."""
+    db = Database(url)
+    try:
+        start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
+        report = await Reports(db, dt.date(2026, 8, 11)).inspection(
+            "acme", start, dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+        checked = await audit.verify(db)
+    finally:
+        await db.close()
+    path = WORK / "rapport-inspection-acme.html"
+    path.write_text(inspection_html(report), encoding="utf-8")
+    return report, checked, path
+
+
+def print_inspection(report: dict, checked: audit.AuditResult, path: Path) -> None:
+    s = report["summary"]
+    print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s['decisions']} décisions, "
+          f"{s['allowed']} autorisées, {s['denied']} refusées ; refus par règle : "
+          + ", ".join(f"{t['rule']} {t['count']}" for t in report["totals_by_rule"]))
+    print(f"  version imprimable : {path}")
+    state = ("intacte" if checked.ok else f"ROMPUE ({checked.first_break.describe()})")
+    print(f"Chaîne de preuves : {state}, {checked.checked} maillons vérifiés, "
+          f"tête {checked.head_seq} {(checked.head_hash or '')[:16]}…")
 
 
 def _motifs(row: dict) -> str:

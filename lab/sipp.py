@@ -330,11 +330,18 @@ class Carrier:
         self.log = workdir / "carrier-messages.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, decline: bool = False, desk_objection: bool = False) -> None:
+    def start(self, decline: bool = False, desk_objection: bool = False,
+              consumer_dtmf_at_ms: int | None = None, consumer: bool = False) -> None:
+        """`consumer`: answer, speak (a tone) and, at `consumer_dtmf_at_ms` after the answer,
+        press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         scenario = self.workdir / "carrier.xml"
-        scenario.write_text(_DESK_OBJECTION_SCENARIO if desk_objection
-                            else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)
+        if consumer:
+            text = _consumer_scenario(self.workdir, consumer_dtmf_at_ms)
+        else:
+            text = (_DESK_OBJECTION_SCENARIO if desk_objection
+                    else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)
+        scenario.write_text(text)
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
@@ -423,6 +430,33 @@ def _inbound_scenario(dtmf_at_ms: int | None, digit: str, hangup_at_ms: int,
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true"/>
 """ + _ACK_2XX + steps + _bye(2) + "</scenario>\n"
+
+
+_DTMF_SDP = """\
+      v=0
+      o=consumer 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+"""
+
+
+def _consumer_scenario(workdir: Path, dtmf_at_ms: int | None) -> str:
+    seconds = (dtmf_at_ms if dtmf_at_ms is not None else 20000) / 1000 - 0.3
+    voice = write_tone_pcap(workdir / f"consumer-voice-{seconds:.1f}s.pcap", seconds)
+    media = f"""  <recv request="ACK" crlf="true"/>
+  <nop><action><exec play_pcap_audio="{voice}"/></action></nop>
+"""
+    if dtmf_at_ms is not None:
+        media += f"""  <pause milliseconds="{dtmf_at_ms}"/>
+  <nop><action><exec play_pcap_audio="{_DTMF_PCAP.format(digit='1')}"/></action></nop>
+"""
+    return (_UAS_SCENARIO_TEMPLATE.replace("{sdp}", _DTMF_SDP)
+            .replace('  <recv request="ACK" crlf="true"/>\n', media))
 
 
 def inbound_call(workdir: Path, did: str, *, hangup_at_ms: int, dtmf_at_ms: int | None = None,

@@ -236,10 +236,14 @@ async def test_decisions_endpoint_filters(client, seeded):
     assert [d["id"] for d in body["decisions"]] == [seeded[1]["late"]]
     resp = await client.get("/v1/decisions?from=2026-11-01&reason=NO_CONSENT", headers=auth())
     assert [d["id"] for d in (await resp.json())["decisions"]] == [seeded[1]["no_consent"]]
+    resp = await client.get("/v1/decisions?from=2026-11-01&number=06 12 00 00 03",
+                            headers=auth())
+    assert [d["id"] for d in (await resp.json())["decisions"]] == [seeded[1]["no_consent"]]
 
 
 @pytest.mark.parametrize("query", ["from=2026-13-01", "from=2026-11-28&to=2026-11-01",
-                                   "limit=0", "limit=abc", "decision=maybe"])
+                                   "limit=0", "limit=abc", "decision=maybe",
+                                   "number=12ab"])
 async def test_decisions_endpoint_bad_query_is_a_400(client, query):
     resp = await client.get(f"/v1/decisions?{query}", headers=auth())
     assert resp.status == 400
@@ -304,3 +308,62 @@ async def test_openapi_describes_every_route_and_nothing_more(client):
         op = doc["paths"][path][method]
         if path not in ("/v1/openapi.json", "/v1/health", "/metrics"):
             assert op["security"] == [{"bearer": []}], path
+
+
+def _operations() -> list[tuple[str, str, dict]]:
+    concrete = {"{number}": "0612000001", "{name}": "sup-prospect"}
+    out = []
+    for path, ops in openapi_document()["paths"].items():
+        for key, value in concrete.items():
+            path = path.replace(key, value)
+        out.extend((path, method, op) for method, op in ops.items())
+    return out
+
+
+@pytest.mark.parametrize(("path", "method", "op"), _operations(),
+                         ids=[f"{m} {p}" for p, m, _ in _operations()])
+async def test_every_documented_operation_guards_its_right_and_its_input(client, path,
+                                                                         method, op):
+    """Driven by the OpenAPI document, so that a new endpoint is covered as soon as it is
+    documented (and the document is checked against the routes above)."""
+    call = getattr(client, method)
+    if "security" not in op:
+        assert (await call(path)).status == 200
+        return
+    assert (await call(path)).status == 401
+    assert (await call(path, headers={"Authorization": "Basic abc"})).status == 401
+    assert (await call(path, headers=auth("not-a-known-token-000"))).status == 401
+    if method == "post":
+        write = "403" in op["responses"]
+        assert (await call(path, headers=auth(READ), json={})).status == (403 if write else 400)
+        for body in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe"):
+            resp = await call(path, headers={**auth(WRITE), "Content-Type": "application/json"},
+                              data=body)
+            assert resp.status == 400, (path, body)
+            assert (await resp.json())["error"]
+        resp = await call(path, headers=auth(WRITE), json={"number": 12})
+        assert resp.status == 400 and (await resp.json())["error"]
+    else:
+        assert (await call(path, headers=auth(READ))).status in (200, 400)
+
+
+def test_cli_report_in_csv_and_html(seeded, tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ASTGUARD_DATABASE_URL": seeded[0], "PYTHONPATH": str(root / "src")}
+    base = [sys.executable, "-m", "astguard", "report", "--principal", P,
+            "--from", "2026-07-01", "--to", "2026-11-30"]
+    out = tmp_path / "r.csv"
+    done = subprocess.run(base + ["--format", "csv", "-o", str(out)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "7 décisions" in done.stdout
+    assert seeded[1]["late"] in out.read_text(encoding="utf-8")
+    html = subprocess.run(base + ["--format", "html"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert html.returncode == 0 and "<html lang=fr>" in html.stdout
+    bad = subprocess.run(base[:-4] + ["--from", "2026-13-01"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "date AAAA-MM-JJ" in bad.stderr

@@ -40,6 +40,7 @@ from astguard.telephony.fastagi import (
 )
 from astguard.store.inbound import InboundStore, purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
+from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
 
@@ -163,6 +164,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             OutboundAgi(c.gate).install(agi)
             ContactsAgi(c.contacts).install(agi)
             InboundAgi(inbound).install(agi)
+            OutboundRecordingAgi(InboundStore(c.db), inbound,
+                                 clock_mode=c.clock.mode).install(agi)
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None

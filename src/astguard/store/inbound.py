@@ -71,15 +71,40 @@ class InboundStore:
     async def start_call(self, call_id: str, *, channel_id: str, did: str, caller: str | None,
                          at: dt.datetime, mode: str, prompt: str | None,
                          prompt_sha256: str | None, retention_class: str | None,
-                         clock_mode: str) -> None:
+                         clock_mode: str, direction: str = "inbound",
+                         decision_id: str | None = None) -> None:
         async with self._db.connection() as conn:
             await conn.execute(
                 """INSERT INTO inbound_calls (id, channel_id, did, caller, started_at, mode,
                                               prompt, prompt_sha256, retention_class,
-                                              clock_mode)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                                              clock_mode, direction, decision_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
                 call_id, channel_id, did, caller, at, mode, prompt, prompt_sha256,
-                retention_class, clock_mode)
+                retention_class, clock_mode, direction, decision_id)
+
+    async def outbound_policy(self, decision_id: str
+                              ) -> tuple[InboundPolicy | None, str | None, str | None]:
+        """The recording policy of the number an allowed call presents (keyed by it in E.164
+        or national form), with the consumer's and the presented number."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                """SELECT d.number_e164, d.caller_id, p.did, p.mode, p.sample_percent, p.prompt,
+                          p.objection_key, p.retention_days, p.legal_basis
+                   FROM decisions d
+                   LEFT JOIN LATERAL (
+                       SELECT * FROM inbound_policies ip
+                       WHERE ip.did = d.caller_id
+                          OR (d.caller_id LIKE '+33%' AND ip.did = '0' || substr(d.caller_id, 4))
+                       ORDER BY ip.did = d.caller_id DESC LIMIT 1) p ON true
+                   WHERE d.id = $1 AND d.decision = 'allow'""", decision_id)
+        if row is None:
+            return None, None, None
+        policy = None
+        if row["did"] is not None:
+            policy = InboundPolicy(**{k: row[k] for k in (
+                "did", "mode", "sample_percent", "prompt", "objection_key", "retention_days",
+                "legal_basis")})
+        return policy, row["number_e164"], row["caller_id"]
 
     async def event(self, call_id: str, kind: str, at: dt.datetime,
                     detail: dict[str, Any] | None = None) -> None:

@@ -23,6 +23,7 @@ from astguard.gate import Gate
 from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store import audit
 from astguard.store.database import Database
@@ -299,10 +300,16 @@ class Api:
         reports, _ = self._need()
         start, end = self._period(request)
         q = request.query
+        number = q.get("number")
+        if number:
+            try:
+                number = fast_e164(number)
+            except NumberError as exc:
+                raise InputError(f"paramètre 'number' : {exc}") from None
         found = await reports.decisions(DecisionFilter(
             start, end, campaign=q.get("campaign"), agent=q.get("agent"),
             reason=q.get("reason"), decision=q.get("decision"), principal=q.get("principal"),
-            number=q.get("number"), limit=self._int(request, "limit", 200),
+            number=number, limit=self._int(request, "limit", 200),
             offset=self._int(request, "offset", 0)))
         return _ok({"from": start.isoformat(), "to": end.isoformat(), **found})
 

@@ -26,6 +26,8 @@ from astguard.telephony.ari import AriClient, event_time
 from astguard.telephony.recorder import Recorder, RecorderError
 
 log = logging.getLogger(__name__)
+# What [astguard-present] enables on an agent's outbound call, and the objection code.
+OUTBOUND_AGENT_FEATURES = "astguard-refus#astguard-opposition#astguard-objection"
 
 
 @dataclass
@@ -120,7 +122,7 @@ class InboundStasisApp:
         try:
             await self._store.start_call(
                 call_id, channel_id=channel_id, did=did, caller=caller, at=at, mode=mode,
-                prompt=prompt, prompt_sha256=self._prompt_hash(prompt) if prompt else None,
+                prompt=prompt, prompt_sha256=self.prompt_hash(prompt) if prompt else None,
                 retention_class=policy.retention_class if policy else None,
                 clock_mode=self._clock_mode)
         except StoreUnavailable:
@@ -190,7 +192,8 @@ class InboundStasisApp:
             log.warning("inbound %s: cannot follow the call: %s", call.call_id, exc)
         await self._release(call.channel_id)
 
-    async def _start_recording(self, call: _Call, at: dt.datetime) -> str | None:
+    async def _start_recording(self, call: _Call, at: dt.datetime,
+                               agent_channel: str | None = None) -> str | None:
         name = f"{call.call_id}.wav"
         try:
             await self._recorder.start(call.channel_name,
@@ -201,11 +204,17 @@ class InboundStasisApp:
         call.file_for_astguard = self._paths.astguard_dir / name
         self._by_call_id[call.call_id] = call
         try:
-            # The agent's channel inherits these: its *85 code names this call (R-I2).
-            await self._ari.set_variable(call.channel_id, "__ASTGUARD_INBOUND_CALL",
-                                         call.call_id)
-            await self._ari.set_variable(call.channel_id, "__DYNAMIC_FEATURES",
-                                         "astguard-objection")
+            if agent_channel is None:
+                # The agent's channel inherits these: its *85 code names this call (R-I2).
+                await self._ari.set_variable(call.channel_id, "__ASTGUARD_INBOUND_CALL",
+                                             call.call_id)
+                await self._ari.set_variable(call.channel_id, "__DYNAMIC_FEATURES",
+                                             "astguard-objection")
+            else:  # an outbound call: the agent's channel exists already
+                await self._ari.set_variable(agent_channel, "ASTGUARD_INBOUND_CALL",
+                                             call.call_id)
+                await self._ari.set_variable(agent_channel, "DYNAMIC_FEATURES",
+                                             OUTBOUND_AGENT_FEATURES)
         except AriError as exc:
             log.warning("inbound %s: agent's objection code not armed: %s", call.call_id, exc)
         await self._store.recording_started(call.call_id, str(call.file_for_astguard),
@@ -255,7 +264,23 @@ class InboundStasisApp:
         except AriError as exc:
             log.info("inbound channel %s left before continue: %s", channel_id, exc)
 
-    def _prompt_hash(self, prompt: str) -> str | None:
+    async def record_answered_call(self, call_id: str, channel_id: str, channel_name: str,
+                                   policy: InboundPolicy, agent_channel: str) -> str | None:
+        """An announced outbound call (outbound_recording.py): record the consumer's channel
+        and follow it as an inbound call from here on. None when recording, else why not."""
+        call = _Call(call_id, channel_id, channel_name, policy)
+        reason = await self._start_recording(call, dt.datetime.now(dt.UTC),
+                                             agent_channel or None)
+        if reason is not None:
+            return reason
+        self._calls[channel_id] = call
+        try:
+            await self._ari.subscribe_channel(channel_id)  # the consumer's key, the hang-up
+        except AriError as exc:
+            log.warning("outbound %s: cannot follow the call: %s", call_id, exc)
+        return None
+
+    def prompt_hash(self, prompt: str) -> str | None:
         path = self._paths.prompts_dir / f"{prompt}.wav"
         try:
             return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,4 +1,4 @@
--- astguard 0005: tamper evidence. Every evidence record (a decision, its outcome, a refusal /
+-- astguard 0006: tamper evidence. Every evidence record (a decision, its outcome, a refusal /
 -- suspension / opposition, an inbound call and each of its events) gets one link in a single
 -- hash chain, written by triggers in the same transaction as the record:
 --   payload_sha256 = sha256 of the record's canonical JSON (an explicit column list, UTC times)
@@ -49,7 +49,7 @@ BEGIN
     ELSIF p_kind = 'inbound_call' THEN
         SELECT to_jsonb(x) INTO v FROM (
             SELECT id, channel_id, did, caller, started_at, mode, prompt, prompt_sha256,
-                   retention_class, clock_mode
+                   retention_class, clock_mode, direction, decision_id
             FROM inbound_calls WHERE id = p_ref::uuid) x;
     ELSIF p_kind = 'inbound_event' THEN
         SELECT to_jsonb(x) INTO v FROM (
