@@ -181,6 +181,60 @@ async def latency(url: str, rows: int, n: int, rate: float) -> dict:
     }
 
 
+async def chain_cost(url: str, rows: int, n: int, rate: float, workers: int = 16,
+                     seconds: float = 8.0) -> dict:
+    """What the evidence hash chain (migration 0006) costs, in one run: paced decisions in
+    alternating blocks with the chain trigger on and off, then the sustained rate likewise.
+    (Decisions made with the trigger off are left unchained in this benchmark database.)"""
+    admin = await asyncpg.connect(url)
+
+    async def chain(on: bool) -> None:
+        await admin.execute(f"ALTER TABLE decisions {'ENABLE' if on else 'DISABLE'} "
+                            "TRIGGER decisions_chain")
+
+    db = Database(url, timeout=5.0, max_size=20)
+    gate = Gate(db=db, directory=Directory(db), spool=Spool(Path(tempfile.mkdtemp())),
+                clock=PinnedClock(NOW),
+                rules=RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY)), node="b")
+    rng = random.Random()
+    timed: dict[bool, list[float]] = {True: [], False: []}
+    block = 100
+    try:
+        for b in range(2 * n // block + 1):
+            on = b % 2 == 0
+            await chain(on)
+            start = time.perf_counter()
+            for i in range(block):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                national = "0" + number(rng.randrange(rows))[3:]
+                t0 = time.perf_counter()
+                await gate.check(CallRequest(national, "api", campaign_name="bench"),
+                                 record=True)
+                if b > 0 and i >= 5:  # first block and each block's first calls warm up
+                    timed[on].append((time.perf_counter() - t0) * 1000)
+        await db.close()
+        sustained: dict[bool, list[float]] = {True: [], False: []}
+        for on in (True, False, True, False):
+            await chain(on)
+            sustained[on].append((await throughput(url, rows, seconds, workers))["rate_per_s"])
+    finally:
+        await chain(True)
+        await admin.close()
+    return {
+        "paced_rate_per_s": rate,
+        "with_chain_ms": {"p50": pct(timed[True], 0.5), "p99": pct(timed[True], 0.99),
+                          "n": len(timed[True])},
+        "without_chain_ms": {"p50": pct(timed[False], 0.5), "p99": pct(timed[False], 0.99),
+                             "n": len(timed[False])},
+        "p50_added_ms": round(pct(timed[True], 0.5) - pct(timed[False], 0.5), 3),
+        "sustained_workers": workers,
+        "sustained_with_chain_per_s": sustained[True],
+        "sustained_without_chain_per_s": sustained[False],
+    }
+
+
 async def throughput(url: str, rows: int, seconds: float, workers: int) -> dict:
     db = Database(url, timeout=5.0, max_size=workers)
     gate = Gate(db=db, directory=Directory(db), spool=Spool(Path(tempfile.mkdtemp())), clock=PinnedClock(NOW),
@@ -246,6 +300,7 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--import-lines", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--skip-imports", action="store_true")
     args = parser.parse_args()
 
     def log(msg: str) -> None:
@@ -256,10 +311,12 @@ def main() -> int:
     lat = asyncio.run(latency(url, args.rows, args.decisions, args.rate))
     log("sustained rate")
     rates = [asyncio.run(throughput(url, args.rows, 10.0, w)) for w in (1, 4, 16)]
+    log("the evidence chain's cost (trigger on and off, alternating)")
+    chain = asyncio.run(chain_cost(url, args.rows, args.decisions, args.rate))
     work = Path(tempfile.mkdtemp(prefix="astguard-bench-imports-"))
     imports = []
     try:
-        for lines in args.import_lines:
+        for lines in [] if args.skip_imports else args.import_lines:
             for kind in ("consents", "bloctel"):
                 log(f"import {kind} {lines:,} lines")
                 imports.append(import_run(kind, lines, work))
@@ -272,6 +329,7 @@ def main() -> int:
         "store": asyncio.run(counts(url)) | {"loaded_for": args.rows},
         "latency_at_rate": lat,
         "sustained": rates,
+        "evidence_chain": chain,
         "imports": imports,
         "bench_process_peak_rss_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

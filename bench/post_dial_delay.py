@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
+
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
@@ -59,6 +61,15 @@ async def prepare() -> str:
                      UNION ALL SELECT generate_series(20000000, 20100000)) AS g(n)""")
     await db.close()
     return url
+
+
+async def set_chain(url: str, on: bool) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"ALTER TABLE decisions {'ENABLE' if on else 'DISABLE'} "
+                           "TRIGGER decisions_chain")
+    finally:
+        await conn.close()
 
 
 _BLOCK = re.compile(
@@ -135,6 +146,7 @@ def main() -> int:
                              stdout=log, stderr=subprocess.STDOUT)
     time.sleep(2)
     guarded: list[float] = []
+    unchained: list[float] = []
     plain: list[float] = []
     try:
         run_batch(work, carrier, "agent1", 5, 10_000_000, "warm-guarded")  # warm both paths
@@ -143,13 +155,20 @@ def main() -> int:
             base = 20_000_000 + r * 1000
             guarded += run_batch(work, carrier, "agent1", per_round, base, "guarded")
             plain += run_batch(work, carrier, "plain-agent", per_round, base + 500, "plain")
+            # The same path with the evidence chain's trigger off: what the chain adds.
+            asyncio.run(set_chain(url, False))
+            try:
+                unchained += run_batch(work, carrier, "agent1", per_round, base + 250,
+                                       "unchained")
+            finally:
+                asyncio.run(set_chain(url, True))
     finally:
         guard.terminate()
         guard.wait(10)
         carrier.stop()
         asterisk.stop()
         asterisk.unmount()
-    g, p = summary(guarded), summary(plain)
+    g, p, u = summary(guarded), summary(plain), summary(unchained)
     result = {
         "benchmark": "post-dial delay, agent INVITE sent -> carrier INVITE received",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -158,6 +177,8 @@ def main() -> int:
         "plain_dial": p,
         "added_median_ms": round(g["median_ms"] - p["median_ms"], 3),
         "added_p90_ms": round(g["p90_ms"] - p["p90_ms"], 3),
+        "through_astguard_without_evidence_chain": u,
+        "evidence_chain_added_median_ms": round(g["median_ms"] - u["median_ms"], 3),
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "post_dial_delay.json"

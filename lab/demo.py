@@ -26,6 +26,7 @@ from astguard.bloctel import import_bloctel
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
+from astguard.instants import period
 from astguard.store import audit
 from astguard.store.directory import Directory
 from astguard.store.reports import Reports
@@ -231,9 +232,8 @@ async def inspect(url: str) -> tuple[dict, audit.AuditResult, Path]:
     """What an inspector would ask for: the report of the demo's principal, and the chain."""
     db = Database(url)
     try:
-        start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
-        report = await Reports(db, dt.date(2026, 8, 11)).inspection(
-            "acme", start, dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+        start, end = period("2026-07-01", "2026-12-31", dt.date(2026, 12, 31))
+        report = await Reports(db, dt.date(2026, 8, 11)).inspection("acme", start, end)
         checked = await audit.verify(db)
     finally:
         await db.close()

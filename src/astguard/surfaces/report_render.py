@@ -37,7 +37,7 @@ def outcome_text(a: dict[str, Any]) -> str:
 def _reasons_text(a: dict[str, Any]) -> str:
     deny = [r for r in a["reasons"] if r.get("effect") == "deny"]
     shown = deny or [r for r in a["reasons"] if r.get("effect") == "warn"]
-    return " | ".join(f"{r['code']} : {r['text']}" for r in shown)
+    return " | ".join(r["text"] for r in shown)
 
 
 def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
@@ -108,13 +108,15 @@ table{border-collapse:collapse;width:100%;margin:.5em 0} th,td{border:1px solid 
 vertical-align:top;text-align:left} th{background:#eee} tr{page-break-inside:avoid}
 .deny{color:#a00;font-weight:bold} .allow{color:#060} .meta{color:#444} .bad{color:#a00}
 .hash{font-family:monospace;font-size:8pt;word-break:break-all}
+table.calls td{font-size:8pt} table.calls td:first-child{font-family:monospace;font-size:7pt;
+word-break:break-all;min-width:9em} td{overflow-wrap:anywhere}
 @media print{body{margin:0} a{color:inherit;text-decoration:none} .noprint{display:none}}
 @page{size:A4 landscape;margin:1cm}
 """
 
 
-def _table(header: list[str], rows: list[list[Any]], *, classes: dict[int, Any] | None = None
-           ) -> str:
+def _table(header: list[str], rows: list[list[Any]], *, classes: dict[int, Any] | None = None,
+           css: str = "") -> str:
     if not rows:
         return "<p class=meta>Aucun élément sur la période.</p>"
     head = "".join(f"<th>{escape(h.replace('_', ' '))}</th>" for h in header)
@@ -125,7 +127,8 @@ def _table(header: list[str], rows: list[list[Any]], *, classes: dict[int, Any] 
             cls = classes[i](v) if classes and i in classes else ""
             cells.append(f"<td{f' class={cls}' if cls else ''}>{escape(str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table class={css}>" if css else "<table>"
+    return f"{table}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def inspection_html(report: dict[str, Any], *, csv_link: str | None = None) -> str:
@@ -146,12 +149,13 @@ def inspection_html(report: dict[str, Any], *, csv_link: str | None = None) -> s
         parts.append(f"<p class=noprint><a href=\"{escape(csv_link)}\">Télécharger en CSV</a> · "
                      "<a href=\"javascript:window.print()\">Imprimer / PDF</a></p>")
     for title, header, rows in _sections(report):
-        classes = None
+        classes, css = None, ""
         if title.startswith("Appels"):
             classes = {9: lambda v: "deny" if v == "refusé" else "allow"}
+            css = "calls"
         elif title.startswith("Refus"):
             classes = {9: lambda v: "bad" if v == "NON" else ""}
-        parts.append(f"<h2>{escape(title)}</h2>{_table(header, rows, classes=classes)}")
+        parts.append(f"<h2>{escape(title)}</h2>{_table(header, rows, classes=classes, css=css)}")
     parts.append("<h2>Refus par règle</h2>" + _table(
         ["règle", "refus"], [[t["rule"], t["count"]] for t in report["totals_by_rule"]]))
     if head:

@@ -16,7 +16,7 @@ CREATE TABLE evidence_chain (
     chained_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     payload_sha256 text NOT NULL,
     prev_hash      text NOT NULL,
-    hash           text NOT NULL UNIQUE,
+    hash           text NOT NULL,
     UNIQUE (kind, ref)
 );
 CREATE INDEX evidence_chain_at ON evidence_chain (at);
