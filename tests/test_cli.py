@@ -101,7 +101,9 @@ def test_database_down_exits_2_for_management_and_fails_closed_for_check(cli_env
            "ASTGUARD_DB_TIMEOUT": "1"}
     done = run(env, "campaign", "list")
     assert done.returncode == 2 and "indisponible" in done.stderr
-    done = run(env, "check", "0612345678", "--campaign", "cli-prospect", "--json")
+    # A moment inside the call window, so that the store's absence is the only reason.
+    done = run(env, "check", "0612345678", "--campaign", "cli-prospect", "--json",
+               "--at", "2026-11-27T11:00")
     assert done.returncode == 1
     assert json.loads(done.stdout)["reasons"] == ["GUARD_UNAVAILABLE"]
 
