@@ -231,7 +231,8 @@ class Reports:
                               AS calls_allowed_during
                    FROM contact_blocks b
                    WHERE b.principal = $1 AND b.recorded_at < $3
-                     AND (b.until_day IS NULL OR b.until_day >= ($2 AT TIME ZONE 'Europe/Paris')::date)
+                     AND (b.until_day IS NULL
+                          OR b.until_day >= ($2 AT TIME ZONE 'Europe/Paris')::date)
                    ORDER BY b.recorded_at""", principal, start, end)
             consents = await conn.fetch(
                 """SELECT c.id, c.number_e164, c.scopes, c.collected_at, c.channel, c.wording,

@@ -231,8 +231,8 @@ class Dashboard:
     def _today(self) -> dt.date:
         return self._clock.now().astimezone(PARIS).date()
 
-    def _period_form(self, request: web.Request, start: dt.datetime, end: dt.datetime,
-                     extra: str = "") -> str:
+    @staticmethod
+    def _period_form(start: dt.datetime, end: dt.datetime, extra: str = "") -> str:
         last = (end - dt.timedelta(days=1)).astimezone(PARIS).date()
         return (f"<form class=inline method=get>{extra}<label>Du<input type=date name=from "
                 f"value=\"{start.astimezone(PARIS).date()}\"></label><label>Au<input type=date "
@@ -269,7 +269,7 @@ class Dashboard:
         s = await self._reports.refusal_stats(start, end, request.query.get("principal"))
         rate = f"{100 * s['denied'] / s['decisions']:.1f} %" if s["decisions"] else "—"
         body = (
-            self._period_form(request, start, end)
+            self._period_form(start, end)
             + f"<div class=cards><div class=card>Décisions<b>{s['decisions']}</b></div>"
             f"<div class=card>Refusées<b id=total-refus>{s['denied']}</b></div>"
             f"<div class=card>Taux de refus<b>{rate}</b></div></div><div class=charts>"
@@ -367,7 +367,7 @@ class Dashboard:
         c = await self._reports.campaign(name, start, end)
         rate = f"{100 * c['refusal_rate']:.1f} %" if c["refusal_rate"] is not None else "—"
         body = (
-            self._period_form(request, start, end)
+            self._period_form(start, end)
             + f"<p>Donneur d'ordre {escape(c['campaign']['principal_id'])}, finalité "
             f"{escape(c['campaign']['purpose'])}, numérotation "
             f"{escape(c['campaign']['dial_mode'])}</p><div class=cards>"
@@ -394,7 +394,7 @@ class Dashboard:
         start, end = period(request.query.get("from"), request.query.get("to"),
                             self._today(), default_days=30)
         form = self._period_form(
-            request, start, end,
+            start, end,
             extra=f"<label>Donneur d'ordre<input name=principal value=\"{escape(principal)}\" "
                   "required></label>")
         if not principal:

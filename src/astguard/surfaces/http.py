@@ -272,7 +272,6 @@ class Api:
             body.text("reference") or "")
         return _ok({"new": new}, status=201 if new else 200)
 
-
     # Supervision and inspection (read-only) ------------------------------------------------
 
     def _need(self) -> tuple[Reports, Clock]:

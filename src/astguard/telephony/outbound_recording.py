@@ -93,7 +93,8 @@ class OutboundRecordingAgi:
         await store.event(call_id, "playback_finished", at, {"state": state})
         reason: str | None
         if state == "hangup":
-            await store.event(call_id, "not_recorded", at, {"reason": "raccroché pendant l'annonce"})
+            await store.event(call_id, "not_recorded", at,
+                              {"reason": "raccroché pendant l'annonce"})
             return
         if digit is not None:
             await store.event(call_id, "key", at, {"digit": digit, "during": "announcement"})
