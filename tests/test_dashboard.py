@@ -207,3 +207,18 @@ async def test_browser_consumer_page_counts_and_next_callable_moment(env, live_s
         assert "28/12/2026 10:00" in text and "REFUSAL_COOLDOWN" in text
         assert "suspension" in await page.evaluate(
             "document.getElementById('blocages-tb-acme').innerText")
+
+
+async def test_a_stale_cursor_replays_only_the_latest_links(client, env, monkeypatch):
+    from astguard.surfaces import dashboard
+    _, gate, _ = env
+    ids = [(await gate.check(CallRequest(f"061200001{i}", "ari", endpoint="tb-alice"),
+                             record=True)).decision_id for i in range(3)]
+    monkeypatch.setattr(dashboard, "STREAM_REPLAY", 1)
+    await _login(client)
+    resp = await client.get("/tableau/flux?depuis=0")
+    await resp.content.readuntil(b"\n\n")  # retry:
+    async with asyncio.timeout(10):
+        first = (await resp.content.readuntil(b"\n\n")).decode()
+    assert ids[2] in first and ids[0] not in first and ids[1] not in first
+    resp.close()

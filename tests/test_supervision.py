@@ -367,3 +367,23 @@ def test_cli_report_in_csv_and_html(seeded, tmp_path):
     bad = subprocess.run(base[:-4] + ["--from", "2026-13-01"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "date AAAA-MM-JJ" in bad.stderr
+
+
+def test_cli_decisions_filters(seeded):
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ASTGUARD_DATABASE_URL": seeded[0], "PYTHONPATH": str(root / "src")}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "astguard", "decisions", *argv], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    done = run("--from", "2026-11-27", "--to", "2026-11-27", "--agent", "Bob", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [d["id"] for d in json.loads(done.stdout)["decisions"]] == [seeded[1]["late"]]
+    done = run("--from", "2026-11-01", "--to", "2026-11-30", "--reason", "NO_CONSENT")
+    assert done.returncode == 0 and "+33612000003" in done.stdout and "1 sur 1" in done.stdout
+    bad = run("--from", "2026-11-01", "--number", "12ab")
+    assert bad.returncode == 2 and "--number" in bad.stderr

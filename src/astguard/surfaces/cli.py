@@ -20,7 +20,10 @@ from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavail
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings
+from astguard.instants import period
+from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
+from astguard.store.reports import DecisionFilter
 from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports
 from astguard.surfaces.table import render_decision, render_rows
 
@@ -88,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--number")
     de.add_argument("--limit", type=int, default=20)
     de.add_argument("--json", action="store_true")
+    de.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (Paris)")
+    de.add_argument("--to", dest="last", help="last day, included")
+    de.add_argument("--campaign")
+    de.add_argument("--agent", help="the agent's name or endpoint")
+    de.add_argument("--reason", help="a reason code, e.g. FREQUENCY_CAP")
+    de.add_argument("--decision", choices=("allow", "deny"))
 
     cli_contacts.add_parsers(sub)
     cli_callerid.add_parsers(sub)
@@ -206,6 +215,23 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
     elif cmd == "endpoint":
         print(render_rows(await c.directory.list_endpoints(),
                           ["endpoint", "default_campaign", "allowed_campaigns", "agent"]))
+    elif cmd == "decisions" and any((args.first, args.last, args.campaign, args.agent,
+                                     args.reason, args.decision)):
+        start, end = period(args.first, args.last, c.clock.now().astimezone(PARIS).date())
+        try:
+            number = fast_e164(args.number) if args.number else None
+        except NumberError as exc:
+            raise InputError(f"--number : {exc}") from None
+        found = await c.reports.decisions(DecisionFilter(
+            start, end, campaign=args.campaign, agent=args.agent, reason=args.reason,
+            decision=args.decision, number=number, limit=args.limit))
+        if args.json:
+            print(json.dumps(found, default=str, ensure_ascii=False, indent=2))
+        else:
+            print(render_rows(found["decisions"], [
+                "decided_at", "agent", "number_e164", "campaign", "decision", "deny_codes",
+                "caller_id", "answered", "hangup_cause"]))
+            print(f"{len(found['decisions'])} sur {found['total']}")
     elif cmd == "decisions":
         rows = await c.evidence.recent(args.limit, args.number)
         if args.json:

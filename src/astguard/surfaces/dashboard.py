@@ -33,6 +33,7 @@ from astguard.surfaces.report_render import DECISION_FR, inspection_html
 log = logging.getLogger(__name__)
 Page = Callable[[web.Request], Awaitable[str]]
 STREAM_INTERVAL = 1.0  # seconds between two looks at the evidence chain
+STREAM_REPLAY = 500  # chain links a reconnecting browser may catch up on
 
 _CSS = """
 *{box-sizing:border-box} body{font-family:system-ui,"DejaVu Sans",Arial,sans-serif;margin:0;
@@ -427,11 +428,14 @@ class Dashboard:
                                            "X-Accel-Buffering": "no"})
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
-        healthy = True
+        healthy, started = True, False
         while True:
             try:
                 if cursor < 0:
                     cursor = await self._reports.head_seq()
+                elif not started:  # a stale cursor replays at most the last links
+                    cursor = max(cursor, await self._reports.head_seq() - STREAM_REPLAY)
+                started = True
                 cursor, rows = await self._reports.since(cursor)
                 if not healthy:
                     await resp.write("event: etat\ndata: en direct\n\n".encode())
