@@ -222,3 +222,39 @@ async def test_a_stale_cursor_replays_only_the_latest_links(client, env, monkeyp
         first = (await resp.content.readuntil(b"\n\n")).decode()
     assert ids[2] in first and ids[0] not in first and ids[1] not in first
     resp.close()
+
+
+async def test_database_away_is_said_on_pages_stream_and_api(tmp_path):
+    from tests.conftest import UNREACHABLE_DB
+    settings = Settings.from_env({
+        "ASTGUARD_DATABASE_URL": UNREACHABLE_DB, "ASTGUARD_SPOOL_DIR": str(tmp_path),
+        "ASTGUARD_API_READ_TOKENS": READ, "ASTGUARD_DB_TIMEOUT": "1"})
+    async with components(settings, PinnedClock(FRIDAY)) as c:
+        async with TestClient(TestServer(api_app(c))) as client:
+            await _login(client)  # signing in needs no database
+            page = await client.get("/tableau/")
+            assert page.status == 503 and "Base de données indisponible" in await page.text()
+            api = await client.get("/v1/decisions")
+            assert api.status == 503 and "indisponible" in (await api.json())["error"]
+            resp = await client.get("/tableau/flux")
+            await resp.content.readuntil(b"\n\n")  # retry:
+            async with asyncio.timeout(10):
+                event = (await resp.content.readuntil(b"\n\n")).decode()
+            assert event.startswith("event: etat") and "indisponible" in event
+            resp.close()
+
+
+async def test_recorded_text_is_escaped_not_run(client, env):
+    url, gate, _ = env
+    db = Database(url, timeout=5.0)
+    try:
+        await Directory(db).set_endpoint("tb-evil", "tb-prospect", [], "<script>alert(1)</script>")
+    finally:
+        await db.close()
+    await gate.check(CallRequest("0612000001", "ari", endpoint="tb-evil"), record=True)
+    await _login(client)
+    for path in ("/tableau/", "/tableau/refus?from=2026-11-27&to=2026-11-27",
+                 f"/tableau/rapport?principal={P}&from=2026-11-01&to=2026-11-30"):
+        text = await (await client.get(path)).text()
+        assert "<script>alert(1)</script>" not in text, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
