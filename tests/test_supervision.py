@@ -310,6 +310,11 @@ async def test_openapi_describes_every_route_and_nothing_more(client):
             assert op["security"] == [{"bearer": []}], path
 
 
+def test_openapi_document_is_valid_openapi_3_1():
+    from openapi_spec_validator import validate
+    validate(openapi_document())
+
+
 def _operations() -> list[tuple[str, str, dict]]:
     concrete = {"{number}": "0612000001", "{name}": "sup-prospect"}
     out = []
