@@ -31,7 +31,6 @@ from astguard.surfaces.http import TOKEN_COOKIE, Api
 from astguard.surfaces.report_render import DECISION_FR, inspection_html
 
 log = logging.getLogger(__name__)
-Page = Callable[[web.Request], Awaitable[str]]
 STREAM_INTERVAL = 1.0  # seconds between two looks at the evidence chain
 STREAM_REPLAY = 500  # chain links a reconnecting browser may catch up on
 
