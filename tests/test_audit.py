@@ -152,6 +152,25 @@ async def test_record_slipped_in_without_a_link_is_named(chain_db):
     assert "absent de la chaîne" in result.first_break.problem
 
 
+async def test_outcome_filled_behind_the_triggers_is_named(chain_db):
+    db, ids, _ = chain_db
+    await _tamper(db, "decisions", "UPDATE decisions SET outcome_at = $2, answered = true, "
+                  "duration_s = 60 WHERE id = $1", ids[1], FRIDAY + dt.timedelta(minutes=2))
+    result = await audit.verify(db)
+    assert (result.first_break.kind, result.first_break.ref) == ("outcome", ids[1])
+    assert "absent de la chaîne" in result.first_break.problem
+
+
+async def test_refusal_slipped_in_without_a_link_is_named(chain_db):
+    db, _, _ = chain_db
+    await _tamper(db, "contact_blocks", """INSERT INTO contact_blocks (principal, number_e164,
+        kind, recorded_at, local_day, until_day, source)
+        VALUES ('au-acme', '+33612000002', 'refusal', $1, '2026-11-27', '2027-01-26', 'x')""",
+                  FRIDAY)
+    result = await audit.verify(db)
+    assert result.first_break.kind == "block" and result.first_break.seq is None
+
+
 async def test_a_period_checks_only_its_records(chain_db):
     db, ids, _ = chain_db
     await _tamper(db, "decisions", "UPDATE decisions SET node = 'x' WHERE id = $1", ids[1])

@@ -40,6 +40,25 @@ _UNCHAINED = """
       AND NOT EXISTS (SELECT 1 FROM evidence_chain c
                       WHERE c.kind = 'decision' AND c.ref = d.id::text)
     UNION ALL
+    SELECT 'outcome', d.id::text, d.outcome_at FROM decisions d
+    WHERE d.outcome_at IS NOT NULL
+      AND ($1::timestamptz IS NULL OR d.outcome_at >= $1)
+      AND ($2::timestamptz IS NULL OR d.outcome_at < $2)
+      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                      WHERE c.kind = 'outcome' AND c.ref = d.id::text)
+    UNION ALL
+    SELECT 'block', b.id::text, b.recorded_at FROM contact_blocks b
+    WHERE ($1::timestamptz IS NULL OR b.recorded_at >= $1)
+      AND ($2::timestamptz IS NULL OR b.recorded_at < $2)
+      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                      WHERE c.kind = 'block' AND c.ref = b.id::text)
+    UNION ALL
+    SELECT 'inbound_call', i.id::text, i.started_at FROM inbound_calls i
+    WHERE ($1::timestamptz IS NULL OR i.started_at >= $1)
+      AND ($2::timestamptz IS NULL OR i.started_at < $2)
+      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                      WHERE c.kind = 'inbound_call' AND c.ref = i.id::text)
+    UNION ALL
     SELECT 'inbound_event', e.id::text, e.at FROM inbound_events e
     WHERE ($1::timestamptz IS NULL OR e.at >= $1) AND ($2::timestamptz IS NULL OR e.at < $2)
       AND NOT EXISTS (SELECT 1 FROM evidence_chain c
