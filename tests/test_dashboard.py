@@ -258,3 +258,13 @@ async def test_recorded_text_is_escaped_not_run(client, env):
         text = await (await client.get(path)).text()
         assert "<script>alert(1)</script>" not in text, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+async def test_consumer_never_callable_again_says_why(client, env):
+    _, _, contacts = env
+    await contacts.record_block("opposition", "0612000002", P, source="agent")
+    await _login(client)
+    text = await (await client.get("/tableau/consommateur?numero=0612000002"
+                                   "&campagne=tb-prospect")).text()
+    found = re.search(r"<p id=prochain>([^<]*)</p>", text)
+    assert found and "aucun" in found[1] and "CONSUMER_OPPOSED" in found[1]

@@ -316,7 +316,8 @@ class Dashboard:
                          "moment appelable.</p>")
         elif nxt["at"] is None:
             parts.append(f"<p id=prochain>Prochain moment appelable : aucun — "
-                         f"{escape(nxt.get('detail', ''))}</p>")
+                         f"{escape(nxt.get('detail', ''))} ; bloqué par : "
+                         f"{escape(', '.join(nxt.get('reasons_now', [])))}</p>")
         else:
             when = "maintenant" if nxt["now"] else _paris(nxt["at"], "%d/%m/%Y %H:%M")
             local = local_time_text(nxt.get("local_times", []))
