@@ -28,7 +28,7 @@ from astguard.policy.reasons import text_of
 from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports, local_time_text
 from astguard.surfaces.http import TOKEN_COOKIE, Api
-from astguard.surfaces.report_render import DECISION_FR, inspection_html
+from astguard.surfaces.report_render import DECISION_FR, inspection_html, paris
 
 log = logging.getLogger(__name__)
 STREAM_INTERVAL = 1.0  # seconds between two looks at the evidence chain
@@ -80,11 +80,7 @@ _STREAM_JS = """
 
 
 def _paris(value: str | dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M:%S") -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.astimezone(PARIS).strftime(fmt)
+    return paris(value, fmt)
 
 
 def _motifs(row: dict[str, Any]) -> str:

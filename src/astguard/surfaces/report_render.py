@@ -17,10 +17,13 @@ DECISION_FR = {"allow": "autorisé", "deny": "refusé"}
 BLOCK_FR = {"refusal": "refus", "suspension": "suspension", "opposition": "opposition"}
 
 
-def paris(value: str | None) -> str:
+def paris(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An instant (ISO text or datetime) as Paris wall-clock time; empty for None."""
     if not value:
         return ""
-    return dt.datetime.fromisoformat(value).astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.astimezone(PARIS).strftime(fmt)
 
 
 def outcome_text(a: dict[str, Any]) -> str:
