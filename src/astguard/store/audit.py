@@ -32,39 +32,22 @@ _LINKS = """
       AND ($3::timestamptz IS NULL OR c.at < $3)
     ORDER BY c.seq LIMIT $4
 """
+# Every evidence table: (link kind, table, the record's time, an extra condition).
+_SOURCES = (
+    ("decision", "decisions", "decided_at", "true"),
+    ("outcome", "decisions", "outcome_at", "r.outcome_at IS NOT NULL"),
+    ("block", "contact_blocks", "recorded_at", "true"),
+    ("inbound_call", "inbound_calls", "started_at", "true"),
+    ("inbound_event", "inbound_events", "at", "true"),
+)
 # Records of the period that have no link at all (written with the triggers disabled).
-_UNCHAINED = """
-    SELECT 'decision' AS kind, d.id::text AS ref, d.decided_at AS at FROM decisions d
-    WHERE ($1::timestamptz IS NULL OR d.decided_at >= $1)
-      AND ($2::timestamptz IS NULL OR d.decided_at < $2)
-      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
-                      WHERE c.kind = 'decision' AND c.ref = d.id::text)
-    UNION ALL
-    SELECT 'outcome', d.id::text, d.outcome_at FROM decisions d
-    WHERE d.outcome_at IS NOT NULL
-      AND ($1::timestamptz IS NULL OR d.outcome_at >= $1)
-      AND ($2::timestamptz IS NULL OR d.outcome_at < $2)
-      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
-                      WHERE c.kind = 'outcome' AND c.ref = d.id::text)
-    UNION ALL
-    SELECT 'block', b.id::text, b.recorded_at FROM contact_blocks b
-    WHERE ($1::timestamptz IS NULL OR b.recorded_at >= $1)
-      AND ($2::timestamptz IS NULL OR b.recorded_at < $2)
-      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
-                      WHERE c.kind = 'block' AND c.ref = b.id::text)
-    UNION ALL
-    SELECT 'inbound_call', i.id::text, i.started_at FROM inbound_calls i
-    WHERE ($1::timestamptz IS NULL OR i.started_at >= $1)
-      AND ($2::timestamptz IS NULL OR i.started_at < $2)
-      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
-                      WHERE c.kind = 'inbound_call' AND c.ref = i.id::text)
-    UNION ALL
-    SELECT 'inbound_event', e.id::text, e.at FROM inbound_events e
-    WHERE ($1::timestamptz IS NULL OR e.at >= $1) AND ($2::timestamptz IS NULL OR e.at < $2)
-      AND NOT EXISTS (SELECT 1 FROM evidence_chain c
-                      WHERE c.kind = 'inbound_event' AND c.ref = e.id::text)
-    ORDER BY at LIMIT 1
-"""
+_UNCHAINED = " UNION ALL ".join(
+    f"""(SELECT '{kind}' AS kind, r.id::text AS ref, r.{at} AS at FROM {table} r
+        WHERE {extra} AND ($1::timestamptz IS NULL OR r.{at} >= $1)
+          AND ($2::timestamptz IS NULL OR r.{at} < $2)
+          AND NOT EXISTS (SELECT 1 FROM evidence_chain c
+                          WHERE c.kind = '{kind}' AND c.ref = r.id::text))"""
+    for kind, table, at, extra in _SOURCES) + " ORDER BY at LIMIT 1"
 
 
 def link_hash(prev_hash: str, seq: int, kind: str, ref: str, payload_sha256: str) -> str:
