@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from astguard.clock import PinnedClock
+from astguard.settings import Settings
 from astguard.store.database import Database
 from lab.database import fresh_database
 
@@ -74,3 +75,14 @@ async def hold_number(db: Database, principal: str, number: str = "+33162123456"
             """INSERT INTO caller_ids (number, principal, kind, mandate_ref, valid_from)
                VALUES ($1, $2, 'npv', 'mandate-test', '2020-01-01') ON CONFLICT DO NOTHING""",
             number, principal)
+
+
+def service_settings(url: str, spool_dir: Path, *, read: str | None = None,
+                     write: str | None = None, **extra: str) -> Settings:
+    """The service's settings, read the way `astguard serve` reads them, for in-process apps."""
+    env = {"ASTGUARD_DATABASE_URL": url, "ASTGUARD_SPOOL_DIR": str(spool_dir), **extra}
+    if read:
+        env["ASTGUARD_API_READ_TOKENS"] = read
+    if write:
+        env["ASTGUARD_API_WRITE_TOKENS"] = write
+    return Settings.from_env(env)

@@ -16,13 +16,13 @@ from astguard.contacts import ContactService
 from astguard.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.service import api_app, components
-from astguard.settings import DEFAULT_EMERGENCY, Settings
+from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
 from lab.browser import chromium
 from lab.database import fresh_database
-from tests.conftest import PG_SERVER, give_consent, hold_number
+from tests.conftest import PG_SERVER, give_consent, hold_number, service_settings
 
 pytestmark = pytest.mark.db
 
@@ -54,9 +54,7 @@ async def env(tmp_path) -> AsyncIterator[tuple[str, Gate, ContactService]]:
 
 @pytest.fixture
 async def client(env, tmp_path) -> AsyncIterator[TestClient]:
-    settings = Settings.from_env({
-        "ASTGUARD_DATABASE_URL": env[0], "ASTGUARD_SPOOL_DIR": str(tmp_path),
-        "ASTGUARD_API_READ_TOKENS": READ, "ASTGUARD_API_WRITE_TOKENS": WRITE})
+    settings = service_settings(env[0], tmp_path, read=READ, write=WRITE)
     async with components(settings, PinnedClock(FRIDAY + dt.timedelta(hours=1))) as c:
         app = api_app(c)
         async with TestClient(TestServer(app)) as cl:
@@ -146,9 +144,7 @@ async def test_stream_sends_decisions_made_after_it_opened(client, env):
 
 @pytest.fixture
 async def live_server(env, tmp_path) -> AsyncIterator[str]:
-    settings = Settings.from_env({
-        "ASTGUARD_DATABASE_URL": env[0], "ASTGUARD_SPOOL_DIR": str(tmp_path),
-        "ASTGUARD_API_READ_TOKENS": READ})
+    settings = service_settings(env[0], tmp_path, read=READ)
     async with components(settings, PinnedClock(FRIDAY + dt.timedelta(hours=1))) as c:
         server = TestServer(api_app(c), host="127.0.0.1")
         await server.start_server()
@@ -226,9 +222,7 @@ async def test_a_stale_cursor_replays_only_the_latest_links(client, env, monkeyp
 
 async def test_database_away_is_said_on_pages_stream_and_api(tmp_path):
     from tests.conftest import UNREACHABLE_DB
-    settings = Settings.from_env({
-        "ASTGUARD_DATABASE_URL": UNREACHABLE_DB, "ASTGUARD_SPOOL_DIR": str(tmp_path),
-        "ASTGUARD_API_READ_TOKENS": READ, "ASTGUARD_DB_TIMEOUT": "1"})
+    settings = service_settings(UNREACHABLE_DB, tmp_path, read=READ, ASTGUARD_DB_TIMEOUT="1")
     async with components(settings, PinnedClock(FRIDAY)) as c:
         async with TestClient(TestServer(api_app(c))) as client:
             await _login(client)  # signing in needs no database

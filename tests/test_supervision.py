@@ -22,7 +22,7 @@ from astguard.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.policy.reasons import RULE_IDS, ReasonCode
 from astguard.service import api_app, components
-from astguard.settings import DEFAULT_EMERGENCY, Settings
+from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import Outcome, attach_outcome
@@ -31,7 +31,7 @@ from astguard.store.spool import Spool
 from astguard.surfaces.openapi import openapi_document
 from astguard.surfaces.report_render import inspection_csv, inspection_html
 from lab.database import fresh_database
-from tests.conftest import PG_SERVER, hold_number
+from tests.conftest import PG_SERVER, hold_number, service_settings
 
 pytestmark = pytest.mark.db
 
@@ -111,9 +111,7 @@ async def sdb(seeded) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def client(seeded, tmp_path) -> AsyncIterator[TestClient]:
-    settings = Settings.from_env({
-        "ASTGUARD_DATABASE_URL": seeded[0], "ASTGUARD_SPOOL_DIR": str(tmp_path),
-        "ASTGUARD_API_READ_TOKENS": READ, "ASTGUARD_API_WRITE_TOKENS": WRITE})
+    settings = service_settings(seeded[0], tmp_path, read=READ, write=WRITE)
     async with components(settings, PinnedClock(FRIDAY + dt.timedelta(hours=1))) as c:
         async with TestClient(TestServer(api_app(c))) as cl:
             yield cl

@@ -21,7 +21,15 @@ import pytest
 
 from astguard.store.database import Database
 from astguard.store.directory import Directory
-from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from astguard.store.inbound import InboundStore
+from lab.asterisk import (
+    AMI_ASTGUARD_SECRET,
+    ARI_PASSWORD,
+    RECORDINGS_IN_ROOT,
+    REPO,
+    LabAsterisk,
+    ensure_rootfs,
+)
 from lab.sipp import Carrier
 from tests.conftest import give_consent, hold_number
 
@@ -219,3 +227,26 @@ def guard(guard_factory) -> Guard:
     g = guard_factory()
     g.start()
     return g
+
+
+def set_recording_policy(url: str, did: str, mode: str = "announce") -> None:
+    """The recording policy of an inbound number or of a presented number (R-I3)."""
+    async def run() -> None:
+        db = Database(url)
+        try:
+            await InboundStore(db).set_policy(did, mode)
+        finally:
+            await db.close()
+
+    run_async(run())
+
+
+def recording_settings(lab) -> dict[str, str]:
+    """What astguard needs to record in the lab: AMI, and the recordings and prompts folders
+    as astguard sees them (Asterisk runs in a chroot)."""
+    return {
+        "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET,
+        "ASTGUARD_RECORDING_DIR": str(lab.root / RECORDINGS_IN_ROOT),
+        "ASTGUARD_ASTERISK_RECORDING_DIR": "/" + RECORDINGS_IN_ROOT,
+        "ASTGUARD_PROMPTS_DIR": str(REPO / "sounds/fr/astguard"),
+    }

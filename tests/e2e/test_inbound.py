@@ -11,9 +11,8 @@ import pytest
 
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
-from lab.asterisk import AMI_ASTGUARD_SECRET, RECORDINGS_IN_ROOT, REPO
 from lab.sipp import inbound_call
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import recording_settings, set_recording_policy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +22,8 @@ ANNOUNCEMENT_MS = 7700  # sounds/fr/astguard/annonce-enregistrement.wav
 
 @pytest.fixture
 def inbound_guard(guard_factory, lab, carrier, seeded):
-    async def policy():
-        db = Database(seeded)
-        await InboundStore(db).set_policy(DID, "announce")
-        await db.close()
-
-    asyncio.run(policy())
-    g = guard_factory(
-        clock=None,
-        ASTGUARD_AMI_SECRET=AMI_ASTGUARD_SECRET,
-        ASTGUARD_RECORDING_DIR=str(lab.root / RECORDINGS_IN_ROOT),
-        ASTGUARD_ASTERISK_RECORDING_DIR="/" + RECORDINGS_IN_ROOT,
-        ASTGUARD_PROMPTS_DIR=str(REPO / "sounds/fr/astguard"),
-    )
+    set_recording_policy(seeded, DID)
+    g = guard_factory(clock=None, **recording_settings(lab))
     g.start()
     return g
 
@@ -137,12 +125,7 @@ def objecting_desk(lab, tmp_path_factory):
 
 def test_agents_code_stops_and_deletes_the_recording(inbound_guard, objecting_desk, seeded,
                                                       lab, tmp_path):
-    async def policy():
-        db = Database(seeded)
-        await InboundStore(db).set_policy("0170000005", "announce")
-        await db.close()
-
-    asyncio.run(policy())
+    set_recording_policy(seeded, "0170000005")
     result = inbound_call(tmp_path, "0170000005", hangup_at_ms=ANNOUNCEMENT_MS + 6000)
     assert result.ok, result.messages[-1500:]  # the call went on after the agent's code
     evidence = settled(seeded, "file_removal")

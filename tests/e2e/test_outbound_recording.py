@@ -11,9 +11,14 @@ import pytest
 
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
-from lab.asterisk import AMI_ASTGUARD_SECRET, RECORDINGS_IN_ROOT, REPO
 from lab.sipp import Carrier, agent_call
-from tests.e2e.conftest import decisions_for, fresh_number, wait_for
+from tests.e2e.conftest import (
+    decisions_for,
+    fresh_number,
+    recording_settings,
+    set_recording_policy,
+    wait_for,
+)
 from tests.e2e.test_inbound import ANNOUNCEMENT_MS, kinds
 
 pytestmark = pytest.mark.e2e
@@ -24,18 +29,8 @@ RECORDED = {"X-Astguard-Campaign": "e2e-recorded"}
 
 @pytest.fixture
 def recording_guard(guard_factory, lab, carrier, seeded):
-    async def policy():
-        db = Database(seeded)
-        await InboundStore(db).set_policy(PRESENTED, "announce")
-        await db.close()
-
-    asyncio.run(policy())
-    g = guard_factory(
-        ASTGUARD_AMI_SECRET=AMI_ASTGUARD_SECRET,
-        ASTGUARD_RECORDING_DIR=str(lab.root / RECORDINGS_IN_ROOT),
-        ASTGUARD_ASTERISK_RECORDING_DIR="/" + RECORDINGS_IN_ROOT,
-        ASTGUARD_PROMPTS_DIR=str(REPO / "sounds/fr/astguard"),
-    )
+    set_recording_policy(seeded, PRESENTED)
+    g = guard_factory(**recording_settings(lab))
     g.start()
     return g
 
@@ -140,12 +135,7 @@ def test_a_number_without_policy_is_neither_announced_nor_recorded(
 def test_astguard_unreachable_at_answer_means_no_recording_but_the_call_goes_on(
         guard_factory, lab, carrier, consumer, seeded, tmp_path):
     """FastAGI off: the subroutine's AGI() cannot connect; the consumer is still connected."""
-    async def policy():
-        db = Database(seeded)
-        await InboundStore(db).set_policy(PRESENTED, "announce")
-        await db.close()
-
-    asyncio.run(policy())
+    set_recording_policy(seeded, PRESENTED)
     guard_factory(ASTGUARD_AGI_ENABLED="false").start()
     consumer()
     national, e164 = fresh_number(prefix="0777")
