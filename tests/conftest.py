@@ -14,7 +14,7 @@ import pytest_asyncio
 from astguard.clock import PinnedClock
 from astguard.settings import Settings
 from astguard.store.database import Database
-from lab.database import fresh_database
+from lab.database import fresh_database, scoped
 
 PG_SERVER = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
 TEST_DB = "astguard_test"
@@ -23,7 +23,7 @@ OPEN_CLOCK = PinnedClock(dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC))  # Fri
 
 
 def db_url(name: str) -> str:
-    return f"{PG_SERVER}/{name}"
+    return f"{PG_SERVER}/{scoped(name)}"
 
 
 async def recreate_database(name: str, migrate: bool = True) -> None:

@@ -26,7 +26,7 @@ from astguard.store.directory import Directory
 from astguard.store.evidence import Outcome
 from astguard.store.inbound import InboundStore
 from astguard.store.spool import Spool
-from lab.database import fresh_database
+from lab.database import fresh_database, scoped
 from tests.conftest import PG_SERVER, give_consent, hold_number
 
 pytestmark = pytest.mark.db
@@ -195,7 +195,7 @@ async def test_concurrent_writers_keep_one_unbroken_chain(chain_db):
 
 async def test_cli_audit_verify_exit_status_and_message(chain_db):
     db, ids, _ = chain_db
-    env = {**os.environ, "ASTGUARD_DATABASE_URL": f"{PG_SERVER}/{NAME}",
+    env = {**os.environ, "ASTGUARD_DATABASE_URL": f"{PG_SERVER}/{scoped(NAME)}",
            "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, "-m", "astguard", "audit", "verify"]
     ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
