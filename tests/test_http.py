@@ -202,3 +202,12 @@ async def test_caller_id_inventory_over_http(client):
         "number": "0163123456", "principal": "api-acme", "mandate_ref": "",
         "valid_from": "2026-01-01"})
     assert bad.status == 400
+
+
+def test_the_documented_check_fields_are_the_accepted_ones():
+    from astguard.surfaces.dry_run import FIELDS
+    from astguard.surfaces.openapi import openapi_document as document
+
+    schema = document()["paths"]["/v1/check"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert set(schema["properties"]) == FIELDS and schema["additionalProperties"] is False
