@@ -212,6 +212,7 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
         }
         if clock:
             env["ASTGUARD_CLOCK_PIN"] = clock
+            env["ASTGUARD_LAB"] = "1"  # serve refuses a test clock without it
         env.update(overrides)
         guard = Guard(env, tmp_path / f"astguard{len(started)}.log")
         started.append(guard)
