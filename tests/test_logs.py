@@ -4,6 +4,7 @@ telephone numbers masked at INFO and above, whole in the evidence only."""
 from __future__ import annotations
 
 
+import io
 import json
 import logging
 
