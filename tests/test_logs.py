@@ -3,7 +3,6 @@ telephone numbers masked at INFO and above, whole in the evidence only."""
 
 from __future__ import annotations
 
-
 import io
 import json
 import logging
