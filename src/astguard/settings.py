@@ -164,6 +164,8 @@ class Settings:
                 value = f"{len(value)} token(s)"
             elif f.name == "database_url":
                 value = mask_url(value)
+            elif f.name == "agi_allowed_peers":
+                value = " ".join(map(str, value))
             out[f.name] = str(value)
         return out
 
