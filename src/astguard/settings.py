@@ -67,7 +67,7 @@ class Settings:
     api_write_tokens: frozenset[str] = field(default=frozenset(), repr=False)
     # Security settings (issue 11): FastAGI peers and connection cap, lab-only switches.
     agi_allowed_peers: tuple[IpNetwork, ...] = DEFAULT_AGI_PEERS
-    agi_max_connections: int = 64
+    agi_max_connections: int = 256
     lab: bool = False  # ASTGUARD_LAB=1: test clocks and a forced regime are accepted by serve
 
     @classmethod
@@ -128,7 +128,7 @@ class Settings:
             api_read_tokens=reader.word_set("ASTGUARD_API_READ_TOKENS", ()),
             api_write_tokens=reader.word_set("ASTGUARD_API_WRITE_TOKENS", ()),
             agi_allowed_peers=reader.networks("ASTGUARD_AGI_ALLOWED_PEERS", DEFAULT_AGI_PEERS),
-            agi_max_connections=reader.integer("ASTGUARD_AGI_MAX_CONNECTIONS", 64, 1, 10000),
+            agi_max_connections=reader.integer("ASTGUARD_AGI_MAX_CONNECTIONS", 256, 1, 10000),
             lab=reader.boolean("ASTGUARD_LAB", False),
         )
         for token in settings.api_read_tokens | settings.api_write_tokens:

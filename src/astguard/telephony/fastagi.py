@@ -89,7 +89,7 @@ Handler = Callable[[TimedRequest], Awaitable[None] | None]
 class HardenedFastAGI(Application):  # type: ignore[misc]
     def __init__(self, read_timeout: float = 5.0, *,
                  allowed_peers: tuple[IpNetwork, ...] = DEFAULT_AGI_PEERS,
-                 max_connections: int = 64, metrics: Metrics | None = None) -> None:
+                 max_connections: int = 256, metrics: Metrics | None = None) -> None:
         super().__init__(loop=asyncio.get_running_loop())
         self.read_timeout = read_timeout
         self.bad_requests = 0
