@@ -61,6 +61,8 @@ def test_configure_from_settings(capsys):
     ("0612345678", "06******78"),
     ("+262692123456", "+2626******56"),  # Réunion: a three-digit country code
     ("+14155550123", "+14*******23"),
+    ("0033612345678", "00336******78"),
+    ("33612345678", "336******78"),
 ])
 def test_mask_number_keeps_country_code_first_digit_and_last_two(number, masked):
     assert mask_number(number) == masked

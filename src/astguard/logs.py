@@ -18,9 +18,10 @@ from typing import TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
-# An E.164 number (+ and 6 to 15 digits) or a French national one (0 and nine digits), not
-# part of a longer word or number (identifiers, timestamps, uniqueids stay as they are).
-_NUMBER = re.compile(r"(?<![\w+])(?:\+\d{6,15}|0\d{9})(?![\w])")
+# An international number (+ or 00, then 6 to 15 digits), a French one in national form (0 and
+# nine digits) or without its + (33 and nine digits, as some trunks write it), not part of a
+# longer word or number (identifiers, timestamps, uniqueids stay as they are).
+_NUMBER = re.compile(r"(?<![\w+])(?:\+\d{6,15}|00\d{8,15}|0\d{9}|33\d{9})(?![\w])")
 # ITU-T E.164 country codes: 1 and 7 are one digit, these are two, all others three.
 _TWO_DIGIT_CODES = frozenset(
     "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
@@ -29,10 +30,11 @@ _TWO_DIGIT_CODES = frozenset(
 
 def mask_number(number: str) -> str:
     """`+33612345678` -> `+336******78`, `0612345678` -> `06******78`."""
-    if number.startswith("+"):
-        digits = number[1:]
+    prefix = next((p for p in ("+", "00") if number.startswith(p)), "")
+    if prefix or number.startswith("33"):
+        digits = number[len(prefix):]
         code = 1 if digits[0] in "17" else 2 if digits[:2] in _TWO_DIGIT_CODES else 3
-        keep = 1 + code + 1
+        keep = len(prefix) + code + 1
     else:
         keep = 2  # national: the trunk prefix 0 and the first digit
     if len(number) - keep <= 2:
