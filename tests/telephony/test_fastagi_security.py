@@ -6,11 +6,14 @@ endpoint or recording is refused with nothing recorded."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from astguard.clock import PinnedClock
@@ -20,11 +23,19 @@ from astguard.policy import CallRequest
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
 from astguard.telephony.agi_binding import AgiRefused, check_bridged_to, endpoint_of
-from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, OutboundAgi, serve_fastagi
 from astguard.telephony.agi_binding import ChannelBinding
+from astguard.telephony.ari import AriClient
+from astguard.telephony.fastagi import (
+    ContactsAgi,
+    HardenedFastAGI,
+    InboundAgi,
+    OutboundAgi,
+    serve_fastagi,
+)
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from tests.conftest import give_consent
+from tests.telephony.fake_ari import FakeAri
 from tests.telephony.test_stasis import RecordingGate
 from tests.test_gate import OPEN, RULES, directory, make_gate  # noqa: F401 (a fixture)
 
@@ -226,3 +237,63 @@ def test_objection_only_from_a_channel_bridged_to_the_recording():
         check_bridged_to("PJSIP/carrier-00000002", "PJSIP/other-00000009")
     with pytest.raises(AgiRefused):
         check_bridged_to("PJSIP/carrier-00000002", "")
+
+
+class _MixMonitor:
+    """AMI's MixMonitor as the recorder sees it: which channels it started and stopped."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+
+    async def start(self, channel: str, file: str) -> None:
+        self.started.append(channel)
+
+    async def stop(self, channel: str) -> None:
+        self.stopped.append(channel)
+
+
+async def test_objection_from_a_channel_not_bridged_to_the_recording_is_refused(db, tmp_path):
+    store = InboundStore(db)
+    did = "+33162129911"
+    await store.set_policy(did, "announce")
+    policy = await store.policy_for(did)
+    call_id, consumer = str(uuid.uuid4()), "PJSIP/carrier-00000002"
+    await store.start_call(call_id, channel_id="cons-1", did=did, caller="+33612349911",
+                           at=dt.datetime.now(dt.UTC), mode="announce", prompt=policy.prompt,
+                           prompt_sha256=None, retention_class=policy.retention_class,
+                           clock_mode="system", direction="outbound")
+    fake, mixmonitor = FakeAri(), _MixMonitor()
+    await fake.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            inbound = InboundStasisApp(
+                AriClient(session, fake.url, "astguard", "secret", "astguard"), store,
+                mixmonitor, RecordingPaths(str(tmp_path), tmp_path, tmp_path))
+            assert await inbound.record_answered_call(call_id, "cons-1", consumer, policy,
+                                                      "agent-1") is None
+            app = HardenedFastAGI(read_timeout=5.0)
+            InboundAgi(inbound).install(app)
+            server = await serve_fastagi(app, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            try:
+                asked = {"GET VARIABLE ASTGUARD_INBOUND_CALL": f"200 result=1 ({call_id})"}
+                elsewhere = {**asked,
+                             "GET VARIABLE BRIDGEPEER": "200 result=1 (PJSIP/other-00000009)"}
+                commands = await play_asterisk(port, agi_request("objection"), elsewhere)
+                assert commands == ["GET VARIABLE ASTGUARD_INBOUND_CALL",
+                                    "GET VARIABLE BRIDGEPEER"]
+                assert app.refused["binding"] == 1 and mixmonitor.stopped == []
+                kinds = [e["kind"] for e in (await store.call_evidence(call_id))["events"]]
+                assert "objection" not in kinds
+                # The agent bridged to the recorded consumer is heard.
+                bridged = {**asked, "GET VARIABLE BRIDGEPEER": f"200 result=1 ({consumer})"}
+                commands = await play_asterisk(port, agi_request("objection"), bridged)
+                assert commands[-1] == 'STREAM FILE astguard/enregistrement-arrete ""'
+                assert mixmonitor.stopped == [consumer]
+            finally:
+                server.close()
+                await server.wait_closed()
+                await inbound.drain()
+    finally:
+        await fake.stop()
