@@ -789,7 +789,7 @@ def test_emergency(number):
     assert v.allowed and not v.counts_as_attempt
 
 
-@pytest.mark.parametrize("number", ["06123", "12345678901", "0012345678", "+330612345678",
+@pytest.mark.parametrize("number", ["06123", "12345678901", "0012345678", "0712345678",
                                     "06 12 34 56 7x", "", "+33"])
 def test_invalid(number):
     v = run(number, FRI)
