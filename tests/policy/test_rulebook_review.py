@@ -473,12 +473,17 @@ def test_opposition():
     "R-B3: an opposition lasts 'unless a newer consent is COLLECTED'; R-B2: a consent counts "
     "only when collected_at <= now. pressure._consent_after accepts any consent with "
     "collected_at > the opposition, even one dated after now, so with a current contract "
-    "(which skips the consent check) the opposition is lifted by a consent not yet collected: "
-    "FALSE ALLOW"))
-def test_opposition_not_lifted_by_a_consent_dated_in_the_future():
-    future = consent(collected=utc(2026, 12, 15), cid=2)
-    check(run("0145678901", FRI, blocks=(OPPOSED,), consents=(future,),
-              contracts=(contract(),)), {"CONSUMER_OPPOSED"})
+    "(which skips the consent check), a press campaign, or an older still-valid consent, the "
+    "opposition is lifted by a consent not yet collected: FALSE ALLOW"))
+@pytest.mark.parametrize("extra", [
+    {"consents": (consent(collected=utc(2026, 12, 15), cid=2),), "contracts": (contract(),)},
+    {"consents": (consent(collected=utc(2026, 12, 15), cid=2),),
+     "campaign": prospecting(press=True)},
+    # the older consent (2020) is otherwise valid: the future one only lifts the opposition
+    {"consents": (VALID, consent(collected=utc(2026, 12, 15), cid=2))},
+], ids=["contract", "press", "older-consent"])
+def test_opposition_not_lifted_by_a_consent_dated_in_the_future(extra):
+    check(run("0145678901", FRI, blocks=(OPPOSED,), **extra), {"CONSUMER_OPPOSED"})
 
 
 # ============================================================================================
