@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
@@ -140,6 +141,9 @@ async def run_purges(store: InboundStore, clock: Clock,
         await asyncio.sleep(interval)
 
 
+SHUTDOWN_STEP_SECONDS = 15.0
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with components(settings) as c, aiohttp.ClientSession() as session:
@@ -167,12 +171,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
         c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
-        tasks = [
-            asyncio.create_task(ari.run(dispatch), name="ari"),
-            asyncio.create_task(
-                c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
-            asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
-        ]
+        def crashed(name: str) -> None:
+            c.metrics.task_restarts[name] += 1
+
+        tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
+                 for name, start in (
+                     ("ari", lambda: ari.run(dispatch)),
+                     ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
+                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock)))]
         server = None
         if settings.agi_enabled:
             agi = fastagi_app(c, inbound)
@@ -200,8 +206,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await stasis.drain()
-            await inbound.drain()
+            # In order, each step bounded, well inside systemd's stop timeout (90 s): the
+            # decisions in flight, then the recordings, then the spool (what is not flushed
+            # stays on disk and is written at the next start).
+            await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
             recorder.close()
             with contextlib.suppress(StoreUnavailable):
-                await c.spool.flush(c.db)
+                await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)
