@@ -51,8 +51,10 @@ class Recorded:
 
 
 class ContactService:
-    def __init__(self, db: Database, clock: Clock, rules: RuleSettings | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, rules: RuleSettings | None = None, *,
+                 reader: Database | None = None) -> None:
         self._db = db
+        self._reader = reader or db  # history reads: the readers' pool when there is one
         self._clock = clock
         self._rules = rules or RuleSettings(emergency_numbers=frozenset())
 
@@ -206,7 +208,7 @@ class ContactService:
         now = self._clock.now()
         number, today = self._today(number, now)
         since = window_start(today, self._rules)
-        async with self._db.connection() as conn:
+        async with self._reader.connection() as conn:
             _, numbers = await store.consumer_numbers(conn, number)
             attempts = await conn.fetch(
                 """SELECT a.principal, a.number_e164, a.attempted_at, a.local_day, a.source,
