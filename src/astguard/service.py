@@ -157,7 +157,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             inbound.handle(event)
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
-        c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
+        # Read off the event loop by the flusher: a scrape never waits on the disk.
+        c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
+        c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
         tasks = [
             asyncio.create_task(ari.run(dispatch), name="ari"),
             asyncio.create_task(

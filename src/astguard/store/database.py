@@ -51,6 +51,8 @@ _CLIENT_ERRORS = (OSError, TimeoutError, asyncpg.exceptions.InterfaceError,
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means the store cannot be used now (fail closed and spool)."""
+    if isinstance(exc, ValueError | asyncpg.exceptions.UnsupportedClientFeatureError):
+        return False  # asyncpg's client-side DataError and configuration errors: our input
     if isinstance(exc, _CLIENT_ERRORS):
         return True
     if isinstance(exc, asyncpg.PostgresError):
