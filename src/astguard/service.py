@@ -81,9 +81,10 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     metrics = Metrics()
     gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname(), metrics=metrics)
+    contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
+    spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
     try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate,
-                         ContactService(db, clock, settings.rules, reader=read_db),
+        yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
                          CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
                          Reports(read_db, settings.rules.opt_in_from), read_db)
     finally:

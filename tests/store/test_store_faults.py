@@ -37,6 +37,7 @@ pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # Friday 11:00 Paris
+LONG = 3600.0  # a breaker that stays open for the whole test, whatever the machine's speed
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def cause_of(db: Database, statement: str, *args: object) -> BaseException
 
 
 async def test_08_connection_refused():
-    db = Database(UNREACHABLE_DB, timeout=2.0)
+    db = Database(UNREACHABLE_DB, timeout=2.0, cooldown=LONG)
     cause = await cause_of(db, "SELECT 1")
     assert isinstance(cause, OSError)
     assert "PostgreSQL injoignable" in db.last_error
@@ -64,7 +65,7 @@ async def test_08_connection_refused():
 
 
 async def test_57p01_admin_shutdown_of_the_pools_backends(url):
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     with pytest.raises(StoreUnavailable) as raised:
         async with db.connection() as conn:
             await conn.fetchval("SELECT 1")
@@ -82,7 +83,7 @@ async def test_57p01_admin_shutdown_of_the_pools_backends(url):
 
 async def test_53300_too_many_connections(url):
     await alter_database("CONNECTION LIMIT 0")
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     cause = await cause_of(db, "SELECT 1")
     assert isinstance(cause, asyncpg.TooManyConnectionsError) and cause.sqlstate == "53300"
     assert "SQLSTATE 53300" in db.last_error
@@ -93,14 +94,14 @@ async def test_28000_authorisation_refused():
     # The lab's server trusts loopback (no passwords to get wrong): a role that may not log in
     # is the same class 28 refusal.
     db = Database(f"{PG_SERVER.replace('astguard:astguard@', 'astguard_nobody:x@')}/postgres",
-                  timeout=5.0)
+                  timeout=5.0, cooldown=LONG)
     cause = await cause_of(db, "SELECT 1")
     assert cause.sqlstate.startswith("28")
     await db.close()
 
 
 async def test_3d000_database_gone():
-    db = Database(f"{PG_SERVER}/astguard_no_such_database", timeout=5.0)
+    db = Database(f"{PG_SERVER}/astguard_no_such_database", timeout=5.0, cooldown=LONG)
     cause = await cause_of(db, "SELECT 1")
     assert cause.sqlstate == "3D000"
     await db.close()
@@ -108,7 +109,7 @@ async def test_3d000_database_gone():
 
 async def test_25006_read_only_after_failover(url):
     await alter_database("SET default_transaction_read_only = on")
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     cause = await cause_of(db, "INSERT INTO principals (id, name) VALUES ('ro', 'RO')")
     assert cause.sqlstate == "25006"
     assert "lecture seule" in db.last_error
@@ -116,21 +117,21 @@ async def test_25006_read_only_after_failover(url):
 
 
 async def test_57014_statement_cancelled(url):
-    db = Database(url, timeout=5.0, statement_timeout=0.05)
+    db = Database(url, timeout=5.0, statement_timeout=0.05, cooldown=LONG)
     cause = await cause_of(db, "SELECT pg_sleep(30)")
     assert isinstance(cause, asyncpg.QueryCanceledError) and cause.sqlstate == "57014"
     await db.close()
 
 
 async def test_client_timeout(url):
-    db = Database(url, timeout=0.2)
+    db = Database(url, timeout=0.2, cooldown=LONG)
     cause = await cause_of(db, "SELECT pg_sleep(30)")
     assert isinstance(cause, TimeoutError)
     await db.close()
 
 
 async def test_40001_serialisation_failure(url):
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     async with db.connection() as setup:
         await setup.execute("CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)")
     other = await asyncpg.connect(url)
@@ -147,7 +148,7 @@ async def test_40001_serialisation_failure(url):
 
 
 async def test_40p01_deadlock(url):
-    db = Database(url, timeout=10.0)
+    db = Database(url, timeout=10.0, cooldown=LONG)
     first_locked, second_locked = asyncio.Event(), asyncio.Event()
 
     async def take(mine: int, theirs: int, locked: asyncio.Event, other: asyncio.Event) -> None:
@@ -180,7 +181,7 @@ async def test_pool_closed_is_unavailable(url):
     "INSERT INTO principals (id, name) VALUES ('bad id!', 'x')",  # 23514: our bug
 ])
 async def test_bugs_are_not_outages(url, statement):
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     with pytest.raises(asyncpg.PostgresError):
         async with db.connection() as conn:
             await conn.execute(statement)
@@ -242,7 +243,7 @@ async def inject(fault: str, url: str, db: Database) -> asyncio.Event | None:
 
 @pytest.mark.parametrize("fault", ["25006", "53300", "57014"])
 async def test_gate_fails_closed_spools_and_lets_known_service_through(url, spool_dir, fault):
-    db = Database(url, timeout=5.0)
+    db = Database(url, timeout=5.0, cooldown=LONG)
     await _directory(db)
     gate = gate_on(db, spool_dir)
     # While the store answers the gate learns the endpoint's campaigns.
@@ -261,7 +262,7 @@ async def test_gate_fails_closed_spools_and_lets_known_service_through(url, spoo
     await db.close()
     await heal()
     await until(lambda: _no_waiters(url), what="the lock holder is gone")
-    healthy = Database(url, timeout=5.0)
+    healthy = Database(url, timeout=5.0, cooldown=LONG)
     assert await Spool(spool_dir).flush(healthy) == 2
     row = await EvidenceStore(healthy).get(prospect.decision_id)
     assert row["reason_codes"] == ["GUARD_UNAVAILABLE"] and row["spooled"]
@@ -274,7 +275,7 @@ async def _no_waiters(url: str) -> bool:
 
 async def test_gate_backend_terminated_mid_decision(url, spool_dir):
     """57P01 while the gate waits inside its transaction: refused, spooled, breaker open."""
-    db = Database(url, timeout=10.0)
+    db = Database(url, timeout=10.0, cooldown=LONG)
     await _directory(db)
     gate = gate_on(db, spool_dir)
     ready, done = asyncio.Event(), asyncio.Event()

@@ -122,7 +122,7 @@ class Database:
     async def connection(self, *, despite_breaker: bool = False
                          ) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection. `despite_breaker`: try even while the breaker is open (reading
-        back a write whose acknowledgement was lost); success closes the breaker."""
+        back a write whose acknowledgement was lost); it leaves the breaker as it was."""
         if not despite_breaker and time.monotonic() < self._failed_until:
             raise StoreUnavailable(self.last_error or "base de données indisponible")
         try:
@@ -145,9 +145,8 @@ class Database:
             self._trip(exc)
             raise StoreUnavailable(self.last_error or "base de données indisponible") from exc
         else:
-            self.last_error = None
-            if despite_breaker:
-                self._failed_until = 0.0
+            if not despite_breaker:  # a read that got through proves nothing about writes
+                self.last_error = None
 
     @contextlib.asynccontextmanager
     async def bulk_transaction(self) -> AsyncIterator[asyncpg.Connection]:
