@@ -148,3 +148,44 @@ async def test_a_code_with_no_call_to_attach_is_kept_aside(db, spool_dir):
     kept = [json.loads(line) for f in (spool_dir / "rejected").iterdir()
             for line in f.read_text(encoding="utf-8").splitlines()]
     assert len(kept) == 1 and "co-nobody" in kept[0]["reason"]
+
+
+async def test_astguard_spool_flush_writes_codes_and_decisions(db, database_url, spool_dir):
+    """The CLI's flush (run while the service runs) knows every kind the service spools."""
+    import os
+    import subprocess
+    import sys
+
+    d = Directory(db)
+    await d.add_principal("co-acme", "ACME")
+    await hold_number(db, "co-acme")
+    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456")
+    await d.set_endpoint("co-agent4", "co-prospect", [], "Dan")
+    await give_consent(db, "co-acme", "+33612399004")
+    live = Gate(db=db, directory=d, spool=Spool(spool_dir / "gate"), clock=PinnedClock(FRIDAY),
+                rules=RULES, node="co")
+    assert (await live.check(CallRequest("0612399004", "ari", endpoint="co-agent4"),
+                             record=True)).verdict.allowed
+    down = Database(UNREACHABLE_DB, timeout=1.0)
+    spool = Spool(spool_dir)
+    await ContactService(down, PinnedClock(LATER), RULES, spool=spool) \
+        .record_for_last_call("co-agent4", "opposition", source="short-code")
+    refused = await Gate(db=down, directory=Directory(down), spool=spool,
+                         clock=PinnedClock(LATER), rules=RULES, node="co").check(
+        CallRequest("0612399004", "ari", endpoint="co-agent4"), record=True)
+    await down.close()
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_DATABASE_URL": database_url, "ASTGUARD_SPOOL_DIR": str(spool_dir)}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "astguard", "spool", "flush"], env=env,
+        text=True, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].endswith(" 2"), done.stdout
+    rejected = spool_dir / "rejected"
+    assert not rejected.exists() or not list(rejected.iterdir())
+    async with db.connection() as conn:
+        assert await conn.fetchval(
+            "SELECT count(*) FROM contact_blocks WHERE principal = 'co-acme' "
+            "AND number_e164 = '+33612399004' AND kind = 'opposition'") == 1
+        assert "GUARD_UNAVAILABLE" in await conn.fetchval(
+            "SELECT reason_codes FROM decisions WHERE id = $1", refused.decision_id)
