@@ -67,7 +67,8 @@ async def test_codes_keyed_during_an_outage_are_spooled_then_written(db, spool_d
     d = Directory(db)
     await d.add_principal("co-acme", "ACME")
     await hold_number(db, "co-acme")
-    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("co-agent1", "co-prospect", [], "Alice")
     await d.set_endpoint("co-agent2", "co-prospect", [], "Bob")
     for e164 in ("+33612399001", "+33612399002"):
@@ -102,7 +103,7 @@ async def test_codes_keyed_during_an_outage_are_spooled_then_written(db, spool_d
             "SELECT kind, number_e164, recorded_at, source, agent, decision_id::text AS d "
             "FROM contact_blocks WHERE principal = 'co-acme' ORDER BY number_e164")
     assert [(b["kind"], b["number_e164"], b["source"], b["agent"], b["d"]) for b in blocks] == [
-        ("refusal", "+33612399001", "short-code", "Alice", short.decision_id),
+        ("opposition", "+33612399001", "short-code", "Alice", short.decision_id),  # R-D7
         ("opposition", "+33612399002", "dtmf", "Bob", in_call.decision_id)]
     assert all(b["recorded_at"] == LATER for b in blocks)
     for number, endpoint in (("0612399001", "co-agent1"), ("0612399002", "co-agent2")):
@@ -115,7 +116,8 @@ async def test_a_spooled_code_is_written_once(db, spool_dir):
     d = Directory(db)
     await d.add_principal("co-acme", "ACME")
     await hold_number(db, "co-acme")
-    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("co-agent3", "co-prospect", [], "Carol")
     await give_consent(db, "co-acme", "+33612399003")
     live = Gate(db=db, directory=d, spool=Spool(spool_dir / "gate"), clock=PinnedClock(FRIDAY),
@@ -159,7 +161,8 @@ async def test_astguard_spool_flush_writes_codes_and_decisions(db, database_url,
     d = Directory(db)
     await d.add_principal("co-acme", "ACME")
     await hold_number(db, "co-acme")
-    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("co-prospect", "co-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("co-agent4", "co-prospect", [], "Dan")
     await give_consent(db, "co-acme", "+33612399004")
     live = Gate(db=db, directory=d, spool=Spool(spool_dir / "gate"), clock=PinnedClock(FRIDAY),

@@ -44,7 +44,7 @@ async def _setup(c) -> None:
     await c.directory.add_principal("rp-acme", "ACME")
     await hold_number(c.db, "rp-acme")
     await c.directory.set_campaign("rp-prospect", "rp-acme", "prospecting", "manual",
-                                   "0162123456")
+                                   "0162123456", scope="energie")
     await c.directory.set_endpoint("rp-agent", "rp-prospect", [], "Alice")
     await give_consent(c.db, "rp-acme", "+33612340001")
 

@@ -81,6 +81,14 @@ def _check_code(kind: str, days: int | None) -> None:
         raise InputError(f"durée de suspension en jours, de 1 à {MAX_SUSPENSION_DAYS}")
 
 
+def _effective_kind(kind: str, now: dt.datetime, rules: RuleSettings) -> str:
+    if kind == "refusal" and regime_for(now, rules) is Regime.CONSENT:
+        # R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection
+        # (L221-16 as amended): a lasting opposition (R-B3) until a newer consent.
+        return "opposition"
+    return kind
+
+
 def _until(kind: str, today: dt.date, days: int | None, rules: RuleSettings) -> dt.date | None:
     """The last blocked day; None for an opposition (until a newer consent, R-B3)."""
     if kind == "refusal":
@@ -117,6 +125,7 @@ class ContactService:
         valid_identifier(principal, "donneur d'ordre")
         now = at or self._clock.now()
         number, today = self._today(number, now)
+        kind = _effective_kind(kind, now, self._rules)
         until = _until(kind, today, days, self._rules)
         async with self._db.transaction() as conn:
             return await self._write_block(conn, kind, principal, number, today, until, now,
@@ -202,6 +211,7 @@ class ContactService:
             raise RecordRejected(f"code {kind} ({row.get('source')}) tapé le {at.isoformat()} "
                                  f"sans appel autorisé correspondant "
                                  f"({row.get('decision_id') or row.get('endpoint')})")
+        kind = _effective_kind(kind, at, self._rules)
         try:
             number, today = self._today(call["number_e164"], at)
             until = _until(kind, today, days, self._rules)

@@ -145,8 +145,9 @@ class Gate:
                       now: dt.datetime, decision_id: str, record: bool,
                       sent: list[Verdict]) -> Decided:
         target = consumer_today(call, now, self._rules)
-        if facts.campaign is None or not facts.campaign.purpose.in_consumer_scope \
-                or target is None:
+        # Every classified call reads the store: the consumer rules for prospecting and
+        # surveys, and for every purpose the caller-ID inventory (R-F2, 2026-11-26).
+        if facts.campaign is None or target is None:
             verdict = decide(call, facts, now, self._rules)
             if record:
                 sent.append(verdict)

@@ -37,7 +37,8 @@ OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # Friday 11:00 Paris
 
 
 def row(decision: str = "allow", number: str = "0612345678") -> dict:
-    campaign = Campaign("sp", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+    campaign = Campaign("sp", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                        scope="energie")
     call = CallRequest(number, "ari", endpoint="sp-agent", channel_id="chan-sp")
     facts = Facts(campaign, "campagne par défaut", history=CONSENTED, inventory=INVENTORY)
     if decision == "deny":
@@ -67,7 +68,8 @@ async def test_lost_commit_acknowledgement_keeps_the_stored_allowance(db, databa
     d = Directory(db)
     await d.add_principal("sp-acme", "ACME")
     await hold_number(db, "sp-acme")
-    await d.set_campaign("sp-prospect", "sp-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("sp-prospect", "sp-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("sp-agent", "sp-prospect", [], "Alice")
     await give_consent(db, "sp-acme", "+33612345001")
     server = urlsplit(PG_SERVER)

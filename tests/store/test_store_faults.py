@@ -196,7 +196,9 @@ async def _directory(db: Database) -> None:
     d = Directory(db)
     await d.add_principal("flt-acme", "ACME")
     await hold_number(db, "flt-acme")
-    await d.set_campaign("flt-prospect", "flt-acme", "prospecting", "manual", "0162123456")
+    await hold_number(db, "flt-acme", "+33145678901")  # the service campaign's (R-F2)
+    await d.set_campaign("flt-prospect", "flt-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_campaign("flt-service", "flt-acme", "service", "manual", "0145678901")
     await d.set_endpoint("flt-agent", "flt-prospect", ["flt-service"], "Alice")
 
