@@ -63,14 +63,19 @@ async def stored(db: Database, decision_id: str) -> dict | None:
 
 # -- item 9: a write whose acknowledgement is lost ----------------------------------------
 
-async def test_lost_commit_acknowledgement_keeps_the_stored_allowance(db, database_url,
-                                                                     spool_dir):
+@pytest.mark.parametrize(("campaign", "tag"), [
+    (None, b"COMMIT"),  # prospecting: decision and attempt in one transaction (R-D6)
+    ("sp-service", b"COMMIT"),  # a service call: the decision alone
+])
+async def test_lost_acknowledgement_keeps_the_stored_allowance(db, database_url, spool_dir,
+                                                              campaign, tag):
     d = Directory(db)
     await d.add_principal("sp-acme", "ACME")
     await hold_number(db, "sp-acme")
     await d.set_campaign("sp-prospect", "sp-acme", "prospecting", "manual", "0162123456",
                          scope="energie")
-    await d.set_endpoint("sp-agent", "sp-prospect", [], "Alice")
+    await d.set_campaign("sp-service", "sp-acme", "service", "manual", "0162123456")
+    await d.set_endpoint("sp-agent", "sp-prospect", ["sp-service"], "Alice")
     await give_consent(db, "sp-acme", "+33612345001")
     server = urlsplit(PG_SERVER)
     proxy = LostAcknowledgement(server.hostname, server.port or 5432)
@@ -80,20 +85,54 @@ async def test_lost_commit_acknowledgement_keeps_the_stored_allowance(db, databa
     gate = Gate(db=via_proxy, directory=Directory(via_proxy), spool=Spool(spool_dir),
                 clock=PinnedClock(OPEN), rules=RULES, node="sp")
     try:
-        proxy.arm(b"COMMIT")
-        decided = await gate.check(CallRequest("0612345001", "ari", endpoint="sp-agent"),
+        proxy.arm(tag)
+        decided = await gate.check(CallRequest("0612345001", "ari", endpoint="sp-agent",
+                                               campaign_name=campaign), record=True)
+    finally:
+        await via_proxy.close()
+        await proxy.close()
+    assert proxy.cuts == 1, "the fault happened: the write's reply never came back"
+    assert decided.verdict.allowed and decided.recorded and not decided.spooled
+    row_ = await stored(db, decided.decision_id)
+    assert row_["decision"] == "allow" and row_["campaign"] == (campaign or "sp-prospect")
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM attempts WHERE decision_id = $1",
+                                   uuid.UUID(decided.decision_id)) == (0 if campaign else 1)
+    assert Spool(spool_dir).depth() == 0
+
+
+async def test_lost_insert_before_commit_is_not_taken_for_stored(db, database_url, spool_dir):
+    """The reply to the INSERT is lost, inside the transaction: nothing was committed, the
+    read-back finds nothing, the call is refused and its evidence spooled."""
+    d = Directory(db)
+    await d.add_principal("sp-acme", "ACME")
+    await hold_number(db, "sp-acme")
+    await d.set_campaign("sp-prospect", "sp-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
+    await d.set_endpoint("sp-agent", "sp-prospect", [], "Alice")
+    await give_consent(db, "sp-acme", "+33612345002")
+    server = urlsplit(PG_SERVER)
+    proxy = LostAcknowledgement(server.hostname, server.port or 5432)
+    port = await proxy.start()
+    via_proxy = Database(database_url.replace(f"{server.hostname}:{server.port}",
+                                              f"127.0.0.1:{port}"), timeout=5.0)
+    gate = Gate(db=via_proxy, directory=Directory(via_proxy), spool=Spool(spool_dir),
+                clock=PinnedClock(OPEN), rules=RULES, node="sp")
+    try:
+        proxy.arm(b"INSERT 0 1")
+        decided = await gate.check(CallRequest("0612345002", "ari", endpoint="sp-agent"),
                                    record=True)
     finally:
         await via_proxy.close()
         await proxy.close()
-    assert proxy.cuts == 1, "the fault happened: the COMMIT's reply never came back"
-    assert decided.verdict.allowed and decided.recorded and not decided.spooled
-    row_ = await stored(db, decided.decision_id)
-    assert row_["decision"] == "allow" and row_["counts_as_attempt"]
+    assert proxy.cuts == 1
+    assert decided.verdict.codes == ["GUARD_UNAVAILABLE"] and decided.spooled
+    assert await stored(db, decided.decision_id) is None
+    assert await Spool(spool_dir).flush(db) == 1
+    assert (await stored(db, decided.decision_id))["decision"] == "deny"
     async with db.connection() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM attempts WHERE decision_id = $1",
-                                   uuid.UUID(decided.decision_id)) == 1
-    assert Spool(spool_dir).depth() == 0
+        assert await conn.fetchval("SELECT count(*) FROM attempts WHERE number_e164 = $1",
+                                   "+33612345002") == 0
 
 
 async def test_replay_conflict_is_kept_and_reported_not_dropped(db, spool_dir, caplog):
