@@ -51,6 +51,11 @@ class Settings:
     agi_enabled: bool = True
     agi_read_timeout: float = 5.0
     db_timeout: float = 2.0
+    # Readers (reports, chain audit, dashboard, history and decision listings) have their own
+    # pool, which may point at a standby, and bounded statements: they never wait on the gate's.
+    read_database_url: str = ""  # empty: database_url
+    read_pool_size: int = 4
+    read_statement_timeout: float = 30.0  # seconds, per statement, enforced by the server
     spool_dir: Path = Path("/var/spool/astguard")
     spool_flush_interval: float = 2.0
     clock: ClockSetting = ClockSetting()
@@ -89,6 +94,10 @@ class Settings:
             agi_enabled=reader.boolean("ASTGUARD_AGI_ENABLED", cls.agi_enabled),
             agi_read_timeout=reader.number("ASTGUARD_AGI_READ_TIMEOUT", cls.agi_read_timeout),
             db_timeout=reader.number("ASTGUARD_DB_TIMEOUT", cls.db_timeout),
+            read_database_url=reader.text("ASTGUARD_READ_DATABASE_URL", ""),
+            read_pool_size=reader.integer("ASTGUARD_READ_POOL_SIZE", cls.read_pool_size, 1, 100),
+            read_statement_timeout=reader.number("ASTGUARD_READ_STATEMENT_TIMEOUT",
+                                                 cls.read_statement_timeout),
             spool_dir=Path(reader.text("ASTGUARD_SPOOL_DIR", str(cls.spool_dir))),
             spool_flush_interval=reader.number("ASTGUARD_SPOOL_FLUSH_INTERVAL",
                                                cls.spool_flush_interval),
@@ -167,7 +176,7 @@ class Settings:
                 value = "***" if value else ""
             elif f.name in ("api_read_tokens", "api_write_tokens"):
                 value = f"{len(value)} token(s)"
-            elif f.name == "database_url":
+            elif f.name in ("database_url", "read_database_url"):
                 value = mask_url(value)
             elif f.name == "agi_allowed_peers":
                 value = " ".join(map(str, value))

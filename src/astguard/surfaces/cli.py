@@ -231,8 +231,10 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
                                      "answered", "hangup_cause"]))
     elif cmd == "spool":
         if args.spool_cmd == "flush":
-            print(f"written: {await c.spool.flush(c.db)}")
-        print(f"waiting: {c.spool.depth()}")
+            print(f"écrits : {await c.spool.flush(c.db)}")
+            if c.spool.kept_aside:
+                print(f"mis de côté : {c.spool.kept_aside} (voir {c.settings.spool_dir}/rejected)")
+        print(f"en attente : {c.spool.depth()}")
     return 0
 
 
