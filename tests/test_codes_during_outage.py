@@ -19,6 +19,7 @@ from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
+from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, serve_fastagi
 from tests.conftest import UNREACHABLE_DB, give_consent, hold_number
 from tests.telephony.test_fastagi import request
@@ -54,7 +55,8 @@ async def agi_down(spool_dir) -> AsyncIterator[tuple[int, Spool]]:
     down = Database(UNREACHABLE_DB, timeout=1.0)
     spool = Spool(spool_dir)
     app = HardenedFastAGI(read_timeout=5.0)
-    ContactsAgi(ContactService(down, PinnedClock(LATER), RULES, spool=spool)).install(app)
+    ContactsAgi(ContactService(down, PinnedClock(LATER), RULES, spool=spool),
+                ChannelBinding(down)).install(app)
     server = await serve_fastagi(app, "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1], spool
     server.close()
@@ -82,7 +84,10 @@ async def test_codes_keyed_during_an_outage_are_spooled_then_written(db, spool_d
     assert short.verdict.allowed and in_call.verdict.allowed
 
     # PostgreSQL is away: the agents key their codes.
-    after_call = await play_asterisk(port, request("code", "refusal", "co-agent1", ""))
+    # The short code comes from the agent's own channel (FastAGI checks it, issue 11).
+    keyed = request("code", "refusal", "co-agent1", "").replace(
+        b"PJSIP/agent1-00000001", b"PJSIP/co-agent1-00000007")
+    after_call = await play_asterisk(port, keyed)
     during_call = await play_asterisk(port, request("feature", "opposition"),
                                       decision_id=in_call.decision_id)
     assert after_call == ['SET VARIABLE ASTGUARD_CODE_PROMPT "enregistre-refus"']
