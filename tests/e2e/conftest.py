@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from astguard.install.kit import PROMPTS, data_path
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.inbound import InboundStore
@@ -26,7 +27,6 @@ from lab.asterisk import (
     AMI_ASTGUARD_SECRET,
     ARI_PASSWORD,
     RECORDINGS_IN_ROOT,
-    REPO,
     LabAsterisk,
     ensure_rootfs,
 )
@@ -248,5 +248,5 @@ def recording_settings(lab) -> dict[str, str]:
         "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET,
         "ASTGUARD_RECORDING_DIR": str(lab.root / RECORDINGS_IN_ROOT),
         "ASTGUARD_ASTERISK_RECORDING_DIR": "/" + RECORDINGS_IN_ROOT,
-        "ASTGUARD_PROMPTS_DIR": str(REPO / "sounds/fr/astguard"),
+        "ASTGUARD_PROMPTS_DIR": str(data_path(PROMPTS)),
     }
