@@ -82,8 +82,16 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _this_command() -> str:
+    """The astguard command of this installation (its virtualenv's), for ExecStart."""
+    beside = Path(sys.executable).parent / "astguard"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("astguard") or f"{sys.executable} -m astguard"
+
+
 def _install_service(settings: Settings, args: argparse.Namespace) -> int:
-    command = shutil.which("astguard") or str(Path(sys.argv[0]).resolve())
+    command = _this_command()
     changes = []
     for unit in UNITS:
         text = data_path(f"systemd/{unit}").read_text().replace(SHIPPED_COMMAND, command)
