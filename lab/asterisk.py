@@ -2,7 +2,7 @@
 debootstrap root filesystem, run with chroot (no container engine needed).
 
 The root filesystem is cached under /var/cache/astguard, keyed by its package list, and rebuilt
-only when that list changes. The configuration comes from docker/asterisk/ and from the kit
+only when that list changes. The configuration comes from docker/lab/asterisk/ and from the kit
 astguard ships in its wheel (src/astguard/data/: the dialplan, the feature codes, the prompts):
 the same files the container and `astguard asterisk install` use.
 """
@@ -83,7 +83,7 @@ class LabAsterisk:
             for path in etc.iterdir():
                 if path.name != "asterisk.conf" and path.is_file():
                     path.unlink()
-        for path in (REPO / "docker/asterisk").glob("*.conf"):
+        for path in (REPO / "docker/lab/asterisk").glob("*.conf"):
             shutil.copy(path, etc / path.name)
         shutil.copy(data_path("asterisk/astguard.conf"), etc / "astguard.conf")
         shutil.copy(data_path("asterisk/astguard-features.conf"), etc / "astguard-features.conf")
