@@ -35,10 +35,16 @@ def test_the_service_runs_unprivileged_and_starts_without_postgresql():
 
 
 def test_install_service_dry_run_shows_units_with_this_command(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("ASTGUARD_CONFIG", str(tmp_path / "absent.conf"))
-    assert main(["install-service", "--dry-run", "--systemd-dir", str(tmp_path)]) == 0
+    conf = tmp_path / "astguard.conf"
+    conf.write_text("ASTGUARD_SPOOL_DIR=/srv/astguard/spool\n")
+    units = tmp_path / "units"
+    units.mkdir()
+    assert main(["install-service", "--dry-run", "--systemd-dir", str(units),
+                 "--config", str(conf)]) == 0
     out = capsys.readouterr().out
+    assert "+ReadWritePaths=/srv/astguard/spool /var/spool/asterisk/monitor/astguard" in out
+    assert "+ dossier /srv/astguard/spool" in out
     here = Path(sys.executable).parent / "astguard"
     assert here.exists() and f"+ExecStart={here} serve" in out
     assert "/opt/astguard/venv/bin/astguard" not in out
-    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert list(units.iterdir()) == []  # nothing written

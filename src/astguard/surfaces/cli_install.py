@@ -21,6 +21,7 @@ from astguard.settings import Settings
 COMMANDS = ("asterisk", "install-service")
 UNITS = ("astguard.service", "astguard-audit.service", "astguard-audit.timer")
 SHIPPED_COMMAND = "/opt/astguard/venv/bin/astguard"
+SHIPPED_PATHS = "ReadWritePaths=/var/spool/astguard /var/spool/asterisk/monitor/astguard"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -95,6 +96,9 @@ def _install_service(settings: Settings, args: argparse.Namespace) -> int:
     changes = []
     for unit in UNITS:
         text = data_path(f"systemd/{unit}").read_text().replace(SHIPPED_COMMAND, command)
+        # The folders it may write are the ones its settings name.
+        text = text.replace(SHIPPED_PATHS, f"ReadWritePaths={settings.spool_dir} "
+                                           f"{settings.recording_dir}")
         path = Path(args.systemd_dir) / unit
         if files.read(path) != text:
             changes.append(files.FileChange(path, files.read(path), text))
