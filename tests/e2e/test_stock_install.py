@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -170,6 +169,7 @@ def test_install_on_stock_asterisk_then_guarded_calls(stock, admin, carrier, tmp
         report = admin.run("asterisk", "check", "--etc", str(stock.etc))
         assert report.returncode == 0, report.stdout + report.stderr
         assert "rien ne manque" in report.stdout
+        assert "dialplan et FastAGI d'accord (agi://127.0.0.1:4573/)" in report.stdout
         refused = agent_call(tmp_path / "sipp", "0612000101", agent="poste-101", expect=403)
         assert refused.ok, refused.messages[-2000:]
         assert refused.statuses()[-2:] == [183, 403]
@@ -225,3 +225,7 @@ def test_check_names_each_misconfigured_endpoint(stock, admin):
     assert "le poste « poste-102 » a language=en" in text
     assert "la ligne opérateur « operateur » n'a pas send_pai=yes" in text
     assert "annonces françaises présentes" in text and "dialplan d'astguard chargé" in text
+    # astguard moved to another FastAGI port without installing again: named too.
+    moved = admin.run("asterisk", "check", "--etc", str(stock.etc), ASTGUARD_AGI_PORT="4600")
+    assert "le dialplan appelle FastAGI à agi://127.0.0.1:4573/ mais astguard écoute à " \
+        "agi://127.0.0.1:4600/" in moved.stdout

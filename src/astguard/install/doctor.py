@@ -18,11 +18,12 @@ import aiohttp
 from panoramisk import Manager
 
 from astguard.install import files
-from astguard.install.kit import prompt_files
+from astguard.install.kit import Wiring, prompt_files
 from astguard.settings import Settings
 
 GUARDED = ("astguard-agents", "astguard-agents-agi", "astguard-dialer", "astguard-outbound",
            "astguard-outbound-agi")
+_AGI = re.compile(r"agi://[^/]+/")
 _TRUNK_DIAL = re.compile(r"PJSIP/\$\{EXTEN\}@([A-Za-z0-9_.-]+)")
 TIMEOUT = 5.0
 
@@ -49,7 +50,7 @@ async def check(settings: Settings, etc: Path) -> Report:
                       secret=settings.ami_secret, ping_delay=0, reconnect_timeout=0)
     try:
         await asyncio.wait_for(manager.connect(), TIMEOUT)
-        await _ami(manager, report)
+        await _ami(manager, report, Wiring.from_settings(settings).agi_url)
     except (OSError, asyncio.TimeoutError) as exc:
         report.missing.append(f"AMI injoignable sur {settings.ami_host}:{settings.ami_port} "
                               f"({exc or 'délai dépassé'}) : manager.conf activé, utilisateur "
@@ -143,7 +144,19 @@ def _guarded(entries: list[Any] | None, context: str) -> bool:
     return False
 
 
-async def _ami(manager: Manager, report: Report) -> None:
+async def _agi_address(manager: Manager, agi_url: str, report: Report) -> None:
+    """The dialplan Asterisk loaded must call this node's FastAGI address."""
+    entries = await _dialplan(manager, "astguard-outbound-agi") or []
+    found = {m[0] for e in entries if (m := _AGI.search(str(e.get("AppData", ""))))}
+    if found and found != {agi_url}:
+        report.missing.append(
+            f"le dialplan appelle FastAGI à {', '.join(sorted(found))} mais astguard écoute à "
+            f"{agi_url} : relancez « astguard asterisk install » puis rechargez Asterisk")
+    elif found:
+        report.ok.append(f"dialplan et FastAGI d'accord ({agi_url})")
+
+
+async def _ami(manager: Manager, report: Report, agi_url: str) -> None:
     await _send(manager, {"Action": "Ping"})
     report.ok.append("AMI joignable")
     if await _dialplan(manager, "astguard-agents") is None:
@@ -152,6 +165,7 @@ async def _ami(manager: Manager, report: Report) -> None:
                               "pas été rechargé)")
     else:
         report.ok.append("dialplan d'astguard chargé (astguard-agents)")
+        await _agi_address(manager, agi_url, report)
     trunk_entries = await _dialplan(manager, "astguard-trunk")
     trunk = None
     if trunk_entries is None:

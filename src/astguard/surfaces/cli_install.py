@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace) -> int:
     values, path = config_file.merged(args.config, os.environ, allow_missing=True)
     settings = Settings.from_env(values, require_database=False)
     if args.command == "install-service":
-        return _install_service(settings, args)
+        return _install_service(settings, args, path)
     if args.asterisk_cmd == "check":
         report = await doctor.check(settings, Path(args.etc))
         print(report.render())
@@ -91,7 +91,7 @@ def _this_command() -> str:
     return shutil.which("astguard") or f"{sys.executable} -m astguard"
 
 
-def _install_service(settings: Settings, args: argparse.Namespace) -> int:
+def _install_service(settings: Settings, args: argparse.Namespace, config: Path) -> int:
     command = _this_command()
     changes = []
     for unit in UNITS:
@@ -111,6 +111,8 @@ def _install_service(settings: Settings, args: argparse.Namespace) -> int:
             print("+ utilisateur système astguard")
         for folder in folders:
             print(f"+ dossier {folder} (propriétaire astguard)")
+        if config.exists():
+            print(f"+ {config} : groupe astguard, mode 640")
         return 0
     if not has_user:
         subprocess.run(["useradd", "--system", "--home-dir", "/var/lib/astguard",
@@ -121,6 +123,10 @@ def _install_service(settings: Settings, args: argparse.Namespace) -> int:
         shutil.chown(folder, "astguard", "astguard")
         folder.chmod(0o2770)
         print(f"dossier {folder} : propriétaire astguard")
+    if config.exists():  # written before the user existed (asterisk install): let it read it
+        shutil.chown(config, group="astguard")
+        config.chmod(0o640)
+        print(f"{config} : groupe astguard, mode 640")
     stamp = files.stamp(dt.datetime.now(dt.UTC))
     for change in changes:
         backup = change.apply(stamp)
