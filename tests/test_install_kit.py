@@ -16,7 +16,7 @@ from astguard.install.kit import (
     render_features,
     render_trunk,
 )
-from astguard.settings import DEFAULT_EMERGENCY, Settings
+from astguard.settings import Settings
 from lab.asterisk import REPO
 from lab.wheel import build_wheel
 
@@ -45,11 +45,6 @@ def test_default_settings_render_the_shipped_files_unchanged():
     assert render_dialplan(wiring) == data_path("asterisk/astguard.conf").read_text()
     assert (render_features(wiring, add_to_existing=False)
             == data_path("asterisk/astguard-features.conf").read_text())
-
-
-def test_the_dialplan_emergency_list_is_the_settings_default():
-    assert set(emergency_in(data_path("asterisk/astguard.conf").read_text())) == \
-        set(DEFAULT_EMERGENCY)
 
 
 def test_rendering_follows_the_settings():
