@@ -130,3 +130,9 @@ def test_no_asterisk_folder_is_bad_input(box, capsys):
     shutil.rmtree(box["etc"])
     assert install(box) == 2
     assert "dossier introuvable" in capsys.readouterr().err
+
+
+def test_an_unreadable_file_is_a_french_error_not_a_traceback(box, capsys):
+    (box["etc"] / "astguard.conf").mkdir()  # in the way of the file astguard writes
+    assert install(box) == 2
+    assert "lecture impossible" in capsys.readouterr().err

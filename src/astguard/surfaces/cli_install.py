@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from astguard import config_file
-from astguard.errors import InputError
+from astguard.errors import ConfigError, InputError
 from astguard.install import doctor, files, installer
 from astguard.install.kit import data_path
 from astguard.settings import Settings
@@ -63,7 +63,10 @@ async def run(args: argparse.Namespace) -> int:
         raise InputError(f"--etc {etc} : dossier introuvable (Asterisk est-il installé ?)")
     target = installer.Target(etc=etc, sounds=Path(args.sounds).absolute(), trunk=args.trunk,
                               config=path.absolute())
-    plan = installer.plan(settings, target)
+    try:
+        plan = installer.plan(settings, target)
+    except OSError as exc:
+        raise ConfigError(f"lecture impossible : {exc} (à lancer en root ?)") from None
     if args.dry_run:
         for change in plan.changes:
             sys.stdout.write(change.diff())
@@ -71,8 +74,12 @@ async def run(args: argparse.Namespace) -> int:
             print(f"+ annonce {placed}")
         print("rien à changer" if plan.empty else "(essai : rien n'a été écrit)")
         return 0
-    for line in installer.apply(plan, dt.datetime.now(dt.UTC)):
-        print(line)
+    try:
+        for line in installer.apply(plan, dt.datetime.now(dt.UTC)):
+            print(line)
+    except OSError as exc:
+        raise ConfigError(f"écriture impossible : {exc} ; les fichiers déjà changés ont leur "
+                          "sauvegarde .astguard-backup-*, relancez une fois corrigé") from None
     for kept in plan.kept_prompts:
         print(f"conservée (différente de celle d'astguard) : {kept}")
     if plan.empty:
