@@ -84,3 +84,14 @@ def test_every_command_reads_the_file_given_before_or_after_it(tmp_path):
     assert "http_port = 9123" in done.stdout
     bad = run("config", "--config", str(tmp_path / "missing.conf"), env={})
     assert bad.returncode == 2 and "fichier de configuration introuvable" in bad.stderr
+
+
+def test_a_world_readable_file_with_secrets_is_warned_about(tmp_path, caplog):
+    conf = write(tmp_path / "f.conf", "ASTGUARD_DATABASE_URL=postgresql://u:pw@h/db\n")
+    conf.chmod(0o644)
+    Settings.load(str(conf), {})
+    assert "lisible par tous" in caplog.text and "ASTGUARD_DATABASE_URL" in caplog.text
+    caplog.clear()
+    conf.chmod(0o640)
+    Settings.load(str(conf), {})
+    assert "lisible par tous" not in caplog.text

@@ -8,6 +8,7 @@ A secret setting may be given as a file instead: ASTGUARD_X_FILE=/path holds AST
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from astguard.errors import ConfigError
 
+log = logging.getLogger(__name__)
 DEFAULT_PATH = Path("/etc/astguard/astguard.conf")
 # Settings that may come from a file (ASTGUARD_X_FILE): add new secrets here.
 SECRET_KEYS = (
@@ -67,7 +69,12 @@ def read_file(path: Path, required: bool) -> dict[str, str]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"fichier de configuration illisible : {path} ({exc})") from None
-    return parse(text, str(path))
+    values = parse(text, str(path))
+    secrets = sorted(k for k in values if k in SECRET_KEYS and values[k])
+    if secrets and path.stat().st_mode & 0o004:
+        log.warning("%s est lisible par tous les utilisateurs alors qu'il contient des secrets "
+                    "(%s) : chmod 640 %s", path, ", ".join(secrets), path)
+    return values
 
 
 def merged(explicit: str | None = None, env: Mapping[str, str] | None = None, *,
