@@ -227,6 +227,9 @@ def check_caller_id(requested: str | None, campaign: Campaign, facts: Facts,
             presented = canonical(campaign.caller_id)
             found = [Reason(r.code, {**r.inputs, "rewritten_to": presented}, effect=Effect.INFO)
                      for r in found] + fallback
+        else:
+            # No rewrite possible: the campaign's own number is refused too; say why.
+            found = found + [r for r in fallback if r.code not in {f.code for f in found}]
     if presented is not None and presented in facts.blocked_caller_ids:
         found.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
     return presented, found
