@@ -60,5 +60,5 @@ class StockAsterisk(LabAsterisk):
         self.stop()
         self.unmount()
         if os.path.ismount(self.root):
-            subprocess.run(["umount", str(self.root)], check=False)
+            subprocess.run(["umount", "-l", str(self.root)], check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
