@@ -15,6 +15,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture(scope="module")
 def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_CONFIG": os.devnull,  # not /etc/astguard/astguard.conf, if any
            "ASTGUARD_DATABASE_URL": database_url,
            "ASTGUARD_SPOOL_DIR": str(tmp_path_factory.mktemp("spool"))}
     for argv in (["principal", "add", "cli-acme", "--name", "ACME"],
@@ -114,7 +115,8 @@ def test_database_down_exits_3_for_management_and_fails_closed_for_check(cli_env
 def test_missing_configuration_exits_2():
     done = subprocess.run([sys.executable, "-m", "astguard", "check", "0612345678"],
                           env={"PATH": os.environ.get("PATH", ""),
-                               "PYTHONPATH": os.pathsep.join(sys.path)},
+                               "PYTHONPATH": os.pathsep.join(sys.path),
+                               "ASTGUARD_CONFIG": os.devnull},
                           text=True, capture_output=True, timeout=60)
     assert done.returncode == 2 and "ASTGUARD_DATABASE_URL is required" in done.stderr
 

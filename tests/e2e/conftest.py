@@ -209,6 +209,9 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
     def make(clock: str | None = OPEN, **overrides: str) -> Guard:
         env = {
             "PATH": os.environ.get("PATH", ""),
+            # Settings from this environment only, never from a configuration file that an
+            # installation on the same machine would have in /etc/astguard.
+            "ASTGUARD_CONFIG": os.devnull,
             "ASTGUARD_DATABASE_URL": seeded,
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
             "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
