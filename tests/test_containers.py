@@ -206,3 +206,31 @@ def test_the_production_asterisk_refuses_a_wildcard_or_missing_sip_address(sip_b
                           env={"PATH": os.environ.get("PATH", ""), "SIP_BIND": sip_bind},
                           capture_output=True, text=True, timeout=10)
     assert done.returncode == 2 and "SIP_BIND" in done.stderr
+
+
+def test_production_phones_and_trunk_behave_like_the_lab():
+    """The same endpoint settings the e2e tests prove on the lab's phones and carrier."""
+    lab = {s.name: s.options for s in parse_pjsip((LAB / "asterisk/pjsip.conf").read_text(), {})
+           if s.options.get("type") == "endpoint"}
+    pjsip, agents, _ = production()
+    prod = {s.name: s.options for s in parse_pjsip(pjsip, {"pjsip-agents.conf": agents})
+            if s.options.get("type") == "endpoint"}
+    for key in ("context", "language", "trust_id_inbound", "direct_media"):
+        assert prod["poste-101"].get(key) == lab["agent1"].get(key), key
+    for key in ("send_pai", "trust_id_outbound", "direct_media"):
+        assert prod["operateur"].get(key) == lab["carrier"].get(key), key
+
+
+def test_production_ami_and_http_are_what_the_installer_writes():
+    from astguard.install import files, installer
+    from astguard.settings import Settings
+
+    settings = Settings.from_env({}, require_database=False)
+    written = installer._manager("", settings, "s")
+    manager = (PRODUCTION / "asterisk/manager.conf").read_text()
+    for key in ("read", "write", "permit", "deny"):
+        assert files.section_values(manager, "astguard")[key] == \
+            files.section_values(written, "astguard")[key], key
+    assert files.section_values(manager, "general")["bindaddr"] == "127.0.0.1"
+    http = files.section_values((PRODUCTION / "asterisk/http.conf").read_text(), "general")
+    assert (http["bindaddr"], http["bindport"]) == ("127.0.0.1", "8088")
