@@ -141,7 +141,16 @@ def admin(astguard_venv, tmp_path) -> Admin:
     return Admin(astguard_venv, config, tmp_path)
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_install_on_stock_asterisk_then_guarded_calls(stock, admin, carrier, tmp_path):
+    before = snapshot(stock.etc)
+    dry = admin.ok("asterisk", "install", "--etc", str(stock.etc), "--sounds",
+                   str(stock.sounds), "--trunk", "operateur", "--dry-run")
+    assert "+#include astguard.conf" in dry and "+password=***" in dry
+    assert snapshot(stock.etc) == before and not (stock.sounds / "fr/astguard").exists()
     out = admin.ok("asterisk", "install", "--etc", str(stock.etc), "--sounds",
                    str(stock.sounds), "--trunk", "operateur")
     assert "annonce installée" in out
@@ -159,9 +168,19 @@ def test_install_on_stock_asterisk_then_guarded_calls(stock, admin, carrier, tmp
     admin.ok("campaign", "set", "printemps", "--principal", "acme", "--purpose", "prospecting",
              "--caller-id", "01 62 12 34 56", "--scope", "energie")
     admin.ok("endpoint", "set", "poste-101", "--campaign", "printemps")
-    admin.ok("consent", "add", "0612000101", "--principal", "acme", "--scope", "energie",
+    admin.ok("consent", "add", "0612900101", "--principal", "acme", "--scope", "energie",
              "--collected-at", "2026-09-01T10:00:00+02:00", "--channel", "web",
              "--wording", "v1", "--proof", "preuve-1")
+
+    # astguard not started yet: the installed dialplan refuses on its own (503, "contrôle
+    # indisponible"), and an emergency number still reaches the carrier. (0612 9… numbers:
+# outside fresh_number's range, so no other test dials them.)
+    away = agent_call(tmp_path / "sipp", "0612900101", agent="poste-101", expect=503)
+    assert away.ok, away.messages[-2000:]
+    assert carrier.invites_to("+33612900101") == []
+    earlier = len(carrier.invites_to("112"))  # the carrier serves the whole session
+    assert agent_call(tmp_path / "sipp", "112", agent="poste-101").ok
+    assert len(carrier.invites_to("112")) == earlier + 1
 
     # Saturday: refused, the French prompt as early media, nothing reaches the carrier.
     guard = admin.serve(SATURDAY)
@@ -170,10 +189,10 @@ def test_install_on_stock_asterisk_then_guarded_calls(stock, admin, carrier, tmp
         assert report.returncode == 0, report.stdout + report.stderr
         assert "rien ne manque" in report.stdout
         assert "dialplan et FastAGI d'accord (agi://127.0.0.1:4573/)" in report.stdout
-        refused = agent_call(tmp_path / "sipp", "0612000101", agent="poste-101", expect=403)
+        refused = agent_call(tmp_path / "sipp", "0612900101", agent="poste-101", expect=403)
         assert refused.ok, refused.messages[-2000:]
         assert refused.statuses()[-2:] == [183, 403]
-        assert carrier.invites_to("+33612000101") == []
+        assert carrier.invites_to("+33612900101") == []
         log = (stock.logdir / "asterisk.log").read_text(errors="replace")
         assert "Playing 'astguard/refus-horaires.slin' (language 'fr')" in log or \
             "Playing 'astguard/refus-horaires.wav' (language 'fr')" in log, log[-3000:]
@@ -183,14 +202,14 @@ def test_install_on_stock_asterisk_then_guarded_calls(stock, admin, carrier, tmp
     # Friday 11:00: allowed, the campaign's number in From and P-Asserted-Identity.
     guard = admin.serve(OPEN)
     try:
-        allowed = agent_call(tmp_path / "sipp", "0612000101", agent="poste-101", hold_ms=500)
+        allowed = agent_call(tmp_path / "sipp", "0612900101", agent="poste-101", hold_ms=500)
         assert allowed.ok, allowed.messages[-2000:]
-        (invite,) = carrier.invites_to("+33612000101")
+        (invite,) = carrier.invites_to("+33612900101")
         assert "<sip:+33162123456@" in invite.headers["from"]
         assert "<sip:+33162123456@" in invite.headers["p-asserted-identity"]
     finally:
         stop(guard)
-    decisions = admin.ok("decisions", "--number", "+33612000101", "--json")
+    decisions = admin.ok("decisions", "--number", "+33612900101", "--json")
     assert '"decision": "deny"' in decisions and '"decision": "allow"' in decisions
 
 
