@@ -100,7 +100,7 @@ class Admin:
             proc = subprocess.Popen(
                 [str(self.command), "serve"], stdout=out, stderr=subprocess.STDOUT,
                 env={"PATH": os.environ.get("PATH", ""), "ASTGUARD_CONFIG": str(self.config),
-                     "ASTGUARD_CLOCK_PIN": clock})
+                     "ASTGUARD_CLOCK_PIN": clock, "ASTGUARD_LAB": "1"})
         wait_for(lambda: "ARI websocket connected" in log.read_text(errors="replace"), 30,
                  what=f"astguard serve connected to ARI\n{log.read_text(errors='replace')}")
         return proc
