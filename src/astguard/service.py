@@ -21,6 +21,7 @@ from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
 from astguard.metrics import Metrics
+from astguard.readiness import Readiness
 from astguard.settings import Settings
 from astguard.store import schema
 from astguard.store.caller_ids import CallerIdStore
@@ -94,14 +95,15 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
         await read_db.close()
 
 
-def api_app(c: Components) -> web.Application:
+def api_app(c: Components, readiness: Readiness | None = None) -> web.Application:
     """The API and the dashboard on one aiohttp application."""
     settings = c.settings
     readers = Directory(c.read_db)  # classification for history pages, on the readers' pool
     api = Api(gate=c.gate, contacts=c.contacts, directory=readers, caller_ids=c.caller_ids,
               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
-              reports=c.reports, clock=c.clock, db=c.read_db)
+              reports=c.reports, clock=c.clock, db=c.read_db,
+              readiness=readiness.report if readiness else None)
     app = api.app()
     Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
               clock=c.clock).install(app)
@@ -197,7 +199,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
         if settings.http_enabled:
-            runner = web.AppRunner(api_app(c), access_log=None)
+            readiness = Readiness(settings, c.db, c.spool, ari.connected.is_set,
+                                  server.is_serving if server is not None else None)
+            runner = web.AppRunner(api_app(c, readiness), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,

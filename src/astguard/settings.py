@@ -1,4 +1,5 @@
-"""Typed settings, read once from the environment (ASTGUARD_*), failing fast with the key's name.
+"""Typed settings, read once from the configuration file and the environment (ASTGUARD_*),
+failing fast with the key's name (config_file.py: the file, `--config`, secrets from files).
 
 Secrets (database password, ARI password) are never logged: `Settings.describe()` masks them.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from astguard import config_file
 from astguard.errors import ConfigError
 from astguard.policy.caller_id import NumberingTables, load_tables
 from astguard.policy.model import Regime, RuleSettings
@@ -80,11 +82,20 @@ class Settings:
     lab: bool = False  # ASTGUARD_LAB=1: test clocks and a forced regime are accepted by serve
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def load(cls, config: str | None = None, env: Mapping[str, str] | None = None, *,
+             require_database: bool = True) -> Settings:
+        """The configuration file (`config`, ASTGUARD_CONFIG or /etc/astguard/astguard.conf)
+        overridden by the environment."""
+        values, _ = config_file.merged(config, env)
+        return cls.from_env(values, require_database=require_database)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 require_database: bool = True) -> Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         settings = cls(
-            database_url=reader.text("ASTGUARD_DATABASE_URL", required=True),
+            database_url=reader.text("ASTGUARD_DATABASE_URL", required=require_database),
             ari_url=reader.text("ASTGUARD_ARI_URL", cls.ari_url).rstrip("/"),
             ari_user=reader.text("ASTGUARD_ARI_USER", cls.ari_user),
             ari_password=reader.text("ASTGUARD_ARI_PASSWORD", ""),
@@ -217,7 +228,8 @@ class _Reader:
         value = self._raw(key)
         if value is None:
             if required:
-                raise ConfigError(f"{key} is required (see README, Configuration)")
+                raise ConfigError(f"{key} is required (see README, Configuration): set it in "
+                                  f"{config_file.DEFAULT_PATH} or the environment")
             return default
         return value
 
