@@ -209,6 +209,68 @@ _DECLINE_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+def _cancelled(cseq_var: str) -> str:
+    """The carrier's answer to a CANCEL: 200 OK for it, 487 for the INVITE, then the ACK."""
+    return f"""  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [${cseq_var}] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK" next="end"/>
+"""
+
+
+def _ringing_scenario(ring_after_ms: int, answer_after_ms: int) -> str:
+    """A carrier on a real network: 100 Trying at once, 180 Ringing once the consumer's phone
+    rings (ring_after_ms), 200 OK when they pick up; a CANCEL before that ends it with 487."""
+    provisional = """  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    answered = _UAS_SCENARIO.split('<recv request="INVITE" crlf="true"/>', 1)[1]
+    answered = answered.split("<send", 1)[1].split("<send", 1)[1]  # skip 180, keep 200 on
+    return ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard ringing carrier">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="icseq"/>
+    </action>
+  </recv>
+""" + provisional.replace("{status}", "100 Trying")
+            + f'  <recv request="CANCEL" timeout="{ring_after_ms}" ontimeout="ring"/>\n'
+            + _cancelled("icseq") + '  <label id="ring"/>\n'
+            + provisional.replace("{status}", "180 Ringing")
+            + f'  <recv request="CANCEL" timeout="{answer_after_ms}" ontimeout="answer"/>\n'
+            + _cancelled("icseq") + '  <label id="answer"/>\n'
+            + "  <send" + answered.replace("</scenario>", '  <label id="end"/>\n</scenario>'))
+
+
 # An agent's desk: answers, then 1.5 s later presses *85 (SIP INFO), then waits for the BYE.
 _DESK_OBJECTION_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="astguard desk pressing *85">
@@ -331,13 +393,18 @@ class Carrier:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, decline: bool = False, desk_objection: bool = False,
-              consumer_dtmf_at_ms: int | None = None, consumer: bool = False) -> None:
+              consumer_dtmf_at_ms: int | None = None, consumer: bool = False,
+              ring_after_ms: int | None = None, answer_after_ms: int = 3000) -> None:
         """`consumer`: answer, speak (a tone) and, at `consumer_dtmf_at_ms` after the answer,
-        press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call."""
+        press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call.
+        `ring_after_ms`: 100 Trying at once, 180 after that long, 200 `answer_after_ms` later
+        (a CANCEL before ends the call with 487)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         scenario = self.workdir / "carrier.xml"
         if consumer:
             text = _consumer_scenario(self.workdir, consumer_dtmf_at_ms)
+        elif ring_after_ms is not None:
+            text = _ringing_scenario(ring_after_ms, answer_after_ms)
         else:
             text = (_DESK_OBJECTION_SCENARIO if desk_objection
                     else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)

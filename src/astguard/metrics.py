@@ -22,6 +22,8 @@ class Metrics:
         self.reasons: Counter[tuple[str, str]] = Counter()  # (code, effect)
         self.db_errors = 0
         self.network_alerts = 0
+        self.unguarded: Counter[tuple[str, str]] = Counter()  # (trunk endpoint, action)
+        self.trunk_checks: Counter[str] = Counter()  # watchdog checks by result
         self._buckets = [0] * (len(_LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
@@ -63,6 +65,16 @@ class Metrics:
                 "alerts raised.",
                 "# TYPE astguard_caller_id_blocked_by_network_total counter",
                 f"astguard_caller_id_blocked_by_network_total {self.network_alerts}"]
+        out += ["# HELP astguard_unguarded_calls_total Trunk channels without a valid astguard "
+                "token, by endpoint and what the watchdog did.",
+                "# TYPE astguard_unguarded_calls_total counter"]
+        out += [f'astguard_unguarded_calls_total{{endpoint="{_escape(e)}",action="{a}"}} {n}'
+                for (e, a), n in sorted(self.unguarded.items())]
+        out += ["# HELP astguard_trunk_channels_checked_total Trunk channels the watchdog "
+                "checked, by result.",
+                "# TYPE astguard_trunk_channels_checked_total counter"]
+        out += [f'astguard_trunk_channels_checked_total{{result="{r}"}} {n}'
+                for r, n in sorted(self.trunk_checks.items())]
         for name, read in sorted(self.gauges.items()):
             try:
                 value = float(read())

@@ -31,6 +31,7 @@ from astguard.store.spool import Spool
 from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
 from astguard.telephony.ari import AriClient
+from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.fastagi import (
     ContactsAgi,
     HardenedFastAGI,
@@ -43,6 +44,8 @@ from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
+from astguard.telephony.watchdog import TrunkWatchdog
+from astguard.store.unguarded import UnguardedStore
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                         c.clock.now().isoformat())
         ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
                         settings.ari_app)
-        stasis = OutboundStasisApp(ari, c.gate)
+        tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
+                                        create=True), settings.call_token_ttl)
+        stasis = OutboundStasisApp(ari, c.gate, tokens)
         recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
                                settings.ami_secret)
         inbound = InboundStasisApp(
@@ -158,10 +163,27 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
             asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
         ]
+        watchdog = None
+        if settings.trunk_endpoints:
+            watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
+                                     settings.ari_password, settings.watchdog_app,
+                                     subscribe_all=True)
+            watchdog = TrunkWatchdog(
+                watchdog_ari, tokens, UnguardedStore(c.db), c.metrics,
+                trunks=settings.trunk_endpoints, mode=settings.watchdog_mode,
+                emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname())
+            c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
+            tasks.append(asyncio.create_task(watchdog_ari.run(watchdog.handle),
+                                             name="watchdog"))
+            log.info("watchdog on trunk endpoints %s (mode %s)",
+                     ", ".join(sorted(settings.trunk_endpoints)), settings.watchdog_mode)
+        else:
+            log.warning("no ASTGUARD_TRUNK_ENDPOINTS: calls that reach the trunk without "
+                        "astguard are not watched (docs/operations.md, Watchdog)")
         server = None
         if settings.agi_enabled:
             agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
-            OutboundAgi(c.gate).install(agi)
+            OutboundAgi(c.gate, tokens).install(agi)
             ContactsAgi(c.contacts).install(agi)
             InboundAgi(inbound).install(agi)
             OutboundRecordingAgi(InboundStore(c.db), inbound,
@@ -190,6 +212,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await stasis.drain()
+            if watchdog is not None:
+                await watchdog.drain()
             await inbound.drain()
             recorder.close()
             with contextlib.suppress(StoreUnavailable):

@@ -28,7 +28,8 @@ from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.store.evidence import Outcome
-from astguard.telephony.stasis import call_from_args, result_variable
+from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,9 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
 class OutboundAgi:
     """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
 
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, tokens: CallTokens | None = None) -> None:
         self._gate = gate
+        self._tokens = tokens
 
     def install(self, app: HardenedFastAGI) -> None:
         app.add_route("outbound", self.outbound)
@@ -141,6 +143,9 @@ class OutboundAgi:
             channel_id=headers.get("agi_uniqueid"), fallback_exten=headers.get("agi_extension"),
         )
         decided = await self._gate.check(call, record=True)
+        token = call_token(self._tokens, decided)
+        if token:  # first: a verdict without its token would be hung up at the trunk
+            await request.set_variable(INHERITED_VARIABLE, token)
         await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))
