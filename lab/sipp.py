@@ -7,6 +7,7 @@ whether the call went as expected (0: as the scenario says; anything else: it di
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import subprocess
@@ -373,6 +374,31 @@ def agent_call(
 
 
 @dataclass
+class SipEvent:
+    """One message in a SIPp trace: when, which way, its first line and its dialog."""
+
+    at: dt.datetime
+    sent: bool
+    first_line: str
+    call_id: str
+
+
+def trace_events(text: str) -> list[SipEvent]:
+    out = []
+    parts = re.split(r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s*$", text, flags=re.M)
+    for stamp, block in zip(parts[1::2], parts[2::2], strict=False):
+        lines = [ln.strip() for ln in block.strip().splitlines()]
+        if len(lines) < 3:
+            continue
+        sent = lines[0].startswith("UDP message sent")
+        body = [ln for ln in lines[1:] if ln]
+        call_id = next((ln.partition(":")[2].strip() for ln in body
+                        if ln.lower().startswith(("call-id:", "i:"))), "")
+        out.append(SipEvent(dt.datetime.fromisoformat(stamp), sent, body[0], call_id))
+    return out
+
+
+@dataclass
 class SipMessage:
     first_line: str
     headers: dict[str, str]
@@ -449,6 +475,13 @@ class Carrier:
 
     def invites_to(self, e164: str) -> list[SipMessage]:
         return [m for m in self.invites() if m.request_user == e164]
+
+    def dialog_to(self, number: str) -> list[SipEvent]:
+        """Every message of the (last) call whose INVITE went to `number`, in order."""
+        events = trace_events(self.log.read_text(errors="replace") if self.log.exists() else "")
+        call_ids = [e.call_id for e in events if not e.sent and
+                    re.match(rf"INVITE sip:{re.escape(number)}@", e.first_line)]
+        return [e for e in events if call_ids and e.call_id == call_ids[-1]]
 
 
 _DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
