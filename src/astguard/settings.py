@@ -66,6 +66,7 @@ class Settings:
     watchdog_mode: str = "hangup"  # or "alert"
     watchdog_app: str = "astguard-watchdog"
     cdr_file: Path | None = None
+    trunk_inbound_contexts: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +132,7 @@ class Settings:
                                         ("HANGUP", "ALERT")).lower(),
             watchdog_app=reader.text("ASTGUARD_WATCHDOG_APP", cls.watchdog_app),
             cdr_file=Path(cdr) if (cdr := reader.text("ASTGUARD_CDR_FILE", "")) else None,
+            trunk_inbound_contexts=reader.word_set("ASTGUARD_TRUNK_INBOUND_CONTEXTS", ()),
         )
         for token in settings.api_read_tokens | settings.api_write_tokens:
             if len(token) < 16:

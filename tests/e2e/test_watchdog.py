@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import aiohttp
@@ -214,3 +219,66 @@ def test_emergency_calls_pass_and_are_recorded(watched, ringing_carrier, seeded)
                                if e.first_line.startswith("BYE")] and
                       ringing_carrier.dialog_to("112"), timeout=20, what="the answered 112")
     assert "-> CANCEL" not in lines(dialog)
+
+
+CDR_IN_ROOT = "var/log/asterisk/cdr-custom/astguard-cdr.json"
+
+
+def audit_calls_cli(lab, seeded, start: dt.datetime) -> tuple[int, dict]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_DATABASE_URL": seeded, "ASTGUARD_SPOOL_DIR": "/nonexistent",
+           "ASTGUARD_CDR_FILE": str(lab.root / CDR_IN_ROOT),
+           "ASTGUARD_TRUNK_INBOUND_CONTEXTS": "from-carrier astguard-inbound",
+           **watchdog_settings()}
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    done = subprocess.run(
+        [sys.executable, "-m", "astguard", "audit", "calls", "--from", start.isoformat(),
+         "--to", end.isoformat(), "--json"], env=env, text=True, capture_output=True,
+        timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def cdr_written(lab, number: str) -> bool:
+    path = lab.root / CDR_IN_ROOT
+    return path.exists() and number in path.read_text(errors="replace")
+
+
+def test_audit_calls_lists_the_unguarded_calls_not_the_guarded_ones(
+        watched, lab, carrier, ringing_carrier, seeded, tmp_path):
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    unguarded, _ = fresh_number(consent=False)
+    run_async(ami_originate(f"Local/{unguarded}@lab-unguarded"))
+    assert_cancelled_before_answer(ringing_carrier, unguarded)
+    guarded, guarded_e164 = fresh_number()
+    assert agent_call(tmp_path, guarded, agent="agent1").ok
+    wait_for(lambda: cdr_written(lab, guarded_e164) and cdr_written(lab, unguarded),
+             what="Asterisk's call records")
+    code, report = audit_calls_cli(lab, seeded, start)
+    listed = {f["number"]: f for f in report["unguarded"]}
+    assert code == 1 and unguarded in listed, report
+    assert listed[unguarded]["problem"] == "aucune décision astguard"
+    assert guarded_e164 not in listed and report["matched_by_token"] >= 1
+
+
+def test_with_astguard_stopped_the_reconciliation_still_finds_them(
+        lab, ringing_carrier, seeded):
+    """Nobody watches: the calls go out and are answered; Asterisk's records tell on them."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    through_context, _ = fresh_number(consent=False)
+    straight, _ = fresh_number(consent=False)
+    run_async(ami_originate(f"Local/{through_context}@lab-unguarded"))
+    run_async(ami_originate(f"PJSIP/{straight}@carrier-ringing"))
+    for number in (through_context, straight):
+        dialog = wait_for(lambda n=number: [e for e in ringing_carrier.dialog_to(n)
+                                            if e.first_line.startswith("BYE")] and
+                          ringing_carrier.dialog_to(n), timeout=20, what=f"{number} answered")
+        assert "-> CANCEL" not in lines(dialog)  # nothing hung it up: astguard is stopped
+    wait_for(lambda: cdr_written(lab, through_context), what="Asterisk's call records")
+    code, report = audit_calls_cli(lab, seeded, start)
+    assert code == 1
+    numbers = [f["number"] for f in report["unguarded"]]
+    assert through_context in numbers, report
+    # Asterisk does not keep the number of a direct origination; astguard did not see it.
+    direct = [f for f in report["unguarded"] if f["via"] == "origination directe"]
+    assert any(f["number"] == "" for f in direct), report
