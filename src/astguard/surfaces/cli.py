@@ -24,7 +24,13 @@ from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
 from astguard.store.reports import DecisionFilter
-from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports
+from astguard.surfaces import (
+    cli_callerid,
+    cli_contacts,
+    cli_dialplan,
+    cli_inbound,
+    cli_reports,
+)
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -148,6 +154,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.command == "audit" and args.audit_cmd == "dialplan":
+        return cli_dialplan.run(args)  # no settings, no database: a file check
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":

@@ -18,6 +18,7 @@ from astguard.store.unguarded import UnguardedStore
 from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.cdr import read_records, trunk_calls
 from astguard.store.reports import Reports
+from astguard.surfaces import cli_dialplan
 from astguard.surfaces.report_render import inspection_csv, inspection_html
 
 COMMANDS = ("report", "audit")
@@ -44,6 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--to", dest="last", help="YYYY-MM-DD (included) or an ISO-8601 instant")
     ca.add_argument("--cdr", help="Asterisk's CDR file (default: ASTGUARD_CDR_FILE)")
     ca.add_argument("--json", action="store_true")
+    cli_dialplan.add_parser(au_sub)
 
 
 async def run(c: Any, args: argparse.Namespace) -> int:
