@@ -41,7 +41,8 @@ async def decide(db, tmp_path, number: str, endpoint: str = "ca-agent"):
     d = Directory(db)
     await d.add_principal("ca-acme", "ACME")
     await hold_number(db, "ca-acme")
-    await d.set_campaign("ca-prospect", "ca-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("ca-prospect", "ca-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("ca-agent", "ca-prospect", [], "Alice")
     await d.set_endpoint("ca-nobody", None, [], None)
     await give_consent(db, "ca-acme", "+33" + number[1:])
