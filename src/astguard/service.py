@@ -171,7 +171,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             watchdog = TrunkWatchdog(
                 watchdog_ari, tokens, UnguardedStore(c.db), c.metrics,
                 trunks=settings.trunk_endpoints, mode=settings.watchdog_mode,
-                emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname())
+                emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname(),
+                spool=c.spool)
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
             tasks.append(asyncio.create_task(watchdog_ari.run(watchdog.handle),
                                              name="watchdog"))

@@ -162,3 +162,26 @@ def test_channel_names_and_dial_strings():
     assert trunk_endpoint("Local/x@carrier-00000001;1", TRUNKS) is None
     assert dialled_number("0612345678@carrier") == "0612345678"
     assert dialled_number("carrier/sip:+33612345678@10.0.0.1:5060") == "+33612345678"
+
+
+async def test_with_postgresql_away_the_row_waits_in_the_spool(env, tmp_path):
+    from astguard.store.database import Database
+    from astguard.store.spool import Spool
+    from tests.conftest import UNREACHABLE_DB
+
+    fake, ari, db = env
+    spool = Spool(tmp_path / "spool")
+    spool.prepare()
+    away = Database(UNREACHABLE_DB, timeout=0.5)
+    try:
+        dog = TrunkWatchdog(ari, TOKENS, UnguardedStore(away), Metrics(), trunks=TRUNKS,
+                            mode="hangup", emergency_numbers=frozenset(DEFAULT_EMERGENCY),
+                            node="test", spool=spool)
+        channel_id = await dial(dog, "0612345678")
+    finally:
+        await away.close()
+    assert f"/channels/{channel_id}" in fake.paths("DELETE")  # hung up all the same
+    assert spool.depth() == 1 and await rows_for(db, channel_id) == []
+    assert await spool.flush(db) == 1
+    (row,) = await rows_for(db, channel_id)
+    assert row["action"] == "hung_up" and row["seq"] is not None

@@ -9,6 +9,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
+
+import asyncpg
 
 from astguard.store.database import Database
 
@@ -58,20 +61,43 @@ class UnguardedCall:
         return ACTION_LABELS.get(self.action, self.action)
 
 
+_TIMES = ("created_at", "detected_at", "hung_up_at")
+
+
+def as_row(call: UnguardedCall) -> dict[str, Any]:
+    """JSON-able, for the local spool while PostgreSQL is away."""
+    row = {f: getattr(call, f) for f in _COLUMNS if f != "lifetime_ms"}
+    for name in _TIMES:
+        row[name] = row[name].isoformat() if row[name] is not None else None
+    return row
+
+
+def from_row(row: dict[str, Any]) -> UnguardedCall:
+    values = dict(row)
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = dt.datetime.fromisoformat(values[name])
+    return UnguardedCall(**values)
+
+
+async def insert_unguarded(conn: asyncpg.Connection, call: UnguardedCall) -> None:
+    values = [getattr(call, c) for c in _COLUMNS]
+    values[_COLUMNS.index("id")] = uuid.UUID(call.id)
+    ms = call.lifetime_ms
+    values[_COLUMNS.index("lifetime_ms")] = None if ms is None else Decimal(str(ms))
+    await conn.execute(
+        f"INSERT INTO unguarded_calls ({', '.join(_COLUMNS)}) VALUES "
+        f"({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
+        "ON CONFLICT (id) DO NOTHING", *values)
+
+
 class UnguardedStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def record(self, call: UnguardedCall) -> None:
-        values = [getattr(call, c) for c in _COLUMNS]
-        values[_COLUMNS.index("id")] = uuid.UUID(call.id)
-        ms = call.lifetime_ms
-        values[_COLUMNS.index("lifetime_ms")] = None if ms is None else Decimal(str(ms))
         async with self._db.connection() as conn:
-            await conn.execute(
-                f"INSERT INTO unguarded_calls ({', '.join(_COLUMNS)}) VALUES "
-                f"({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
-                "ON CONFLICT (id) DO NOTHING", *values)
+            await insert_unguarded(conn, call)
 
     async def between(self, start: dt.datetime | None, end: dt.datetime | None,
                       limit: int = 1000) -> list[UnguardedCall]:
