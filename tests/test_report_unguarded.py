@@ -48,3 +48,41 @@ async def test_the_report_counts_and_lists_unguarded_calls(db):
     assert "0612345678" in html and "raccroché" in html
     text = inspection_csv(report)
     assert "appels sans décision;1" in text and "0612345678" in text
+
+
+def test_the_cli_report_adds_the_reconciliation_with_asterisk_records(database_url, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cdr = tmp_path / "cdr.json"
+    cdr.write_text(json.dumps({
+        "start": (DAY + dt.timedelta(hours=1)).timestamp(), "answer": 0, "end": 0,
+        "channel": "Local/0612345000@rogue-00000001;2", "dstchannel": "PJSIP/carrier-00000009",
+        "src": "", "dst": "0612345000", "dcontext": "rogue", "lastapp": "Dial",
+        "lastdata": "PJSIP/0612345000@carrier,30", "disposition": "ANSWERED",
+        "uniqueid": "9.9", "linkedid": "9.9", "sequence": 1, "astguard_token": ""}) + "\n")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_DATABASE_URL": database_url, "ASTGUARD_SPOOL_DIR": str(tmp_path),
+           "ASTGUARD_CALL_TOKEN_SECRET": "s" * 40, "ASTGUARD_TRUNK_ENDPOINTS": "carrier",
+           "ASTGUARD_CDR_FILE": str(cdr)}
+
+    def report(fmt: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "astguard", "report", "--principal", "ug-acme", "--from",
+             "2031-03-03", "--to", "2031-03-03", "--format", fmt], env=env, text=True,
+            capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    added = subprocess.run([sys.executable, "-m", "astguard", "principal", "add", "ug-acme",
+                            "--name", "ACME"], env=env, text=True, capture_output=True,
+                           timeout=60)
+    assert added.returncode == 0, added.stderr
+    data = json.loads(report("json"))
+    reconciled = data["call_reconciliation"]
+    assert reconciled["unguarded_count"] == 1
+    assert reconciled["unguarded"][0]["number"] == "0612345000"
+    assert "Rapprochement avec les enregistrements d'Asterisk : 1 appel(s) vers l'opérateur, " \
+           "1 sans décision" in report("csv")

@@ -98,3 +98,9 @@ def test_settings_read_the_secret_or_its_file_and_fail_fast(tmp_path):
         Settings.from_env({**base, "ASTGUARD_WATCHDOG_MODE": "kill"})
     settings = Settings.from_env({**base, "ASTGUARD_TRUNK_ENDPOINTS": "carrier, backup"})
     assert settings.trunk_endpoints == {"carrier", "backup"} and settings.watchdog_mode == "hangup"
+
+
+def test_an_unreadable_secret_file_is_a_config_error(tmp_path):
+    (tmp_path / "call-token.secret").mkdir()  # unreadable as a file, even for root
+    with pytest.raises(ConfigError, match="unreadable"):
+        load_secret("", tmp_path, create=False)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from astguard.call_audit import audit_calls
+from astguard.call_audit import CallAuditResult, audit_calls
 from astguard.errors import InputError
 from astguard.instants import PARIS, input_instant, period
 from astguard.store import audit
@@ -54,6 +54,11 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         start, end = period(args.first, args.last, today, default_days=30)
         report = await Reports(c.db, c.settings.rules.opt_in_from).inspection(
             args.principal, start, end)
+        if c.settings.cdr_file and c.settings.trunk_endpoints:
+            # Asterisk's own records, when astguard can read them: every trunk call had a
+            # decision (the watchdog's rows alone miss what went out while it was stopped).
+            reconciled = await _reconcile(c, c.settings.cdr_file, start, end)
+            report["call_reconciliation"] = reconciled.as_dict()
         if args.format == "json":
             text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         elif args.format == "csv":
@@ -106,6 +111,20 @@ def _bounds(first: str | None, last: str | None) -> tuple[dt.datetime, dt.dateti
     return start, end
 
 
+async def _reconcile(c: Any, path: Path, start: dt.datetime,
+                     end: dt.datetime) -> CallAuditResult:
+    settings = c.settings
+    tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
+                                    create=False), settings.call_token_ttl)
+    calls = trunk_calls(read_records(path), settings.trunk_endpoints,
+                        settings.trunk_inbound_contexts)
+    margin = dt.timedelta(minutes=1)
+    caught = await UnguardedStore(c.db).between(start - margin, end + margin, limit=100_000)
+    return await audit_calls(calls, TrunkAuditStore(c.db), tokens, start=start, end=end,
+                             emergency_numbers=settings.rules.emergency_numbers,
+                             caught=caught)
+
+
 async def _audit_calls(c: Any, args: argparse.Namespace) -> int:
     settings = c.settings
     path = Path(args.cdr) if args.cdr else settings.cdr_file
@@ -116,15 +135,7 @@ async def _audit_calls(c: Any, args: argparse.Namespace) -> int:
         raise InputError("ASTGUARD_TRUNK_ENDPOINTS est vide : quels endpoints sont des "
                          "lignes opérateur ?")
     start, end = _bounds(args.first, args.last)
-    tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
-                                    create=False), settings.call_token_ttl)
-    calls = trunk_calls(read_records(path), settings.trunk_endpoints,
-                        settings.trunk_inbound_contexts)
-    margin = dt.timedelta(minutes=1)
-    caught = await UnguardedStore(c.db).between(start - margin, end + margin, limit=100_000)
-    result = await audit_calls(calls, TrunkAuditStore(c.db), tokens, start=start, end=end,
-                               emergency_numbers=settings.rules.emergency_numbers,
-                               caught=caught)
+    result = await _reconcile(c, path, start, end)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0 if result.ok else 1

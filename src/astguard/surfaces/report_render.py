@@ -89,7 +89,20 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[An
         ("Appels sortis vers l'opérateur sans décision astguard (vigie, toute la plateforme)",
          ["horodatage_utc", "heure_paris", "numéro", "ligne", "canal", "origine", "motif",
           "suite", "urgence"], unguarded),
-    ]
+    ] + _reconciliation_section(report)
+
+
+def _reconciliation_section(report: dict[str, Any]) -> list[tuple[str, list[str],
+                                                                  list[list[Any]]]]:
+    r = report.get("call_reconciliation")
+    if r is None:
+        return []
+    rows = [[f["start"], paris(f["start"]), f["number"] or "inconnu", f["endpoint"],
+             f["trunk_channel"], f["via"], f["problem"]] for f in r["unguarded"]]
+    title = (f"Rapprochement avec les enregistrements d'Asterisk : {r['checked']} appel(s) "
+             f"vers l'opérateur, {r['unguarded_count']} sans décision (doit être 0)")
+    return [(title, ["début_utc", "heure_paris", "numéro", "ligne", "canal", "par", "motif"],
+             rows)]
 
 
 def inspection_csv(report: dict[str, Any]) -> str:

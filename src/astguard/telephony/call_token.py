@@ -116,7 +116,13 @@ def load_secret(configured: str, spool_dir: Path, *, create: bool) -> str:
 
 
 def _read_secret(path: Path) -> str:
-    secret = path.read_text().strip()
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{path} unreadable ({exc.strerror}): run as astguard's user or set "
+                          "ASTGUARD_CALL_TOKEN_SECRET_FILE") from None
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"{path}: the call-token secret must be at least "
                           f"{MIN_SECRET_LENGTH} characters long")
