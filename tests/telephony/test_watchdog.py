@@ -41,9 +41,12 @@ def watchdog(ari, db, metrics, mode="hangup") -> TrunkWatchdog:
 
 
 async def dial(dog: TrunkWatchdog, number: str, *, endpoint: str = "carrier",
-               state: str = "Down", caller: dict | None = None) -> str:
+               state: str = "Down", caller: dict | None = None,
+               fake: FakeAri | None = None, linkedid: str | None = None) -> str:
     """What Asterisk sends when a channel is dialled towards `endpoint`."""
     channel_id = f"{time.time():.6f}-{uuid.uuid4().hex[:6]}"
+    if fake is not None and linkedid:
+        fake.variables[(channel_id, "CHANNEL(linkedid)")] = linkedid
     channel = {"id": channel_id, "name": f"PJSIP/{endpoint}-0000{uuid.uuid4().hex[:4]}",
                "state": state, "caller": {"number": "0162123456"}, "linkedid": "L1"}
     dog.handle({"type": "ChannelCreated", "timestamp": "2026-11-26T10:00:00.000+0000",
@@ -67,13 +70,15 @@ async def test_a_trunk_channel_without_token_is_hung_up_and_recorded(env):
     metrics = Metrics()
     dog = watchdog(ari, db, metrics)
     channel_id = await dial(dog, "0612345678",
-                            caller={"name": "Local/0612345678@lab-unguarded-00000001;2"})
+                            caller={"name": "Local/0612345678@lab-unguarded-00000001;2"},
+                            fake=fake, linkedid="1795683875.2")
     assert f"/channels/{channel_id}" in fake.paths("DELETE")
     (row,) = await rows_for(db, channel_id)
     assert row["action"] == "hung_up" and row["problem"] == "aucun jeton astguard"
     assert row["number_e164"] == "+33612345678" and row["endpoint"] == "carrier"
     assert row["originator"] == "Local/0612345678@lab-unguarded-00000001;2"
     assert row["hung_up_at"] is not None and row["lifetime_ms"] is not None
+    assert row["linkedid"] == "1795683875.2"
     assert row["seq"] is not None  # linked into the evidence chain
     assert metrics.unguarded[("carrier", "hung_up")] == 1
     assert 'astguard_unguarded_calls_total{endpoint="carrier",action="hung_up"} 1' \

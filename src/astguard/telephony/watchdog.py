@@ -29,7 +29,8 @@ from typing import Any
 from astguard.errors import AriError, StoreUnavailable
 from astguard.metrics import Metrics
 from astguard.policy.numbers import is_emergency
-from astguard.store.unguarded import UnguardedCall, UnguardedStore
+from astguard.store.spool import Spool
+from astguard.store.unguarded import UnguardedCall, UnguardedStore, as_row
 from astguard.telephony.ari import AriClient, event_time
 from astguard.telephony.call_token import VARIABLE, CallTokens, trunk_number
 
@@ -68,7 +69,8 @@ class _TrunkChannel:
 class TrunkWatchdog:
     def __init__(self, ari: AriClient, tokens: CallTokens, store: UnguardedStore,
                  metrics: Metrics, *, trunks: frozenset[str], mode: str,
-                 emergency_numbers: frozenset[str], node: str) -> None:
+                 emergency_numbers: frozenset[str], node: str,
+                 spool: Spool | None = None) -> None:
         self._ari = ari
         self._tokens = tokens
         self._store = store
@@ -77,6 +79,7 @@ class TrunkWatchdog:
         self._mode = mode
         self._emergency = emergency_numbers
         self._node = node
+        self._spool = spool
         self._channels: OrderedDict[str, _TrunkChannel] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -125,12 +128,16 @@ class TrunkWatchdog:
 
     async def _verify(self, channel_id: str, tracked: _TrunkChannel, number: str,
                       originator: str | None) -> None:
-        try:
-            token = await self._ari.get_variable(channel_id, VARIABLE)
-        except AriError as exc:
+        # The linked id (which call this leg belongs to) is read alongside, for the evidence.
+        token, linkedid = await asyncio.gather(
+            self._ari.get_variable(channel_id, VARIABLE),
+            self._ari.get_variable(channel_id, "CHANNEL(linkedid)"), return_exceptions=True)
+        if isinstance(token, BaseException):
             log.warning("watchdog: token of %s unreadable (%s): taken as absent",
-                        tracked.name, exc)
+                        tracked.name, token)
             token = ""
+        if isinstance(linkedid, str) and linkedid:
+            tracked.linkedid = linkedid
         check = self._tokens.verify(token, number)
         if check.valid:
             self._metrics.trunk_checks["valid"] += 1
@@ -168,8 +175,14 @@ class TrunkWatchdog:
         try:
             await self._store.record(call)
         except StoreUnavailable as exc:
-            log.critical("watchdog: UNGUARDED_CALL %s not recorded (%s): %r", call.id, exc,
-                         call)
+            # The evidence waits in the local spool, as decisions do, and goes in later.
+            log.error("watchdog: PostgreSQL away (%s): UNGUARDED_CALL %s spooled", exc, call.id)
+            try:
+                if self._spool is None:
+                    raise OSError("no spool")
+                await self._spool.append("unguarded_call", as_row(call))
+            except OSError:
+                log.critical("watchdog: UNGUARDED_CALL %s lost: %r", call.id, call)
 
     async def drain(self) -> None:
         if self._tasks:
