@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
@@ -30,6 +31,7 @@ from astguard.store.reports import Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
+from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.ari import AriClient
 from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.fastagi import (
@@ -45,7 +47,7 @@ from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
 from astguard.telephony.watchdog import TrunkWatchdog
-from astguard.store.unguarded import UnguardedStore
+from astguard.store.unguarded import UnguardedStore, replay_unguarded
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class Components:
     caller_ids: CallerIdStore
     metrics: Metrics
     reports: Reports
+    read_db: Database  # the readers' own pool (reports, audit, dashboard, history)
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
@@ -73,6 +76,9 @@ class Components:
 @contextlib.asynccontextmanager
 async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
     db = Database(settings.database_url, timeout=settings.db_timeout)
+    read_db = Database(settings.read_database_url or settings.database_url,
+                       timeout=settings.db_timeout, max_size=settings.read_pool_size,
+                       statement_timeout=settings.read_statement_timeout)
     directory = Directory(db)
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
@@ -80,26 +86,45 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     metrics = Metrics()
     gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname(), metrics=metrics)
+    contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
+    spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
+    spool.register("unguarded_call", replay_unguarded)  # the watchdog's rows (issue 17)
     try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate,
-                         ContactService(db, clock, settings.rules),
+        yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
                          CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
-                         Reports(db, settings.rules.opt_in_from))
+                         Reports(read_db, settings.rules.opt_in_from), read_db)
     finally:
         await db.close()
+        await read_db.close()
 
 
 def api_app(c: Components) -> web.Application:
     """The API and the dashboard on one aiohttp application."""
     settings = c.settings
-    api = Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
+    readers = Directory(c.read_db)  # classification for history pages, on the readers' pool
+    api = Api(gate=c.gate, contacts=c.contacts, directory=readers, caller_ids=c.caller_ids,
               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
-              reports=c.reports, clock=c.clock, db=c.db)
+              reports=c.reports, clock=c.clock, db=c.read_db)
     app = api.app()
-    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=c.directory,
+    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
               clock=c.clock).install(app)
     return app
+
+
+def fastagi_app(c: Components, inbound: InboundStasisApp,
+                tokens: CallTokens | None = None) -> HardenedFastAGI:
+    """The FastAGI server's routes, each request bound to its own call."""
+    s = c.settings
+    agi = HardenedFastAGI(read_timeout=s.agi_read_timeout, allowed_peers=s.agi_allowed_peers,
+                          max_connections=s.agi_max_connections, metrics=c.metrics)
+    binding = ChannelBinding(c.db)
+    OutboundAgi(c.gate, binding, tokens).install(agi)
+    ContactsAgi(c.contacts, binding).install(agi)
+    InboundAgi(inbound).install(agi)
+    OutboundRecordingAgi(InboundStore(c.db), inbound, binding,
+                         clock_mode=c.clock.mode).install(agi)
+    return agi
 
 
 async def check_schema_if_reachable(db: Database) -> bool:
@@ -126,6 +151,9 @@ async def run_purges(store: InboundStore, clock: Clock,
         except Exception:
             log.exception("retention purge failed")
         await asyncio.sleep(interval)
+
+
+SHUTDOWN_STEP_SECONDS = 15.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -156,13 +184,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             inbound.handle(event)
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
-        c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
-        tasks = [
-            asyncio.create_task(ari.run(dispatch), name="ari"),
-            asyncio.create_task(
-                c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
-            asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
-        ]
+        # Read off the event loop by the flusher: a scrape never waits on the disk.
+        c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
+        c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+
+        def crashed(name: str) -> None:
+            c.metrics.task_restarts[name] += 1
+
+        tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
+                 for name, start in (
+                     ("ari", lambda: ari.run(dispatch)),
+                     ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
+                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock)))]
         watchdog = None
         if settings.trunk_endpoints:
             watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
@@ -174,8 +207,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname(),
                 spool=c.spool)
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
-            tasks.append(asyncio.create_task(watchdog_ari.run(watchdog.handle),
-                                             name="watchdog"))
+            tasks.append(asyncio.create_task(
+                supervised("watchdog", lambda: watchdog_ari.run(watchdog.handle),
+                           on_crash=crashed), name="watchdog"))
             log.info("watchdog on trunk endpoints %s (mode %s)",
                      ", ".join(sorted(settings.trunk_endpoints)), settings.watchdog_mode)
         else:
@@ -183,12 +217,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                         "astguard are not watched (docs/operations.md, Watchdog)")
         server = None
         if settings.agi_enabled:
-            agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
-            OutboundAgi(c.gate, tokens).install(agi)
-            ContactsAgi(c.contacts).install(agi)
-            InboundAgi(inbound).install(agi)
-            OutboundRecordingAgi(InboundStore(c.db), inbound,
-                                 clock_mode=c.clock.mode).install(agi)
+            agi = fastagi_app(c, inbound, tokens)
+            c.metrics.gauges["astguard_agi_connections"] = lambda: agi.active
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
@@ -212,10 +242,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await stasis.drain()
+            # In order, each step bounded, well inside systemd's stop timeout (90 s): the
+            # decisions in flight, then the recordings, then the spool (what is not flushed
+            # stays on disk and is written at the next start).
+            await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
             if watchdog is not None:
-                await watchdog.drain()
-            await inbound.drain()
+                await bounded("watchdog", watchdog.drain(), SHUTDOWN_STEP_SECONDS)
             recorder.close()
             with contextlib.suppress(StoreUnavailable):
-                await c.spool.flush(c.db)
+                await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)

@@ -150,7 +150,7 @@ async def test_allowed_call_gets_its_token_before_the_verdict():
 
     tokens = CallTokens("k" * 40, 300)
     app = HardenedFastAGI(read_timeout=0.5)
-    OutboundAgi(RecordingGate(), tokens).install(app)
+    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
     server = await serve_fastagi(app, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:

@@ -175,8 +175,11 @@ async def test_with_postgresql_away_the_row_waits_in_the_spool(env, tmp_path):
     from tests.conftest import UNREACHABLE_DB
 
     fake, ari, db = env
+    from astguard.store.unguarded import replay_unguarded
+
     spool = Spool(tmp_path / "spool")
     spool.prepare()
+    spool.register("unguarded_call", replay_unguarded)  # as the service does
     away = Database(UNREACHABLE_DB, timeout=0.5)
     try:
         dog = TrunkWatchdog(ari, TOKENS, UnguardedStore(away), Metrics(), trunks=TRUNKS,

@@ -80,15 +80,21 @@ def from_row(row: dict[str, Any]) -> UnguardedCall:
     return UnguardedCall(**values)
 
 
-async def insert_unguarded(conn: asyncpg.Connection, call: UnguardedCall) -> None:
+async def replay_unguarded(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """The spool's writer for this kind: True when written, False when already there."""
+    return await insert_unguarded(conn, from_row(row))
+
+
+async def insert_unguarded(conn: asyncpg.Connection, call: UnguardedCall) -> bool:
     values = [getattr(call, c) for c in _COLUMNS]
     values[_COLUMNS.index("id")] = uuid.UUID(call.id)
     ms = call.lifetime_ms
     values[_COLUMNS.index("lifetime_ms")] = None if ms is None else Decimal(str(ms))
-    await conn.execute(
+    status = await conn.execute(
         f"INSERT INTO unguarded_calls ({', '.join(_COLUMNS)}) VALUES "
         f"({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
         "ON CONFLICT (id) DO NOTHING", *values)
+    return status.endswith(" 1")
 
 
 class UnguardedStore:

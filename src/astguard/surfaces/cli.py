@@ -158,6 +158,12 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    lab_only = settings.lab_only_in_force()
+    if lab_only and not settings.lab:
+        # A pinned clock or a forced regime in production decides every call on a false
+        # premise (hours, holidays, Bloctel or consent): refuse to start, do not just warn.
+        raise ConfigError(f"{lab_only[0]} est réservé aux tests et démonstrations : "
+                          "refus de démarrer sans ASTGUARD_LAB=1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -234,8 +240,10 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
                                      "answered", "hangup_cause"]))
     elif cmd == "spool":
         if args.spool_cmd == "flush":
-            print(f"written: {await c.spool.flush(c.db)}")
-        print(f"waiting: {c.spool.depth()}")
+            print(f"écrits : {await c.spool.flush(c.db)}")
+            if c.spool.kept_aside:
+                print(f"mis de côté : {c.spool.kept_aside} (voir {c.settings.spool_dir}/rejected)")
+        print(f"en attente : {c.spool.depth()}")
     return 0
 
 
