@@ -86,3 +86,37 @@ def test_the_cli_report_adds_the_reconciliation_with_asterisk_records(database_u
     assert reconciled["unguarded"][0]["number"] == "0612345000"
     assert "Rapprochement avec les enregistrements d'Asterisk : 1 appel(s) vers l'opérateur, " \
            "1 sans décision" in report("csv")
+
+
+def test_astguard_spool_flush_writes_a_spooled_watchdog_row(database_url, tmp_path):
+    """The service's spool knows the watchdog's rows (written during a PostgreSQL outage)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from astguard.store.unguarded import as_row
+
+    call = caught("0612345999", "hung_up")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "evidence.jsonl").write_text(
+        json.dumps({"kind": "unguarded_call", "row": as_row(call)}) + "\n")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_DATABASE_URL": database_url, "ASTGUARD_SPOOL_DIR": str(spool)}
+    done = subprocess.run([sys.executable, "-m", "astguard", "spool", "flush"], env=env,
+                          text=True, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+    async def stored() -> list:
+        import asyncpg
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetch("SELECT action FROM unguarded_calls WHERE id = $1::uuid",
+                                    call.id)
+        finally:
+            await conn.close()
+
+    import asyncio
+    assert [r["action"] for r in asyncio.run(stored())] == ["hung_up"]
+    assert not any((spool / "rejected").glob("*"))  # nothing kept aside
