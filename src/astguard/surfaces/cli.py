@@ -28,6 +28,7 @@ from astguard.store.reports import DecisionFilter
 from astguard.surfaces import (
     cli_callerid,
     cli_contacts,
+    cli_dialplan,
     cli_inbound,
     cli_install,
     cli_reports,
@@ -162,6 +163,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     if args.command in cli_install.COMMANDS:
         return await cli_install.run(args)
+    if args.command == "audit" and args.audit_cmd == "dialplan":
+        return cli_dialplan.run(args)  # no settings, no database: a file check
     settings = Settings.load(args.config)
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
