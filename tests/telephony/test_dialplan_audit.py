@@ -64,9 +64,9 @@ def test_a_post_verdict_context_is_reported_only_if_a_phone_enters_it():
 
 
 def test_the_shipped_dialplan_and_the_lab():
-    texts = read_files([ROOT / "docker/asterisk/extensions.conf",
-                        ROOT / "dialplan/astguard.conf"])
-    endpoints = endpoint_contexts((ROOT / "docker/asterisk/pjsip.conf").read_text())
+    texts = read_files([ROOT / "docker/lab/asterisk/extensions.conf",
+                        ROOT / "src/astguard/data/asterisk/astguard.conf"])
+    endpoints = endpoint_contexts((ROOT / "docker/lab/asterisk/pjsip.conf").read_text())
     assert endpoints["astguard-agents"][:2] == ["agent1", "agent2"]
     found = {f.context: f for f in audit_dialplan(
         texts, frozenset({"carrier", "carrier-ringing"}), emergency_numbers=EMERGENCY,
