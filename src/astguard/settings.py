@@ -16,8 +16,12 @@ from astguard.errors import ConfigError
 from astguard.policy.caller_id import NumberingTables, load_tables
 from astguard.policy.model import Regime, RuleSettings
 
+# R-A: emergency numbers, and the public-interest numbers 3114 (suicide prevention) and 3919
+# (violence against women) (2026-11-26). The dialplan's [astguard-emergency] context lists the
+# same numbers (tests/test_emergency_list.py keeps them in step).
 DEFAULT_EMERGENCY = (
     "15", "17", "18", "112", "114", "115", "116000", "116006", "116117", "119", "191", "196", "197",
+    "3114", "3919",
 )
 
 
@@ -99,6 +103,7 @@ class Settings:
                     "ASTGUARD_NETWORK_REFUSAL_THRESHOLD", 3, 1, 1000),
                 network_refusal_window=dt.timedelta(hours=reader.integer(
                     "ASTGUARD_NETWORK_REFUSAL_WINDOW_HOURS", 24, 1, 24 * 30)),
+                survey_days_hours_cap=reader.boolean("ASTGUARD_SURVEY_DAYS_HOURS_CAP", True),
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
