@@ -160,8 +160,10 @@ def test_holiday_evidence():
 
 
 def test_two_holidays_on_one_day_are_both_reported():
-    # R-D2: 27 May 2027 (a Thursday) in Guadeloupe and Saint-Martin; 15:00 UTC is 11:00 there.
-    v = verdict("0590123456", dt.datetime(2027, 5, 27, 15, 0, tzinfo=UTC))
+    # R-D2 + R-D4: 0590 33 is claimed by the plans of Guadeloupe, Saint-Martin and
+    # Saint-Barthélemy; 27 May 2027 (a Thursday) is a holiday in the first two. 15:00 UTC is
+    # 11:00 in all three.
+    v = verdict("0590331234", dt.datetime(2027, 5, 27, 15, 0, tzinfo=UTC))
     assert not v.allowed
     holidays = [r.inputs for r in v.reasons if r.code is ReasonCode.PUBLIC_HOLIDAY]
     assert {(h["holiday"], h["scope"]) for h in holidays} == {

@@ -96,17 +96,27 @@ def test_the_trunk_dials_e164_when_the_number_parsed():
     assert verdict(number="0612345678").destination == "+33612345678"
 
 
-@pytest.mark.parametrize(("purpose", "counted"), [
-    # R-D6 counts prospecting attempts; surveys keep the cap by default (R-A 2026-11-26).
-    (Purpose.PROSPECTING, True), (Purpose.SURVEY, True),
-    (Purpose.SERVICE, False), (Purpose.B2B, False),
+@pytest.mark.parametrize(("purpose", "survey_setting", "counted"), [
+    # R-D6 counts prospecting attempts; surveys keep the cap by default (R-A 2026-11-26), and
+    # are not counted once the setting turns days, hours and the cap off for them.
+    (Purpose.PROSPECTING, True, True), (Purpose.SURVEY, True, True),
+    (Purpose.SURVEY, False, False), (Purpose.SERVICE, True, False), (Purpose.B2B, True, False),
 ])
-def test_which_allowed_calls_count_as_attempts(purpose, counted):
+def test_which_allowed_calls_count_as_attempts(purpose, survey_setting, counted):
+    rules = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY),
+                         survey_days_hours_cap=survey_setting)
     campaign = Campaign("c", "acme", purpose, DialMode.MANUAL, "0162123456", scope="energie")
-    assert verdict(campaign=campaign).counts_as_attempt is counted
-    assert not verdict(Decision.DENY, [Reason(ReasonCode.NO_CONSENT)],
-                       campaign=campaign).counts_as_attempt
-    assert not verdict(campaign=None).counts_as_attempt
+    facts = Facts(campaign, "t", history=CONSENTED, inventory=INVENTORY)
+    allowed = decide(CallRequest("0612345678", "t"), facts, AT, rules)
+    assert allowed.allowed and allowed.counts_as_attempt is counted
+    saturday = AT + dt.timedelta(days=1)
+    refused = decide(CallRequest("0612345678", "t"), facts, saturday, rules)
+    if purpose is Purpose.PROSPECTING:
+        assert not refused.allowed and not refused.counts_as_attempt
+    emergency = decide(CallRequest("112", "t"), facts, AT, rules)
+    assert emergency.allowed and not emergency.counts_as_attempt
+    unclassified = decide(CallRequest("0612345678", "t"), Facts(None, "t"), AT, rules)
+    assert not unclassified.counts_as_attempt
 
 
 def test_hangup_cause_503_only_when_the_guard_is_unavailable():

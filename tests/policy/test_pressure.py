@@ -106,7 +106,7 @@ def test_an_opposition_says_since_when_and_never_expires():
     for today in (D(2026, 9, 1), D(2027, 9, 1), D(2036, 9, 1)):
         [reason] = pressure(opposed_with(), today)
         assert reason.code is ReasonCode.CONSUMER_OPPOSED
-        assert reason.inputs == {"since": "2026-09-01"}
+        assert reason.inputs == {"since": "2026-09-01", "kind": "opposition"}
 
 
 @pytest.mark.parametrize(("collected", "lifted"), [
@@ -136,3 +136,46 @@ def test_every_block_in_force_is_reported():
     assert [r.code for r in pressure(h, D(2026, 6, 2))] == [
         ReasonCode.REFUSAL_COOLDOWN, ReasonCode.REFUSAL_COOLDOWN, ReasonCode.CONSUMER_OPPOSED]
     assert [r.code for r in pressure(h, D(2026, 9, 2))] == [ReasonCode.CONSUMER_OPPOSED]
+
+
+PARIS = dt.timezone(dt.timedelta(hours=2))  # Paris summer time, August 2026
+OPT_IN = dt.datetime(2026, 8, 11, 0, 0, tzinfo=PARIS)  # loi 2025-594, 00:00 Paris
+
+
+def refused_at(at: dt.datetime) -> Block:
+    day_ = at.date()
+    return Block("refusal", day_, refusal_until(day_, RULES), at)
+
+
+def test_a_refusal_from_2026_08_11_is_a_lasting_objection():
+    # R-D7 (2026-11-26): from 2026-08-11 a refusal is an objection (L221-16), recorded as an
+    # opposition (R-B3) that lasts until a newer consent; day 61 and a year later: still opposed.
+    h = ContactHistory(blocks=(refused_at(OPT_IN),))
+    for today in (D(2026, 8, 11), D(2026, 10, 11), D(2027, 8, 11)):
+        [reason] = pressure(h, today)
+        assert reason.code is ReasonCode.CONSUMER_OPPOSED
+        assert reason.inputs == {"since": "2026-08-11", "kind": "refusal"}
+    newer = consent(collected=dt.datetime(2026, 9, 1))
+    assert pressure(ContactHistory(blocks=h.blocks, consents=(newer,)), D(2027, 8, 11)) == []
+
+
+def test_a_refusal_before_2026_08_11_is_sixty_full_days():
+    # R-D7: refused at 23:59:59 on 10 August (Paris): day 60 is 9 October, day 61 is free.
+    h = ContactHistory(blocks=(refused_at(OPT_IN - dt.timedelta(seconds=1)),))
+    [reason] = pressure(h, D(2026, 10, 9))
+    assert reason.inputs == {"kind": "refusal", "since": "2026-08-10", "until": "2026-10-09"}
+    assert pressure(h, D(2026, 10, 10)) == []
+
+
+def test_a_suspension_from_2026_08_11_stays_a_suspension():
+    at = OPT_IN + dt.timedelta(days=30)
+    h = ContactHistory(blocks=(Block("suspension", at.date(), D(2026, 9, 30), at),))
+    assert [r.code for r in pressure(h, D(2026, 9, 30))] == [ReasonCode.REFUSAL_COOLDOWN]
+    assert pressure(h, D(2026, 10, 1)) == []
+
+
+def test_blocks_are_not_read_when_the_caller_says_so():
+    # R-A (2026-11-26): surveys keep the cap but no refusal or opposition rule.
+    h = ContactHistory(attempt_days=(TODAY,) * 4, blocks=(OPPOSITION,))
+    assert [r.code for r in check_pressure(h, "acme", TODAY, RULES, blocks=False)] \
+        == [ReasonCode.FREQUENCY_CAP]
