@@ -187,3 +187,21 @@ def test_bloctel_contract_exception_edges():
     ended = contract(end=JULY_DAY - dt.timedelta(days=1))
     assert run(ContactHistory(bloctel=None, contracts=(ended,)), JULY).codes \
         == ["BLOCTEL_SCRUB_STALE"]
+
+
+def test_an_ended_contract_listed_before_the_current_one():
+    ended = contract(end=TODAY - dt.timedelta(days=1), ref="OLD")
+    assert run(ContactHistory(contracts=(ended, contract()))).allowed
+    future = contract(start=TODAY + dt.timedelta(days=1), ref="NEXT")
+    assert run(ContactHistory(contracts=(future, contract()))).allowed
+
+
+def test_a_campaign_without_a_scope_says_so():
+    # R-B2 (2026-11-26): matched by no consent, whatever consents there are.
+    no_scope = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+    detail = {"scope": None, "detail": "campagne sans périmètre : aucun consentement ne la couvre"}
+    v = run(consents(consent()), campaign=no_scope)
+    assert v.codes == ["CONSENT_SCOPE_MISMATCH"] and v.reasons[0].inputs == detail
+    v = run(ContactHistory(), campaign=no_scope)
+    assert v.codes == ["NO_CONSENT", "CONSENT_SCOPE_MISMATCH"]
+    assert [r.inputs for r in v.reasons] == [{}, detail]

@@ -210,3 +210,84 @@ def test_a_mandate_starting_today_in_paris_counts_from_paris_midnight():
                                       dt.date(2026, 11, 26)),)
     v = run(CONSENTED, just_after_midnight, service, inventory=until_yesterday)
     assert "CALLER_ID_NOT_AUTHORISED" in v.codes and not v.allowed
+
+
+# -- The verdict of an emergency call and of a number that does not parse ------------------------
+@pytest.mark.parametrize(("camp_caller_id", "requested", "presented"), [
+    ("0162123456", "0145678901", "+33162123456"),  # the campaign's number when it has one
+    (None, "0145678901", "+33145678901"),  # else what the phone asked, in E.164
+    (None, None, None),
+])
+def test_an_emergency_verdict_keeps_the_call(camp_caller_id, requested, presented):
+    # R-A: never blocked, never counted; the evidence still says who called and how.
+    camp = campaign(caller_id=camp_caller_id)
+    v = decide(CallRequest("112", "t", caller_id=requested), Facts(camp, "t"), NOW, RULES)
+    assert v.allowed and v.emergency and v.codes == ["EMERGENCY_NUMBER"]
+    assert v.reasons[0].inputs == {"dialled": "112"}
+    assert (v.decided_at, v.dialled, v.local_times, v.campaign) == (NOW, "112", (), camp)
+    assert (v.caller_id, v.caller_id_requested) == (presented, requested)
+
+
+def test_an_invalid_number_says_what_was_dialled_and_why():
+    v = run(number="06123")
+    assert v.codes == ["INVALID_NUMBER"] and v.local_times == () and v.number is None
+    assert v.reasons[0].inputs == {"dialled": "06123",
+                                   "detail": "un numéro national a 10 chiffres et commence par 0"}
+
+
+def test_a_naive_clock_is_refused():
+    with pytest.raises(ValueError) as caught:
+        run(when=dt.datetime(2026, 11, 27, 10, 0))
+    assert str(caught.value) == "decide() needs an aware datetime"
+
+
+def test_a_service_call_keeps_the_consumers_local_time():
+    v = run(camp=campaign(Purpose.SERVICE), number="0262201234")
+    assert v.allowed and [t.zone for t in v.local_times] == ["Indian/Reunion"]
+
+
+def test_a_number_without_any_zone_is_refused_timezone_unknown():
+    # R-D4 "No zone → TIMEZONE_UNKNOWN" (and the destination is foreign anyway).
+    v = run(number="+80012345678")
+    assert not v.allowed and "TIMEZONE_UNKNOWN" in v.codes and v.local_times == ()
+
+
+def test_the_cap_counts_the_consumers_local_day_not_the_clocks():
+    # R-D6: 20:30 UTC on 1 Dec is 00:30 on 2 Dec in Réunion; window 3 Nov - 2 Dec holds three
+    # attempts (the one of 2 Nov is out). A call-back lifts the hours (R-D5), not the cap.
+    now = dt.datetime(2026, 12, 1, 20, 30, tzinfo=dt.UTC)
+    days_ = tuple(dt.date(2026, 11, d) for d in (2, 10, 20, 27))
+    history = ContactHistory(consents=CONSENTED.consents, attempt_days=days_, callback_at=now)
+    v = run(history, now, number="0262201234")
+    assert v.allowed and v.codes == ["ALLOWED_SCHEDULED_CALLBACK"]
+
+
+@pytest.mark.parametrize(("dialled", "department", "now"), [
+    ("0612345678", "971", dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)),
+    ("0612345678", None, dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)),
+    ("0262201234", None, dt.datetime(2026, 11, 27, 21, 30, tzinfo=dt.UTC)),
+    ("+80012345678", None, dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)),
+])
+def test_consumer_today_is_the_day_decide_counts(dialled, department, now):
+    # The gate records the attempt on consumer_today's day: it must be the day the cap used.
+    four = (dt.date(2026, 11, 26),) * 4
+    history = ContactHistory(consents=CONSENTED.consents, attempt_days=four)
+    v = run(history, now, number=dialled, department=department)
+    [cap] = [r for r in v.reasons if r.code.value == "FREQUENCY_CAP"]
+    e164, day = consumer_today(CallRequest(dialled, "t", department=department), now, RULES)
+    assert cap.inputs["window"].endswith("/" + day.isoformat())
+    assert e164 == v.number.e164
+
+
+def test_without_the_store_a_service_calls_number_is_checked_against_the_tables_only():
+    # Fail closed for prospecting; a known service call goes out, its inventory check (R-F2)
+    # being only a warning since the inventory could not be read.
+    service = Campaign("s", "acme", Purpose.SERVICE, DialMode.MANUAL, "0162123456")
+    v = run(camp=service, store_error="down", inventory=())
+    assert v.allowed
+    [warning] = [r for r in v.reasons if r.code.value == "CALLER_ID_NOT_AUTHORISED"]
+    assert warning.resolved_effect.value == "warn"
+    assert warning.inputs == {"caller_id": "+33162123456", "mode": "manual",
+                              "detail": "inventaire illisible"}
+    forbidden = Campaign("s", "acme", Purpose.SERVICE, DialMode.MANUAL, "0899123456")
+    assert not run(camp=forbidden, store_error="down", inventory=()).allowed

@@ -34,6 +34,28 @@ def test_easter_sunday(day):
     assert day.weekday() == 6
 
 
+def _easter_usno(year: int) -> dt.date:
+    """Gregorian Easter by another published method (J.-M. Oudin, 1940, as the US Naval
+    Observatory gives it), to check every year against the module's Meeus/Jones/Butcher."""
+    c = year // 100
+    n = year - 19 * (year // 19)
+    k = (c - 17) // 25
+    i = c - c // 4 - (c - k) // 3 + 19 * n + 15
+    i = i - 30 * (i // 30)
+    i = i - (i // 28) * (1 - (i // 28) * (29 // (i + 1)) * ((21 - n) // 11))
+    j = year + year // 4 + i + 2 - c + c // 4
+    j = j - 7 * (j // 7)
+    el = i - j
+    month = 3 + (el + 40) // 44
+    return D(year, month, el + 28 - 31 * (month // 4))
+
+
+def test_easter_every_gregorian_year_agrees_with_another_method():
+    for day in (D(1818, 3, 22), D(2026, 4, 5), D(2038, 4, 25), D(2285, 3, 22)):
+        assert _easter_usno(day.year) == day
+    assert [y for y in range(1583, 4100) if easter_sunday(y) != _easter_usno(y)] == []
+
+
 def test_national_days_of_2028_with_their_scope():
     # R-D2, L3133-1: Easter 2028 is 16 April.
     assert national_holidays(2028) == tuple(Holiday(day, name, "national") for day, name in [
