@@ -41,11 +41,12 @@ async def env(tmp_path) -> AsyncIterator[tuple[str, Gate, ContactService]]:
     d = Directory(db)
     await d.add_principal(P, "ACME Énergie")
     await hold_number(db, P)
-    await d.set_campaign("tb-prospect", P, "prospecting", "manual", "0162123456")
+    await d.set_campaign("tb-prospect", P, "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("tb-alice", "tb-prospect", [], "Alice")
     await d.set_endpoint("tb-bob", "tb-prospect", [], "Bob")
     for n in ("+33612000001", "+33612000002"):
-        await give_consent(db, P, n, scopes=())
+        await give_consent(db, P, n)
     gate = Gate(db=db, directory=d, spool=Spool(tmp_path / "spool"),
                 clock=PinnedClock(FRIDAY), rules=RULES, node="test")
     yield url, gate, ContactService(db, PinnedClock(FRIDAY), RULES)

@@ -93,11 +93,13 @@ async def test_refusal_then_history(client):
                              json={"number": "06 70 00 00 03", "principal": "api-acme",
                                    "agent": "crm"})
     assert resp.status == 201
-    assert (await resp.json())["until"] == "2027-01-26"
+    # From 2026-08-11 a refusal is a lasting objection (R-D7, rules-fr 2026-11-26).
+    done = await resp.json()
+    assert done["kind"] == "opposition" and done["until"] is None
     resp = await client.get("/v1/history/0670000003?campaign=api-prospect", headers=auth(READ))
     history = await resp.json()
-    assert history["principals"]["api-acme"]["blocks"][0]["kind"] == "refusal"
-    assert history["next_callable"]["reasons_now"] == ["REFUSAL_COOLDOWN", "NO_CONSENT"]
+    assert history["principals"]["api-acme"]["blocks"][0]["kind"] == "opposition"
+    assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED", "NO_CONSENT"]
 
 
 async def test_suspension_opposition_attempt_withdraw(client):
@@ -123,7 +125,10 @@ async def test_suspension_opposition_attempt_withdraw(client):
         ("/v1/check", {}, "'number' manquant"),
         ("/v1/check", {"number": 612345678}, "texte attendu"),
         ("/v1/check", {"number": "0612345678", "purpose": "prospecting"}, "ensemble"),
-        ("/v1/check", {"number": "0612345678", "purpose": "x", "principal": "p"}, "Purpose"),
+        ("/v1/check", {"number": "0612345678", "purpose": "x", "principal": "p"}, "finalité"),
+        ("/v1/check", {"number": "0612345678", "callerId": "0162123456"}, "callerId"),
+        ("/v1/refusals", {"number": "0612345678", "principal": "api-acme", "agnet": "x"},
+         "agnet"),
         ("/v1/check", {"number": "0612345678", "at": "demain"}, "ISO-8601"),
         ("/v1/suspensions", {"number": "0612345678", "principal": "api-acme", "days": "30"},
          "entier"),

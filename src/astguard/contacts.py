@@ -76,7 +76,6 @@ class ContactService:
             # R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection
             # (L221-16 as amended): a lasting opposition (R-B3) until a newer consent.
             kind = "opposition"
-            reference = reference or "refus pendant l'appel (L221-16)"
         until = None
         if kind == "refusal":
             until = refusal_until(today, self._rules)  # R-D7: day 0, then 60 full days

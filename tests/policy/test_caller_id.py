@@ -214,3 +214,17 @@ def test_service_calls_are_checked_too():
     v = decide(CallRequest("0612345678", "ari"), Facts(npv, "t", inventory=held("0162123456")),
                NOW, RULES)
     assert v.allowed and v.caller_id == "+33162123456"
+
+
+def test_saint_pierre_mobile_is_a_mobile_for_r_f5():
+    # rules-fr 2026-11-26: Saint-Pierre-et-Miquelon mobiles are mobiles (R-F5).
+    assert national_form("+508708401234") == "0708401234"
+    v = run("0508551234", campaign(), inventory=held("0508551234"))
+    assert "MOBILE_CLI_NOT_ALLOWED" in v.codes and not v.allowed
+    manual = run("0508551234", campaign(mode=DialMode.MANUAL, caller_id=None),
+                 inventory=held("0508551234"))
+    assert manual.allowed and manual.codes == []  # a manual call may show its own mobile
+    stranger = run("0508551234", campaign(mode=DialMode.MANUAL, caller_id=None,
+                                          policy="refuse"), inventory=())
+    assert {r.code.value: r.resolved_effect.value for r in stranger.reasons} == {
+        "CALLER_ID_NOT_AUTHORISED": "deny", "MOBILE_CLI_NOT_ALLOWED": "warn"}

@@ -79,8 +79,10 @@ def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSetting
     if campaign is not None and in_scope and store_ok and number is not None:
         _pressure_and_consent(campaign, history, now, consumer_day(times, now), rules, reasons,
                               timed=timed)
-    if campaign is not None and (store_ok or not in_scope):  # R-F2 to R-F5: every purpose
-        presented = _caller_id(call, campaign, facts, history, now, rules, reasons)
+    if campaign is not None and number is not None and (store_ok or not in_scope):
+        # R-F2 to R-F5: every purpose (an invalid consumer number is refused already).
+        presented, found = check_caller_id(call.caller_id, campaign, facts, now, rules)
+        reasons.extend(found)
 
     decision = Decision.DENY if deny_reasons(reasons) else Decision.ALLOW
     counted = campaign is not None and (
@@ -187,10 +189,11 @@ def consumer_day(times: tuple[LocalTime, ...], now: dt.datetime) -> dt.date:
     return times[0].local.date() if times else now.date()
 
 
-def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: ContactHistory,
-               now: dt.datetime, rules: RuleSettings, reasons: list[Reason]) -> str | None:
-    """R-F1 to R-F5: check the number asked for; rewrite it to the campaign's number or refuse,
-    as the campaign says. Returns the number presented.
+def check_caller_id(requested: str | None, campaign: Campaign, facts: Facts,
+                    now: dt.datetime, rules: RuleSettings) -> tuple[str | None, list[Reason]]:
+    """R-F1 to R-F5, R-G1: check the number asked for; rewrite it to the campaign's number or
+    refuse, as the campaign says. Returns the number presented and the reasons. `astguard
+    callerid check` calls this too, so it never answers otherwise than a live call.
 
     R-F2 to R-F5 apply to every purpose, R-F1 to prospecting and surveys (2026-11-26). When the
     store could not be read, a service or B2B call (the only ones that may still go out) is
@@ -212,7 +215,7 @@ def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: Con
                      if r.code is ReasonCode.CALLER_ID_NOT_AUTHORISED else r for r in found]
         return found
 
-    requested = call.caller_id or None
+    requested = requested or None
     candidate = requested or campaign.caller_id
     found = check(candidate)
     presented = canonical(candidate) if candidate else None
@@ -224,10 +227,12 @@ def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: Con
             presented = canonical(campaign.caller_id)
             found = [Reason(r.code, {**r.inputs, "rewritten_to": presented}, effect=Effect.INFO)
                      for r in found] + fallback
-    reasons.extend(found)
+        else:
+            # No rewrite possible: the campaign's own number is refused too; say why.
+            found = found + [r for r in fallback if r.code not in {f.code for f in found}]
     if presented is not None and presented in facts.blocked_caller_ids:
-        reasons.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
-    return presented
+        found.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
+    return presented, found
 
 
 def _presented_caller_id(campaign: Campaign | None, requested: str | None) -> str | None:

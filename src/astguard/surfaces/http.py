@@ -22,7 +22,7 @@ from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
-from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.surfaces import dry_run
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store import audit
@@ -65,6 +65,20 @@ class Body:
             return None
         if not isinstance(value, str):
             raise InputError(f"champ {name!r} : texte attendu")
+        return value
+
+    def only(self, names: frozenset[str] | set[str]) -> None:
+        """Refuse fields the operation does not know (a typo such as `callerId` would otherwise
+        check a different call without a word)."""
+        unknown = sorted(set(self._data) - set(names))
+        if unknown:
+            raise InputError("champ(s) inconnu(s) : " + ", ".join(unknown)
+                             + " ; champs acceptés : " + ", ".join(sorted(names)))
+
+    def flag(self, name: str) -> bool:
+        value = self._data.get(name, False)
+        if not isinstance(value, bool):
+            raise InputError(f"champ {name!r} : true ou false attendu")
         return value
 
     def integer(self, name: str) -> int:
@@ -183,27 +197,13 @@ class Api:
 
     async def check(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        at = body.instant("at", required=False)
-        gate = self._gate_at(at) if at and self._gate_at else self._gate
-        campaign = None
-        purpose, principal = body.text("purpose", required=False), \
-            body.text("principal", required=False)
-        if purpose or principal:
-            if not (purpose and principal) or body.text("campaign", required=False):
-                raise InputError("donner campaign, ou bien purpose et principal ensemble")
-            try:
-                campaign = Campaign("(api)", principal, Purpose(purpose),
-                                    DialMode(body.text("dial_mode", required=False)
-                                             or "manual"))
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
-        call = CallRequest(
-            dialled=body.text("number") or "", source="api",
-            endpoint=body.text("endpoint", required=False),
-            campaign_name=body.text("campaign", required=False),
-            caller_id=body.text("caller_id", required=False),
-            department=body.text("department", required=False))
-        decided = await gate.check(call, record=False, campaign=campaign)
+        body.only(dry_run.FIELDS)
+        press = body.flag("press")
+        run = dry_run.build(**{name: body.text(name, required=False)
+                               for name in dry_run.FIELDS - {"number", "press"}},
+                            number=body.text("number") or "", press=press, source="api")
+        gate = self._gate_at(run.at) if run.at and self._gate_at else self._gate
+        decided = await gate.check(run.call, record=False, campaign=run.campaign)
         return _ok(decided.verdict.as_dict())
 
     async def history(self, request: web.Request) -> web.Response:
@@ -218,6 +218,8 @@ class Api:
 
     async def _block(self, request: web.Request, kind: str) -> web.Response:
         body = await self._body(request)
+        body.only({"number", "principal", "agent", "reference"}
+                  | ({"days"} if kind == "suspension" else set()))
         done = await self._contacts.record_block(
             kind, body.text("number") or "", body.text("principal") or "", source="http",
             days=body.integer("days") if kind == "suspension" else None,
@@ -236,6 +238,8 @@ class Api:
 
     async def consent(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number", "scopes", "collected_at", "channel", "wording",
+                   "proof_ref", "valid_until"})
         new = await self._contacts.add_consent(
             body.text("principal") or "", body.text("number") or "",
             scopes=body.strings("scopes"), collected_at=body.instant("collected_at"),
@@ -246,6 +250,7 @@ class Api:
 
     async def withdraw(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number"})
         n = await self._contacts.withdraw_consent(body.text("principal") or "",
                                                   body.text("number") or "")
         return _ok({"withdrawn": n})
@@ -255,6 +260,8 @@ class Api:
 
     async def add_caller_id(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"number", "principal", "mandate_ref", "valid_from", "valid_to", "trunk",
+                   "operator", "kind"})
         start = input_day(body.text("valid_from") or "", "champ 'valid_from'")
         end = input_day(body.text("valid_to", required=False), "champ 'valid_to'")
         saved = await self._caller_ids.add(
@@ -267,6 +274,7 @@ class Api:
 
     async def attempt(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number", "at", "reference"})
         new = await self._contacts.record_external_attempt(
             body.text("principal") or "", body.text("number") or "", body.instant("at"),
             body.text("reference") or "")
