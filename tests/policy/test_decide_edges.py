@@ -291,3 +291,16 @@ def test_without_the_store_a_service_calls_number_is_checked_against_the_tables_
                               "detail": "inventaire illisible"}
     forbidden = Campaign("s", "acme", Purpose.SERVICE, DialMode.MANUAL, "0899123456")
     assert not run(camp=forbidden, store_error="down", inventory=()).allowed
+
+
+def test_when_no_rewrite_is_possible_both_numbers_say_why():
+    # R-F2/R-F4: the phone asks for a held but non-NPV 01 number on a predictive campaign
+    # (NPV_REQUIRED); the campaign's own NPV number is not held (CALLER_ID_NOT_AUTHORISED):
+    # refused, and the evidence names each reason once.
+    camp = campaign(mode=DialMode.PREDICTIVE, caller_id="0162999999")
+    held = (CallerIdRecord("+33145678901", "acme", dt.date(2020, 1, 1), None),)
+    v = decide(CallRequest("0612345678", "t", caller_id="0145678901"),
+               Facts(camp, "t", history=CONSENTED, inventory=held), NOW, RULES)
+    assert not v.allowed and v.caller_id == "+33145678901"
+    assert v.codes == ["NPV_REQUIRED", "CALLER_ID_NOT_AUTHORISED"]
+    assert [r.code.value for r in v.reasons] == v.codes
