@@ -137,6 +137,37 @@ def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
     assert "pending 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
 
 
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("ASTGUARD_CLOCK_PIN", "2026-11-27T11:00:00+01:00"),
+    ("ASTGUARD_CLOCK_START", "2026-11-27T11:00:00+01:00"),
+    ("ASTGUARD_REGIME", "bloctel"),
+])
+def test_serve_refuses_test_clocks_and_forced_regimes_outside_the_lab(cli_env, key, value):
+    env = {**cli_env, key: value, "ASTGUARD_AGI_ENABLED": "false",
+           "ASTGUARD_HTTP_ENABLED": "false", "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
+    done = run(env, "serve")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"astguard: {key} est réservé aux tests et démonstrations : "
+        "refus de démarrer sans ASTGUARD_LAB=1"]
+
+
+def test_serve_accepts_a_test_clock_in_the_lab(cli_env):
+    import asyncio
+
+    from tests.conftest import db_url, recreate_database
+
+    # Past the lab check, serve stops at the next one: an unmigrated database.
+    asyncio.run(recreate_database("astguard_test_unmigrated", migrate=False))
+    env = {**cli_env, "ASTGUARD_DATABASE_URL": db_url("astguard_test_unmigrated"),
+           "ASTGUARD_CLOCK_PIN": "2026-11-27T11:00:00+01:00", "ASTGUARD_REGIME": "bloctel",
+           "ASTGUARD_LAB": "1", "ASTGUARD_AGI_ENABLED": "false",
+           "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
+    done = run(env, "serve")
+    assert done.returncode == 2
+    assert "réservé aux tests" not in done.stderr and "pending 0001_initial" in done.stderr
+
 @pytest.mark.parametrize(
     ("argv", "rc", "expected"),
     [

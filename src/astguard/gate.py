@@ -189,6 +189,9 @@ class Gate:
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
+        else:
+            # Deactivated, deleted or no longer allowed: never let it out during an outage.
+            self._known.pop(key, None)
         return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how,
                      agent=found.agent)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
@@ -30,6 +31,7 @@ from astguard.store.reports import Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
+from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import (
     ContactsAgi,
@@ -99,6 +101,20 @@ def api_app(c: Components) -> web.Application:
     return app
 
 
+def fastagi_app(c: Components, inbound: InboundStasisApp) -> HardenedFastAGI:
+    """The FastAGI server's routes, each request bound to its own call."""
+    s = c.settings
+    agi = HardenedFastAGI(read_timeout=s.agi_read_timeout, allowed_peers=s.agi_allowed_peers,
+                          max_connections=s.agi_max_connections, metrics=c.metrics)
+    binding = ChannelBinding(c.db)
+    OutboundAgi(c.gate, binding).install(agi)
+    ContactsAgi(c.contacts, binding).install(agi)
+    InboundAgi(inbound).install(agi)
+    OutboundRecordingAgi(InboundStore(c.db), inbound, binding,
+                         clock_mode=c.clock.mode).install(agi)
+    return agi
+
+
 async def check_schema_if_reachable(db: Database) -> bool:
     """Raise SchemaError on a reachable database at the wrong version; False if unreachable."""
     try:
@@ -123,6 +139,9 @@ async def run_purges(store: InboundStore, clock: Clock,
         except Exception:
             log.exception("retention purge failed")
         await asyncio.sleep(interval)
+
+
+SHUTDOWN_STEP_SECONDS = 15.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -152,20 +171,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
         c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
-        tasks = [
-            asyncio.create_task(ari.run(dispatch), name="ari"),
-            asyncio.create_task(
-                c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
-            asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
-        ]
+        def crashed(name: str) -> None:
+            c.metrics.task_restarts[name] += 1
+
+        tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
+                 for name, start in (
+                     ("ari", lambda: ari.run(dispatch)),
+                     ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
+                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock)))]
         server = None
         if settings.agi_enabled:
-            agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
-            OutboundAgi(c.gate).install(agi)
-            ContactsAgi(c.contacts).install(agi)
-            InboundAgi(inbound).install(agi)
-            OutboundRecordingAgi(InboundStore(c.db), inbound,
-                                 clock_mode=c.clock.mode).install(agi)
+            agi = fastagi_app(c, inbound)
+            c.metrics.gauges["astguard_agi_connections"] = lambda: agi.active
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
@@ -189,8 +206,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await stasis.drain()
-            await inbound.drain()
+            # In order, each step bounded, well inside systemd's stop timeout (90 s): the
+            # decisions in flight, then the recordings, then the spool (what is not flushed
+            # stays on disk and is written at the next start).
+            await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
             recorder.close()
             with contextlib.suppress(StoreUnavailable):
-                await c.spool.flush(c.db)
+                await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)

@@ -215,6 +215,7 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
             "ASTGUARD_LOG_LEVEL": "INFO",
             "PYTHONPATH": os.pathsep.join(sys.path),
+            "ASTGUARD_LAB": "1",  # serve refuses a test clock or a forced regime without it
         }
         if clock:
             env["ASTGUARD_CLOCK_PIN"] = clock

@@ -149,6 +149,12 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    lab_only = settings.lab_only_in_force()
+    if lab_only and not settings.lab:
+        # A pinned clock or a forced regime in production decides every call on a false
+        # premise (hours, holidays, Bloctel or consent): refuse to start, do not just warn.
+        raise ConfigError(f"{lab_only[0]} est réservé aux tests et démonstrations : "
+                          "refus de démarrer sans ASTGUARD_LAB=1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

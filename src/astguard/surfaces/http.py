@@ -8,7 +8,6 @@ Bad input is a 4xx with a French message; a database that is away is a 503.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,12 +30,17 @@ from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports
 from astguard.surfaces.openapi import openapi_document
 from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.web_security import (
+    SESSION_COOKIE,
+    Sessions,
+    new_secret,
+    same_secret,
+)
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _READ, _WRITE = "read", "write"
-TOKEN_COOKIE = "astguard_jeton"
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -107,7 +111,8 @@ class Api:
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
                  metrics: Metrics | None = None, reports: Reports | None = None,
-                 clock: Clock | None = None, db: Database | None = None) -> None:
+                 clock: Clock | None = None, db: Database | None = None,
+                 sessions: Sessions | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -119,6 +124,7 @@ class Api:
         self._reports = reports
         self._clock = clock
         self._db = db
+        self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -155,18 +161,22 @@ class Api:
             return _error(503, f"base de données indisponible : {exc}")
 
     def token_right(self, request: web.Request) -> str | None:
-        """The right the request's token gives: a bearer token, or (reads only, so that a
-        forged cross-site form can never write) the dashboard's cookie."""
+        """The right the request gives: a bearer token's, or (reads only, so that a forged
+        cross-site form can never write) the dashboard's session cookie's."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        if not token and request.method in ("GET", "HEAD"):
-            token = request.cookies.get(TOKEN_COOKIE, "")
-        return self.right_of(token)
+        if token:
+            return self.right_of(token)
+        if request.method in ("GET", "HEAD"):
+            return self.sessions.right(request.cookies.get(SESSION_COOKIE, ""))
+        return None
 
     def right_of(self, token: str) -> str | None:
-        if not token or not any(hmac.compare_digest(token, t) for t in self._read):
+        """A token's right; any text (non-ASCII, control characters) is compared as bytes, so
+        a malformed token is unknown (401), never a crash (500)."""
+        if not token or not any(same_secret(token, t) for t in self._read):
             return None
-        return _WRITE if any(hmac.compare_digest(token, t) for t in self._write) else _READ
+        return _WRITE if any(same_secret(token, t) for t in self._write) else _READ
 
     def _guard(self, right: str, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -347,8 +357,14 @@ class Api:
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         if fmt == "html":
             query = request.rel_url.update_query(format="csv")
-            return web.Response(text=inspection_html(report, csv_link=str(query)),
-                                content_type="text/html", charset="utf-8")
+            nonce = new_secret()
+            return web.Response(
+                text=inspection_html(report, csv_link=str(query), nonce=nonce),
+                content_type="text/html", charset="utf-8",
+                headers={"Content-Security-Policy": f"default-src 'none'; style-src "
+                         f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
+                         "form-action 'none'", "X-Content-Type-Options": "nosniff",
+                         "Referrer-Policy": "no-referrer"})
         raise InputError("format : json, csv ou html")
 
     async def audit_verify(self, request: web.Request) -> web.Response:

@@ -250,6 +250,11 @@ class InboundStasisApp:
             await self._stop_and_delete(call, at, "objection signalée par l'agent")
         return True
 
+    def recorded_channel(self, call_id: str) -> str | None:
+        """The name of the channel recorded for this call; None when it is not recording."""
+        call = self._by_call_id.get(call_id)
+        return call.channel_name if call is not None and call.recording else None
+
     async def _on_hangup(self, call: _Call, event: dict[str, Any], at: dt.datetime) -> None:
         await self._store.event(call.call_id, "hangup", at, {
             "cause": event.get("cause"), "during": "announcement" if call.announcing
