@@ -148,10 +148,14 @@ def test_overseas_mobiles_are_mobiles(number):
 def test_evidence_of_each_finding():
     assert check(None, inventory=())[0].inputs == {}  # R-F1
     assert check("anonymous", inventory=())[0].code is ReasonCode.CLI_WITHHELD
+    # A foreign number: only R-F2 speaks of it (R-F3 to R-F5 name French ranges).
     [foreign] = check("+3225551212", inventory=())
     assert foreign.code is ReasonCode.CALLER_ID_NOT_AUTHORISED
-    assert foreign.inputs == {"caller_id": "+3225551212", "mode": "predictive",
-                              "detail": "illisible"}
+    assert foreign.inputs == {"caller_id": "+3225551212", "mode": "predictive"}
+    assert check("+3225551212") == []
+    [illegible] = check("12ab", inventory=())
+    assert illegible.code is ReasonCode.CALLER_ID_NOT_AUTHORISED
+    assert illegible.inputs == {"caller_id": "12ab", "mode": "predictive", "detail": "illisible"}
     [not_held] = check("0162000012", DialMode.MANUAL, inventory=())
     assert not_held.code is ReasonCode.CALLER_ID_NOT_AUTHORISED
     assert not_held.inputs == {"caller_id": "+33162000012", "mode": "manual"}

@@ -199,7 +199,8 @@ def test_an_ended_contract_listed_before_the_current_one():
 def test_a_campaign_without_a_scope_says_so():
     # R-B2 (2026-11-26): matched by no consent, whatever consents there are.
     no_scope = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
-    detail = {"scope": None, "detail": "campagne sans périmètre : aucun consentement ne la couvre"}
+    detail = {"scope": None,
+              "detail": "campagne sans périmètre : aucun consentement ni contrat ne la couvre"}
     v = run(consents(consent()), campaign=no_scope)
     assert v.codes == ["CONSENT_SCOPE_MISMATCH"] and v.reasons[0].inputs == detail
     v = run(ContactHistory(), campaign=no_scope)

@@ -134,7 +134,10 @@ def test_no_scope_no_contract_matches():
     v = run(ContactHistory(contracts=(CONTRACT,)), NOW, campaign(scope=None))
     assert not v.allowed and "NO_CONSENT" in v.codes
     v = run(ContactHistory(contracts=(CONTRACT,), bloctel=LISTED), JULY, campaign(scope=None))
-    assert v.codes == ["BLOCTEL_LISTED"]
+    assert not v.allowed and v.codes == ["BLOCTEL_LISTED", "CONSENT_SCOPE_MISMATCH"]
+    # Refused at dial time whatever the regime or exception (issue 10, R-B2 2026-11-26).
+    for history in (ContactHistory(bloctel=FRESH), ContactHistory(bloctel=LISTED)):
+        assert "CONSENT_SCOPE_MISMATCH" in run(history, JULY, campaign(scope=None, press=True)).codes
 
 
 # -- Surveys (R-A 2026-11-26) ------------------------------------------------------------------

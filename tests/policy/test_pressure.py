@@ -24,7 +24,8 @@ TODAY = D(2026, 11, 27)
 
 def pressure(history: ContactHistory, today: dt.date = TODAY, principal: str = "acme",
              rules: RuleSettings = RULES):
-    return check_pressure(history, principal, today, rules)
+    now = dt.datetime.combine(today, dt.time(10), dt.UTC)  # 11:00 Paris on the consumer's day
+    return check_pressure(history, principal, today, now, rules)
 
 
 def test_the_window_is_days_d_minus_29_to_d():
@@ -129,6 +130,21 @@ def test_a_newer_consent_that_was_withdrawn_or_given_to_another_principal_does_n
     assert pressure(opposed_with(other), principal="globex") == []
 
 
+def test_a_consent_dated_after_the_call_does_not_lift_an_opposition_yet():
+    # R-B2: a consent counts from collected_at <= now; R-B3: only a newer one lifts it.
+    future = consent(collected=dt.datetime(2026, 11, 27, 10, 0, 1))  # 1 s after the call
+    assert [r.code for r in pressure(opposed_with(future))] == [ReasonCode.CONSUMER_OPPOSED]
+    assert pressure(opposed_with(future), D(2026, 11, 28)) == []
+
+
+def test_a_newer_consent_withdrawn_only_after_the_call_still_lifts_it():
+    later = consent(collected=dt.datetime(2026, 10, 1), withdrawn=dt.datetime(2026, 11, 27, 10, 0, 1))
+    assert pressure(opposed_with(later)) == []
+    # Withdrawn at the call's very instant: withdrawn (R-B2), the opposition stands again.
+    at_call = consent(collected=dt.datetime(2026, 10, 1), withdrawn=dt.datetime(2026, 11, 27, 10))
+    assert [r.code for r in pressure(opposed_with(at_call))] == [ReasonCode.CONSUMER_OPPOSED]
+
+
 def test_every_block_in_force_is_reported():
     early = Block("opposition", D(2026, 4, 1), None, dt.datetime(2026, 4, 1, 10, tzinfo=dt.UTC))
     h = ContactHistory(blocks=(refusal(D(2026, 5, 4)),
@@ -177,5 +193,6 @@ def test_a_suspension_from_2026_08_11_stays_a_suspension():
 def test_blocks_are_not_read_when_the_caller_says_so():
     # R-A (2026-11-26): surveys keep the cap but no refusal or opposition rule.
     h = ContactHistory(attempt_days=(TODAY,) * 4, blocks=(OPPOSITION,))
-    assert [r.code for r in check_pressure(h, "acme", TODAY, RULES, blocks=False)] \
+    now = dt.datetime.combine(TODAY, dt.time(10), dt.UTC)
+    assert [r.code for r in check_pressure(h, "acme", TODAY, now, RULES, blocks=False)] \
         == [ReasonCode.FREQUENCY_CAP]
