@@ -137,6 +137,11 @@ def test_a_consent_dated_after_the_call_does_not_lift_an_opposition_yet():
     assert pressure(opposed_with(future), D(2026, 11, 28)) == []
 
 
+def test_a_newer_consent_collected_at_the_calls_instant_lifts_it():
+    # R-B2: collected_at <= now, so a consent collected at the very instant of the call counts.
+    assert pressure(opposed_with(consent(collected=dt.datetime(2026, 11, 27, 10, 0)))) == []
+
+
 def test_a_newer_consent_withdrawn_only_after_the_call_still_lifts_it():
     later = consent(collected=dt.datetime(2026, 10, 1), withdrawn=dt.datetime(2026, 11, 27, 10, 0, 1))
     assert pressure(opposed_with(later)) == []
