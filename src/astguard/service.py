@@ -21,6 +21,7 @@ from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
 from astguard.metrics import Metrics
+from astguard.readiness import Readiness
 from astguard.settings import Settings
 from astguard.store import schema
 from astguard.store.caller_ids import CallerIdStore
@@ -62,6 +63,7 @@ class Components:
     caller_ids: CallerIdStore
     metrics: Metrics
     reports: Reports
+    read_db: Database  # the readers' own pool (reports, audit, dashboard, history)
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
@@ -72,6 +74,9 @@ class Components:
 @contextlib.asynccontextmanager
 async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
     db = Database(settings.database_url, timeout=settings.db_timeout)
+    read_db = Database(settings.read_database_url or settings.database_url,
+                       timeout=settings.db_timeout, max_size=settings.read_pool_size,
+                       statement_timeout=settings.read_statement_timeout)
     directory = Directory(db)
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
@@ -79,24 +84,28 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     metrics = Metrics()
     gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname(), metrics=metrics)
+    contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
+    spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
     try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate,
-                         ContactService(db, clock, settings.rules),
+        yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
                          CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
-                         Reports(db, settings.rules.opt_in_from))
+                         Reports(read_db, settings.rules.opt_in_from), read_db)
     finally:
         await db.close()
+        await read_db.close()
 
 
-def api_app(c: Components) -> web.Application:
+def api_app(c: Components, readiness: Readiness | None = None) -> web.Application:
     """The API and the dashboard on one aiohttp application."""
     settings = c.settings
-    api = Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
+    readers = Directory(c.read_db)  # classification for history pages, on the readers' pool
+    api = Api(gate=c.gate, contacts=c.contacts, directory=readers, caller_ids=c.caller_ids,
               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
-              reports=c.reports, clock=c.clock, db=c.db)
+              reports=c.reports, clock=c.clock, db=c.read_db,
+              readiness=readiness.report if readiness else None)
     app = api.app()
-    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=c.directory,
+    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
               clock=c.clock).install(app)
     return app
 
@@ -170,7 +179,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             inbound.handle(event)
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
-        c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
+        # Read off the event loop by the flusher: a scrape never waits on the disk.
+        c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
+        c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+
         def crashed(name: str) -> None:
             c.metrics.task_restarts[name] += 1
 
@@ -187,7 +199,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
         if settings.http_enabled:
-            runner = web.AppRunner(api_app(c), access_log=None)
+            readiness = Readiness(settings, c.db, c.spool, ari.connected.is_set,
+                                  server.is_serving if server is not None else None)
+            runner = web.AppRunner(api_app(c, readiness), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,

@@ -125,7 +125,8 @@ async def test_migration_moves_facts_and_links_evidence(store_before):
     now = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
     async with conn.transaction():
         facts = await load_history(conn, "acme", NEW, dt.date(2026, 11, 27), now,
-                                   dt.timedelta(minutes=10), caller_ids=[NEW_CLI])
+                                   dt.timedelta(minutes=10), window_days=30,
+                                   caller_ids=[NEW_CLI])
     assert sorted(facts.numbers) == sorted([OLD, NEW])
     assert len(facts.history.attempt_days) == 2
     assert [b.kind for b in facts.history.blocks] == ["refusal"]

@@ -1,6 +1,6 @@
 """The Stasis application: every outbound call enters here, is decided, and goes back to dialplan.
 
-The dialplan (dialplan/astguard.conf) calls
+The dialplan (src/astguard/data/asterisk/astguard.conf) calls
     Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
            ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
 and after Stasis() returns it reads ASTGUARD_RESULT (see result_variable): "allow" goes to
