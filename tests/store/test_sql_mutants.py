@@ -81,7 +81,7 @@ async def scrub(conn, number: str, on: dt.date, listed: bool, principal: str = "
 
 async def verdict(conn, now: dt.datetime, dialled: str = A) -> Verdict:
     store = await load_history(conn, "acme", dialled, day(now), now, RULES.callback_tolerance,
-                               caller_ids=["+33162123456"])
+                               window_days=RULES.cap_days, caller_ids=["+33162123456"])
     facts = Facts(CAMPAIGN, "test", history=store.history, inventory=INVENTORY)
     return decide(CallRequest(dialled, "test"), facts, now, RULES)
 
