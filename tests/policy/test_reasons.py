@@ -108,9 +108,8 @@ def test_each_code_names_its_rule(code):
     assert rule_of(code.value) == RULE[code]
 
 
-@pytest.mark.xfail(strict=True, reason="R-B2 lists CONSENT_WITHDRAWN among its codes; reasons.py "
-                   "files it under R-B3 (the opposition), so reports total it under the wrong rule")
 def test_withdrawn_consent_is_counted_under_r_b2():
+    # R-B2 lists CONSENT_WITHDRAWN among its codes (reports total it under R-B2).
     assert rule_of("CONSENT_WITHDRAWN") == "R-B2"
 
 

@@ -155,7 +155,7 @@ RULE_IDS: dict[ReasonCode, str] = {
     ReasonCode.REFUSAL_COOLDOWN: "R-D7", ReasonCode.CONSUMER_OPPOSED: "R-B3",
     ReasonCode.NO_CONSENT: "R-B1", ReasonCode.CONSENT_EXPIRED: "R-B2",
     ReasonCode.CONSENT_SCOPE_MISMATCH: "R-B2", ReasonCode.CONSENT_WRONG_PRINCIPAL: "R-B2",
-    ReasonCode.CONSENT_WITHDRAWN: "R-B3", ReasonCode.SECTOR_BAN: "R-B6",
+    ReasonCode.CONSENT_WITHDRAWN: "R-B2", ReasonCode.SECTOR_BAN: "R-B6",
     ReasonCode.BLOCTEL_LISTED: "R-C1", ReasonCode.BLOCTEL_SCRUB_STALE: "R-C2",
     ReasonCode.CLI_WITHHELD: "R-F1", ReasonCode.CALLER_ID_NOT_AUTHORISED: "R-F2",
     ReasonCode.CALLER_ID_FORBIDDEN_RANGE: "R-F3", ReasonCode.NPV_REQUIRED: "R-F4",
