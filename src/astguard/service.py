@@ -11,6 +11,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -38,7 +39,8 @@ from astguard.telephony.fastagi import (
     OutboundAgi,
     serve_fastagi,
 )
-from astguard.store.inbound import InboundStore, purge_expired
+from astguard.store.inbound import InboundStore
+from astguard.store.recording_files import purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
@@ -112,14 +114,15 @@ async def check_schema_if_reachable(db: Database) -> bool:
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
 
 
-async def run_purges(store: InboundStore, clock: Clock,
+async def run_purges(store: InboundStore, clock: Clock, folder: Path,
                      interval: float = PURGE_INTERVAL) -> None:
-    """Forever: delete recordings past their retention, each deletion logged first."""
+    """Forever: delete recordings past their retention (files in `folder` only), each
+    deletion logged."""
     while True:
         try:
-            await purge_expired(store, clock.now())
+            await purge_expired(store, clock.now(), folder)
         except StoreUnavailable:
-            pass  # nothing is deleted without its evidence; try again later
+            pass  # what was not marked yet is found again next time
         except Exception:
             log.exception("retention purge failed")
         await asyncio.sleep(interval)
@@ -144,7 +147,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             ari, InboundStore(c.db), recorder,
             RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
                            settings.recording_dir, settings.prompts_dir),
-            clock_mode=c.clock.mode)
+            clock_mode=c.clock.mode, spool=c.spool)
 
         def dispatch(event: dict) -> None:
             stasis.handle(event)
@@ -156,7 +159,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             asyncio.create_task(ari.run(dispatch), name="ari"),
             asyncio.create_task(
                 c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
-            asyncio.create_task(run_purges(InboundStore(c.db), c.clock), name="purge"),
+            asyncio.create_task(run_purges(InboundStore(c.db), c.clock, settings.recording_dir),
+                                name="purge"),
         ]
         server = None
         if settings.agi_enabled:

@@ -18,10 +18,12 @@ from typing import Any
 from astguard.errors import StoreUnavailable
 from astguard.store.database import Database
 from astguard.store.evidence import attach_outcome, insert_decision
+from astguard.store.inbound import SPOOL_KIND as INBOUND, replay_inbound
 
 log = logging.getLogger(__name__)
 
 _LIVE = "evidence.jsonl"
+_KINDS = ("decision", "outcome", INBOUND)
 
 
 class Spool:
@@ -74,6 +76,8 @@ class Spool:
                     row = record["row"]
                     if record["kind"] == "decision":
                         await insert_decision(conn, {**row, "spooled": True})
+                    elif record["kind"] == INBOUND:  # recording evidence (R-I2)
+                        await replay_inbound(conn, row)
                     elif not await attach_outcome(conn, row):
                         log.warning("spooled outcome for %s matched no open decision",
                                     row.get("decision_id"))
@@ -88,7 +92,7 @@ class Spool:
             for number, line in enumerate(fh, 1):
                 try:
                     record = json.loads(line)
-                    if record.get("kind") not in ("decision", "outcome") or "row" not in record:
+                    if record.get("kind") not in _KINDS or "row" not in record:
                         raise ValueError("not a spool record")
                     good.append(record)
                 except ValueError:
