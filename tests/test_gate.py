@@ -17,12 +17,19 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore, Outcome
 from astguard.store.spool import Spool
-from tests.conftest import UNREACHABLE_DB, give_consent, hold_number
+from tests.conftest import ROLES, role_database, UNREACHABLE_DB, give_consent, hold_number
 
 pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=ROLES)
+async def db(request, database_url):
+    """Every test here runs as the owner and as the service's least-privileged role (0008)."""
+    async with role_database(database_url, request.param) as database:
+        yield database
 
 
 def make_gate(db: Database, spool_dir: Path, when: dt.datetime = OPEN) -> Gate:

@@ -30,6 +30,7 @@ from lab.asterisk import (
     LabAsterisk,
     ensure_rootfs,
 )
+from lab.database import as_service
 from lab.sipp import Carrier
 from tests.conftest import give_consent, hold_number
 
@@ -203,7 +204,7 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
     def make(clock: str | None = OPEN, **overrides: str) -> Guard:
         env = {
             "PATH": os.environ.get("PATH", ""),
-            "ASTGUARD_DATABASE_URL": seeded,
+            "ASTGUARD_DATABASE_URL": as_service(seeded),  # least privilege (0008)
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
             "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",

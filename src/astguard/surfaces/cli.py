@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
-from astguard.settings import Settings
+from astguard.settings import Settings, mask_url
 from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
@@ -39,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force (secrets masked)")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
-    db.add_parser("migrate", help="apply pending migrations")
+    mig = db.add_parser("migrate", help="apply pending migrations (as the tables' owner)")
+    mig.add_argument("--url", help="the owner's PostgreSQL URL (default: "
+                                   "ASTGUARD_MIGRATE_DATABASE_URL, else ASTGUARD_DATABASE_URL)")
     db.add_parser("status", help="say whether the schema is current")
 
     chk = sub.add_parser("check", help="dry run: decide a call as if dialled now, record nothing")
@@ -147,7 +150,35 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if decided.verdict.allowed else 1
 
 
+async def _migrate(args: argparse.Namespace) -> int:
+    """Migrations run as the owner role, the service as a role that cannot alter the schema
+    (migration 0008): the owner's URL comes from --url or ASTGUARD_MIGRATE_DATABASE_URL."""
+    url = (args.url or os.environ.get("ASTGUARD_MIGRATE_DATABASE_URL")
+           or os.environ.get("ASTGUARD_DATABASE_URL"))
+    if not url:
+        raise ConfigError("ASTGUARD_MIGRATE_DATABASE_URL (ou --url) manquant : l'URL PostgreSQL "
+                          "du rôle propriétaire des tables")
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise StoreUnavailable(f"{mask_url(url)} : {exc}") from None
+    try:
+        done = await schema.migrate(conn)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        role = await conn.fetchval("SELECT current_user")
+        raise ConfigError(f"le rôle {role!r} ne peut pas modifier le schéma ({exc}) : migrer "
+                          "avec le rôle propriétaire (ASTGUARD_MIGRATE_DATABASE_URL ou --url)"
+                          ) from None
+    finally:
+        await conn.close()
+    print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
+                         or "nothing, schema already current"))
+    return 0
+
+
 async def _run(args: argparse.Namespace) -> int:
+    if args.command == "db" and args.db_cmd == "migrate":
+        return await _migrate(args)
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
@@ -186,13 +217,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         return await cli_reports.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
-            if args.db_cmd == "migrate":
-                done = await schema.migrate(conn)
-                print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
-                                     or "nothing, schema already current"))
-            else:
-                await schema.check(conn)
-                print("schema current")
+            await schema.check(conn)
+            print("schema current")
         return 0
     if cmd == "principal":
         await c.directory.add_principal(args.id, args.name)
