@@ -14,11 +14,18 @@ from astguard.store.inbound import InboundStore
 from astguard.store.recording_evidence import RecordingEvidence
 from astguard.store.recording_files import OUTSIDE, purge_expired
 from astguard.store.spool import Spool
-from tests.conftest import UNREACHABLE_DB
+from tests.conftest import ROLES, UNREACHABLE_DB, role_database
 
 pytestmark = pytest.mark.db
 
 T0 = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=ROLES)
+async def db(request, database_url):
+    """Every test here runs as the owner and as the service's least-privileged role (0008)."""
+    async with role_database(database_url, request.param) as database:
+        yield database
 
 
 async def a_recording(store: InboundStore, tmp_path: Path, *, started: dt.datetime,
@@ -99,7 +106,8 @@ async def test_a_file_the_purge_cannot_remove_is_not_marked_deleted(db, tmp_path
     assert not file.exists()
 
 
-async def test_the_purge_removes_nothing_outside_the_recordings_folder(db, tmp_path):
+async def test_the_purge_removes_nothing_outside_the_recordings_folder(db, database_url,
+                                                                       tmp_path):
     store = InboundStore(db)
     folder = tmp_path / "recordings"
     folder.mkdir()
@@ -114,7 +122,8 @@ async def test_the_purge_removes_nothing_outside_the_recordings_folder(db, tmp_p
     for path in names:
         call_id, made = await a_recording(store, tmp_path, started=T0, days=1)
         made.unlink()
-        async with db.connection() as conn:  # as if the row had been written so
+        async with role_database(database_url, "owner") as owner, \
+                owner.connection() as conn:  # as if the row had been written so
             await conn.execute("UPDATE recordings SET file = $2 WHERE call_id = $1",
                                call_id, str(path))
         ids.append(call_id)
@@ -162,8 +171,8 @@ async def test_inbound_events_are_append_only(db, tmp_path):
 
     store = InboundStore(db)
     call_id, _ = await a_recording(store, tmp_path, started=T0, days=10)
-    async with db.connection() as conn:
-        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+    async with db.connection() as conn:  # the owner: the trigger; the service: no DELETE
+        with pytest.raises((asyncpg.RaiseError, asyncpg.InsufficientPrivilegeError)):
             await conn.execute("DELETE FROM inbound_events WHERE call_id = $1", call_id)
 
 
@@ -175,6 +184,7 @@ async def test_inbound_events_are_append_only(db, tmp_path):
      ({"mode": "announce", "objection_key": "12"}, "touche")],
 )
 async def test_bad_policies_are_refused(db, kwargs, message):
+    kwargs = dict(kwargs)  # the parameters are shared by the owner's and service's runs
     mode = kwargs.pop("mode")
     with pytest.raises(InputError, match=message):
         await InboundStore(db).set_policy("0170000002", mode, **kwargs)
