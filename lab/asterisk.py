@@ -83,6 +83,7 @@ class LabAsterisk:
         for path in (REPO / "docker/asterisk").glob("*.conf"):
             shutil.copy(path, etc / path.name)
         shutil.copy(REPO / "dialplan/astguard.conf", etc / "astguard.conf")
+        shutil.copy(REPO / "lab/freepbx17.conf", etc / "freepbx17.conf")  # FreePBX 17's dialplan
         # Asterisk resolves its own host name on every call: without an entry it asks DNS.
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost\n127.0.1.1 {socket.gethostname()}\n")

@@ -209,6 +209,11 @@ _DECLINE_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+# A carrier that cannot take the call (503): a trunk the PBX fails over from.
+_UNAVAILABLE_SCENARIO = _DECLINE_SCENARIO.replace("declining", "unavailable").replace(
+    "603 Decline", "503 Service Unavailable")
+
+
 # An agent's desk: answers, then 1.5 s later presses *85 (SIP INFO), then waits for the BYE.
 _DESK_OBJECTION_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="astguard desk pressing *85">
@@ -331,7 +336,8 @@ class Carrier:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, decline: bool = False, desk_objection: bool = False,
-              consumer_dtmf_at_ms: int | None = None, consumer: bool = False) -> None:
+              consumer_dtmf_at_ms: int | None = None, consumer: bool = False,
+              unavailable: bool = False) -> None:
         """`consumer`: answer, speak (a tone) and, at `consumer_dtmf_at_ms` after the answer,
         press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call."""
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -340,7 +346,8 @@ class Carrier:
             text = _consumer_scenario(self.workdir, consumer_dtmf_at_ms)
         else:
             text = (_DESK_OBJECTION_SCENARIO if desk_objection
-                    else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)
+                    else _DECLINE_SCENARIO if decline
+                    else _UNAVAILABLE_SCENARIO if unavailable else _UAS_SCENARIO)
         scenario.write_text(text)
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(

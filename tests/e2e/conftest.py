@@ -117,7 +117,8 @@ def seeded(database_url: str) -> str:
                              "0162123459", scope="energie")
         for number in ("+33162123456", "+33162123457", "+33162123458", "+33162123459"):
             await hold_number(db, "e2e-acme", number)
-        for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1"):
+        for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1",
+                      "freepbx-agent1"):
             await d.set_endpoint(agent, "e2e-prospect", ["e2e-service", "e2e-recorded"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
         # A campaign that refuses a wrong presented number instead of rewriting it (R-F2).
