@@ -139,7 +139,7 @@ def main() -> int:
     env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": url,
            "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
            "ASTGUARD_LOG_LEVEL": os.environ.get("ASTGUARD_LOG_LEVEL", "WARNING"),
-           "ASTGUARD_CLOCK_PIN": "2026-11-27T11:00:00+01:00",
+           "ASTGUARD_CLOCK_PIN": "2026-11-27T11:00:00+01:00", "ASTGUARD_LAB": "1",
            "ASTGUARD_SPOOL_DIR": str(work / "spool")}
     log = open(work / "astguard.log", "wb")  # noqa: SIM115
     guard = subprocess.Popen([sys.executable, "-m", "astguard", "serve"], env=env,

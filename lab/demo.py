@@ -166,6 +166,7 @@ async def decisions(url: str) -> list[dict]:
 def start_guard(url: str, scene: Scene, n: int) -> subprocess.Popen[bytes]:
     env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": as_service(url),
            "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD, "ASTGUARD_CLOCK_PIN": scene.clock or "",
+           "ASTGUARD_LAB": "1",
            "ASTGUARD_SPOOL_DIR": str(WORK / "spool"), "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
            **scene.env}
     log = WORK / f"astguard-{n}.log"

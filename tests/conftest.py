@@ -94,7 +94,8 @@ async def hold_number(db: Database, principal: str, number: str = "+33162123456"
 def service_settings(url: str, spool_dir: Path, *, read: str | None = None,
                      write: str | None = None, **extra: str) -> Settings:
     """The service's settings, read the way `astguard serve` reads them, for in-process apps."""
-    env = {"ASTGUARD_DATABASE_URL": url, "ASTGUARD_SPOOL_DIR": str(spool_dir), **extra}
+    env = {"ASTGUARD_DATABASE_URL": url, "ASTGUARD_SPOOL_DIR": str(spool_dir),
+           "ASTGUARD_LAB": "1", **extra}
     if read:
         env["ASTGUARD_API_READ_TOKENS"] = read
     if write:

@@ -45,7 +45,8 @@ async def chain_db(tmp_path) -> AsyncIterator[tuple[Database, list[str], Gate]]:
     d = Directory(db)
     await d.add_principal("au-acme", "ACME")
     await hold_number(db, "au-acme")
-    await d.set_campaign("au-prospect", "au-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("au-prospect", "au-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("au-agent", "au-prospect", [], "Alice")
     await give_consent(db, "au-acme", "+33612000001")
     gate = Gate(db=db, directory=d, spool=Spool(tmp_path), clock=PinnedClock(FRIDAY),

@@ -19,11 +19,12 @@ def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
            "ASTGUARD_SPOOL_DIR": str(tmp_path_factory.mktemp("spool"))}
     for argv in (["principal", "add", "cli-acme", "--name", "ACME"],
                  ["campaign", "set", "cli-prospect", "--principal", "cli-acme",
-                  "--purpose", "prospecting", "--caller-id", "01 62 12 34 56"],
+                  "--purpose", "prospecting", "--scope", "energie",
+                  "--caller-id", "01 62 12 34 56"],
                  ["endpoint", "set", "cli-agent", "--campaign", "cli-prospect"],
                  ["callerid", "add", "01 62 12 34 56", "--principal", "cli-acme",
                   "--mandate", "M-1", "--from", "2025-01-01"],
-                 ["consent", "add", "0612345678", "--principal", "cli-acme", "--scope", "x",
+                 ["consent", "add", "0612345678", "--principal", "cli-acme", "--scope", "energie",
                   "--collected-at", "2026-09-01T10:00:00+02:00", "--channel", "web",
                   "--wording", "v1", "--proof", "cli-proof"]):
         done = run(env, *argv)
@@ -48,7 +49,8 @@ def test_check_allowed_json(cli_env):
 
 def test_check_refused_json_lists_every_reason(cli_env):
     done = run(cli_env, "check", "0692123456", "--purpose", "prospecting",
-               "--principal", "cli-acme", "--caller-id", "0162123456", "--at", "2026-12-25T06:00", "--json")  # 08:00/09:00 local
+               "--principal", "cli-acme", "--scope", "energie", "--caller-id", "0162123456",
+               "--at", "2026-12-25T06:00", "--json")  # 08:00/09:00 local
     assert done.returncode == 1
     out = json.loads(done.stdout)
     assert out["decision"] == "deny"
@@ -74,7 +76,8 @@ def test_check_records_nothing(cli_env):
     ("argv", "message"),
     [
         (["check", "0612345678", "--at", "bientôt"], "date ISO-8601"),
-        (["check", "0612345678", "--purpose", "prospecting"], "--purpose et --principal"),
+        (["check", "0612345678", "--purpose", "prospecting"],
+         "une finalité et un donneur d'ordre ensemble"),
         (["campaign", "set", "x", "--principal", "nobody", "--purpose", "service"],
          "donneur d'ordre inconnu"),
         (["campaign", "set", "bad name", "--principal", "cli-acme", "--purpose", "service"],
@@ -153,13 +156,48 @@ def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
     assert "pending 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
 
 
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("ASTGUARD_CLOCK_PIN", "2026-11-27T11:00:00+01:00"),
+    ("ASTGUARD_CLOCK_START", "2026-11-27T11:00:00+01:00"),
+    ("ASTGUARD_REGIME", "bloctel"),
+])
+def test_serve_refuses_test_clocks_and_forced_regimes_outside_the_lab(cli_env, key, value):
+    env = {**cli_env, key: value, "ASTGUARD_AGI_ENABLED": "false",
+           "ASTGUARD_HTTP_ENABLED": "false", "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
+    done = run(env, "serve")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"astguard: {key} est réservé aux tests et démonstrations : "
+        "refus de démarrer sans ASTGUARD_LAB=1"]
+
+
+def test_serve_accepts_a_test_clock_in_the_lab(cli_env):
+    import asyncio
+
+    from tests.conftest import db_url, recreate_database
+
+    # Past the lab check, serve stops at the next one: an unmigrated database.
+    asyncio.run(recreate_database("astguard_test_unmigrated", migrate=False))
+    env = {**cli_env, "ASTGUARD_DATABASE_URL": db_url("astguard_test_unmigrated"),
+           "ASTGUARD_CLOCK_PIN": "2026-11-27T11:00:00+01:00", "ASTGUARD_REGIME": "bloctel",
+           "ASTGUARD_LAB": "1", "ASTGUARD_AGI_ENABLED": "false",
+           "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
+    done = run(env, "serve")
+    assert done.returncode == 2
+    assert "réservé aux tests" not in done.stderr and "pending 0001_initial" in done.stderr
+
 @pytest.mark.parametrize(
     ("argv", "rc", "expected"),
     [
-        (["0162123456", "--mode", "predictive"], 0, "AUTORISÉ"),
-        (["0145678901", "--mode", "predictive"], 1, "NPV_REQUIRED"),
-        (["0612345678", "--mode", "broadcast"], 1, "MOBILE_CLI_NOT_ALLOWED"),
-        (["0899123456", "--mode", "manual"], 1, "CALLER_ID_FORBIDDEN_RANGE"),
+        (["0145678901", "--mode", "predictive", "--principal", "cli-acme"], 1, "NPV_REQUIRED"),
+        (["0612345678", "--mode", "broadcast", "--principal", "cli-acme"], 1,
+         "MOBILE_CLI_NOT_ALLOWED"),
+        (["0899123456", "--mode", "manual", "--principal", "cli-acme"], 1,
+         "CALLER_ID_FORBIDDEN_RANGE"),
+        # A service campaign's number follows R-F2 to R-F5 too (rules-fr 2026-11-26).
+        (["0145678901", "--mode", "predictive", "--principal", "cli-acme", "--purpose",
+          "service"], 1, "NPV_REQUIRED"),
         (["0162123456", "--mode", "predictive", "--principal", "cli-acme"], 0, "AUTORISÉ"),
         (["0162123499", "--mode", "predictive", "--principal", "cli-acme"], 1,
          "CALLER_ID_NOT_AUTHORISED"),

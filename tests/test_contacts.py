@@ -75,10 +75,33 @@ async def test_refusal_blocks_the_principal_and_withdraws_consent(env):
     assert await consent_for(service, e164)
     assert (await call(gate, national)).allowed
     recorded = await service.record_for_last_call("ct-agent", "refusal", source="short-code")
-    assert recorded.number == e164 and recorded.until == dt.date(2027, 1, 26)
+    # From 2026-08-11 a refusal is a lasting objection (R-D7, rules-fr 2026-11-26).
+    assert recorded.number == e164 and recorded.kind == "opposition" and recorded.until is None
     assert recorded.consents_withdrawn == 1
     verdict = await call(gate, national)
-    assert "REFUSAL_COOLDOWN" in verdict.codes and "CONSENT_WITHDRAWN" in verdict.codes
+    assert "CONSUMER_OPPOSED" in verdict.codes and "CONSENT_WITHDRAWN" in verdict.codes
+    later, _ = at(dt.datetime(2027, 11, 26, 10, 0, tzinfo=dt.UTC))  # a year on: still
+    assert "CONSUMER_OPPOSED" in (await call(later, national)).codes
+
+
+async def test_every_objection_is_kept(env):
+    # Two refusals recorded the same way for two consumers: both kept (none lost).
+    at, _ = env
+    _, service = at(FRIDAY)
+    first, second = number(), number()
+    for national, _ in (first, second):
+        assert (await service.record_block("refusal", national, "ct-acme", source="cli")).new
+    gate, _ = at(FRIDAY)
+    for national, _ in (first, second):
+        assert "CONSUMER_OPPOSED" in (await call(gate, national)).codes
+
+
+async def test_refusal_before_the_opt_in_date_keeps_60_days(env):
+    at, _ = env
+    _, service = at(dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC))
+    national, _ = number()
+    recorded = await service.record_block("refusal", national, "ct-acme", source="cli")
+    assert recorded.kind == "refusal" and recorded.until == dt.date(2026, 8, 30)
 
 
 async def test_refusal_in_call_names_the_decision(env):
@@ -176,22 +199,35 @@ async def test_history_and_next_callable_moment(env):
 
 async def test_next_callable_after_a_refusal_is_day_61(db, env):
     at, campaign = env
-    # A press campaign needs no consent (R-B5), so only the refusal's delay speaks.
+    # A press campaign needs no consent (R-B5), so only the refusal's delay speaks. Before
+    # 2026-08-11 (the Bloctel regime, where the press is not scrubbed either).
+    press = await Directory(db).set_campaign("ct-press", "ct-acme", "prospecting", "manual",
+                                             "0162123456", scope="journal", press=True)
+    _, service = at(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC))  # Thursday 2 April
+    national, e164 = number()
+    await service.record_block("refusal", national, "ct-acme", source="cli")
+    history = await service.history(national, press)
+    # Day 60 is Monday 1 June; day 61 is Tuesday 2 June, 10:00 Paris.
+    assert history["principals"]["ct-acme"]["blocks"][0]["until"] == "2026-06-01"
+    assert history["next_callable"]["at"] == "2026-06-02T08:00:00+00:00"
+
+
+async def test_no_next_callable_after_an_objection(db, env):
+    at, campaign = env
     press = await Directory(db).set_campaign("ct-press", "ct-acme", "prospecting", "manual",
                                              "0162123456", scope="journal", press=True)
     _, service = at(dt.datetime(2026, 10, 23, 10, 0, tzinfo=dt.UTC))  # Friday 23 Oct
     national, e164 = number()
     await consent_for(service, e164)
     await service.record_block("refusal", national, "ct-acme", source="cli")
+    # An objection blocks the press exception too, until a newer consent (rules-fr R-D7).
     history = await service.history(national, press)
-    # Day 60 is 22 Dec; day 61 is 23 Dec, a Wednesday, 10:00 Paris.
-    assert history["principals"]["ct-acme"]["blocks"][0]["until"] == "2026-12-22"
-    assert history["next_callable"]["at"] == "2026-12-23T09:00:00+00:00"
-    # The refusal also withdrew the consent: for a consent-based campaign, never again
-    # without a new consent.
+    assert history["principals"]["ct-acme"]["blocks"][0]["kind"] == "opposition"
+    assert history["next_callable"]["at"] is None
+    assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED"]
     history = await service.history(national, campaign)
     assert history["next_callable"]["at"] is None
-    assert history["next_callable"]["reasons_now"] == ["REFUSAL_COOLDOWN", "CONSENT_WITHDRAWN"]
+    assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED", "CONSENT_WITHDRAWN"]
 
 
 async def test_next_callable_none_without_consent(env):
@@ -238,4 +274,4 @@ async def test_linked_numbers_add_up(env):
     await consent_for(service, b)
     await service.link_numbers([a_nat, b_nat])
     await service.record_block("refusal", a_nat, "ct-acme", source="cli")
-    assert "REFUSAL_COOLDOWN" in (await call(gate, b_nat)).codes
+    assert "CONSUMER_OPPOSED" in (await call(gate, b_nat)).codes

@@ -41,11 +41,12 @@ async def env(tmp_path) -> AsyncIterator[tuple[str, Gate, ContactService]]:
     d = Directory(db)
     await d.add_principal(P, "ACME Énergie")
     await hold_number(db, P)
-    await d.set_campaign("tb-prospect", P, "prospecting", "manual", "0162123456")
+    await d.set_campaign("tb-prospect", P, "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_endpoint("tb-alice", "tb-prospect", [], "Alice")
     await d.set_endpoint("tb-bob", "tb-prospect", [], "Bob")
     for n in ("+33612000001", "+33612000002"):
-        await give_consent(db, P, n, scopes=())
+        await give_consent(db, P, n)
     gate = Gate(db=db, directory=d, spool=Spool(tmp_path / "spool"),
                 clock=PinnedClock(FRIDAY), rules=RULES, node="test")
     yield url, gate, ContactService(db, PinnedClock(FRIDAY), RULES)
@@ -61,12 +62,18 @@ async def client(env, tmp_path) -> AsyncIterator[TestClient]:
             yield cl
 
 
+async def csrf_of_login_form(client: TestClient) -> str:
+    form = await (await client.get("/tableau/connexion")).text()
+    return re.search(r'name=csrf value="([^"]+)"', form)[1]
+
+
 async def _login(client: TestClient, token: str = READ) -> None:
-    resp = await client.post("/tableau/connexion", data={"jeton": token},
+    resp = await client.post("/tableau/connexion",
+                             data={"jeton": token, "csrf": await csrf_of_login_form(client)},
                              allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/tableau/"
-    assert "HttpOnly" in resp.headers["Set-Cookie"]
-    assert "SameSite=Strict" in resp.headers["Set-Cookie"]
+    cookie = resp.cookies["astguard_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
 
 
 async def test_pages_need_a_signed_in_browser(client):
@@ -75,12 +82,13 @@ async def test_pages_need_a_signed_in_browser(client):
         resp = await client.get(path, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"] == "/tableau/connexion", path
     assert (await client.get("/tableau/flux")).status == 401
-    resp = await client.post("/tableau/connexion", data={"jeton": "nope"})
+    resp = await client.post("/tableau/connexion",
+                             data={"jeton": "nope", "csrf": await csrf_of_login_form(client)})
     assert resp.status == 401 and "Jeton inconnu" in await resp.text()
 
 
 async def test_the_cookie_reads_but_never_writes(client):
-    await _login(client, WRITE)
+    await _login(client, READ)
     assert (await client.get("/v1/decisions")).status == 200
     resp = await client.post("/v1/refusals", json={"number": "0612000001", "principal": P})
     assert resp.status == 401

@@ -43,10 +43,13 @@ async def directory(db: Database) -> Directory:
     await d.add_principal("gate-acme", "ACME")
     await hold_number(db, "gate-acme")
     await hold_number(db, "gate-acme", "+33162123457")
+    await hold_number(db, "gate-acme", "+33145678901")  # the service campaign's (R-F2)
     await d.add_principal("gate-acme", "ACME")
-    await d.set_campaign("gate-prospect", "gate-acme", "prospecting", "manual", "0162123456")
+    await d.set_campaign("gate-prospect", "gate-acme", "prospecting", "manual", "0162123456",
+                         scope="energie")
     await d.set_campaign("gate-service", "gate-acme", "service", "manual", "0145678901")
-    await d.set_campaign("gate-other", "gate-acme", "prospecting", "predictive", "0162123457")
+    await d.set_campaign("gate-other", "gate-acme", "prospecting", "predictive", "0162123457",
+                         scope="energie")
     await d.set_endpoint("gate-agent", "gate-prospect", ["gate-service"], "Alice")
     await d.set_endpoint("gate-bare", None, [], None)
     return d

@@ -95,16 +95,39 @@ async def test_check_is_the_live_decision_path(client):
     assert saturday["reasons"] == ["OUTSIDE_CALL_DAYS"]
 
 
+async def test_check_builds_the_request_as_the_cli_does(client):
+    # rules-fr 2026-11-26: the same answer everywhere. A dial mode given with a named campaign
+    # is honoured (it may only make the call more automated, R-F4)...
+    body = {"number": "0670000012", "campaign": "api-prospect", "dial_mode": "broadcast"}
+    out = await (await client.post("/v1/check", json=body, headers=auth(READ))).json()
+    assert out["dial_mode"] == "broadcast"
+    assert out["reasons"] == ["NO_CONSENT", "AUTOMATED_CALL_NO_CONSENT"]
+    # ...an instant without an offset is Paris time, as on the command line...
+    local = await (await client.post("/v1/check", headers=auth(READ), json={
+        "number": "0670000012", "campaign": "api-prospect", "at": "2026-11-27T20:00"})).json()
+    assert local["local_times"] == [{"zone": "Europe/Paris", "local": "2026-11-27T20:00:00+01:00"}]
+    assert "OUTSIDE_CALL_WINDOW" in local["reasons"]
+    # ...and an ad-hoc campaign carries its scope (R-B2: without one nothing matches).
+    adhoc = {"number": "0670000012", "purpose": "prospecting", "principal": "api-acme"}
+    bare = await (await client.post("/v1/check", json=adhoc, headers=auth(READ))).json()
+    assert "CONSENT_SCOPE_MISMATCH" in bare["reasons"]
+    scoped = await (await client.post("/v1/check", headers=auth(READ), json={
+        **adhoc, "scope": "energie", "caller_id": "0162123456"})).json()
+    assert scoped["reasons"] == ["NO_CONSENT"]
+
+
 async def test_refusal_then_history(client):
     resp = await client.post("/v1/refusals", headers=auth(WRITE),
                              json={"number": "06 70 00 00 03", "principal": "api-acme",
                                    "agent": "crm"})
     assert resp.status == 201
-    assert (await resp.json())["until"] == "2027-01-26"
+    # From 2026-08-11 a refusal is a lasting objection (R-D7, rules-fr 2026-11-26).
+    done = await resp.json()
+    assert done["kind"] == "opposition" and done["until"] is None
     resp = await client.get("/v1/history/0670000003?campaign=api-prospect", headers=auth(READ))
     history = await resp.json()
-    assert history["principals"]["api-acme"]["blocks"][0]["kind"] == "refusal"
-    assert history["next_callable"]["reasons_now"] == ["REFUSAL_COOLDOWN", "NO_CONSENT"]
+    assert history["principals"]["api-acme"]["blocks"][0]["kind"] == "opposition"
+    assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED", "NO_CONSENT"]
 
 
 async def test_suspension_opposition_attempt_withdraw(client):
@@ -130,7 +153,10 @@ async def test_suspension_opposition_attempt_withdraw(client):
         ("/v1/check", {}, "'number' manquant"),
         ("/v1/check", {"number": 612345678}, "texte attendu"),
         ("/v1/check", {"number": "0612345678", "purpose": "prospecting"}, "ensemble"),
-        ("/v1/check", {"number": "0612345678", "purpose": "x", "principal": "p"}, "Purpose"),
+        ("/v1/check", {"number": "0612345678", "purpose": "x", "principal": "p"}, "finalité"),
+        ("/v1/check", {"number": "0612345678", "callerId": "0162123456"}, "callerId"),
+        ("/v1/refusals", {"number": "0612345678", "principal": "api-acme", "agnet": "x"},
+         "agnet"),
         ("/v1/check", {"number": "0612345678", "at": "demain"}, "ISO-8601"),
         ("/v1/suspensions", {"number": "0612345678", "principal": "api-acme", "days": "30"},
          "entier"),
@@ -183,3 +209,12 @@ async def test_caller_id_inventory_over_http(client):
         "number": "0163123456", "principal": "api-acme", "mandate_ref": "",
         "valid_from": "2026-01-01"})
     assert bad.status == 400
+
+
+def test_the_documented_check_fields_are_the_accepted_ones():
+    from astguard.surfaces.dry_run import FIELDS
+    from astguard.surfaces.openapi import openapi_document as document
+
+    schema = document()["paths"]["/v1/check"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert set(schema["properties"]) == FIELDS and schema["additionalProperties"] is False

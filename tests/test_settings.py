@@ -30,6 +30,9 @@ def test_database_url_is_required():
         ("ASTGUARD_LOG_LEVEL", "LOUD", "ASTGUARD_LOG_LEVEL must be one of"),
         ("ASTGUARD_REGIME", "sometimes", "ASTGUARD_REGIME must be one of"),
         ("ASTGUARD_API_WRITE_TOKENS", "short", "at least 16 characters"),
+        ("ASTGUARD_AGI_ALLOWED_PEERS", "127.0.0.1 asterisk.lan",
+         "ASTGUARD_AGI_ALLOWED_PEERS : 'asterisk.lan' n'est ni une adresse ni un bloc CIDR"),
+        ("ASTGUARD_AGI_MAX_CONNECTIONS", "0", "between 1 and 10000"),
     ],
 )
 def test_bad_values_name_their_key(key, value, message):
@@ -77,3 +80,9 @@ def test_clocks():
     assert dt.timedelta(0) <= started.now() - dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC) \
         < dt.timedelta(seconds=5)
     assert isinstance(build_clock(Settings.from_env(BASE).clock), SystemClock)
+
+
+def test_fastagi_peers_default_to_loopback_and_take_cidr_blocks():
+    assert Settings.from_env(BASE).describe()["agi_allowed_peers"] == "127.0.0.0/8 ::1/128"
+    s = Settings.from_env({**BASE, "ASTGUARD_AGI_ALLOWED_PEERS": "10.0.0.5, 192.168.1.0/24"})
+    assert [str(n) for n in s.agi_allowed_peers] == ["10.0.0.5/32", "192.168.1.0/24"]

@@ -142,7 +142,8 @@ async def test_decisions_by_campaign_agent_reason_and_verdict(sdb, seeded):
                                                      campaign="sup-prospect"))
     assert {r["id"] for r in refused["decisions"]} == {ids["no_consent"], ids["late"],
                                                        ids["cooldown"]}
-    cooldown = await reports.decisions(DecisionFilter(*NOVEMBER, reason="REFUSAL_COOLDOWN"))
+    # From 2026-08-11 the refusal is an objection (rules-fr R-D7, 2026-11-26).
+    cooldown = await reports.decisions(DecisionFilter(*NOVEMBER, reason="CONSUMER_OPPOSED"))
     assert [r["id"] for r in cooldown["decisions"]] == [ids["cooldown"]]
     page = await reports.decisions(DecisionFilter(*NOVEMBER, limit=2, offset=4))
     assert page["total"] == 5 and len(page["decisions"]) == 1
@@ -152,7 +153,7 @@ async def test_refusal_statistics_count_each_denying_reason(sdb):
     stats = await Reports(sdb, RULES.opt_in_from).refusal_stats(*NOVEMBER)
     assert (stats["decisions"], stats["denied"], stats["allowed"]) == (5, 3, 2)
     reasons = {r["code"]: r["count"] for r in stats["by_reason"]}
-    assert reasons["OUTSIDE_CALL_WINDOW"] == 1 and reasons["REFUSAL_COOLDOWN"] == 1
+    assert reasons["OUTSIDE_CALL_WINDOW"] == 1 and reasons["CONSUMER_OPPOSED"] == 1
     assert reasons["NO_CONSENT"] == 1
     assert {r["agent"]: r["count"] for r in stats["by_agent"]} == {"Alice": 2, "Bob": 1}
     assert stats["by_campaign"] == [{"campaign": "sup-prospect", "count": 3}]
@@ -179,11 +180,12 @@ async def test_inspection_totals_match_the_evidence(sdb, seeded):
     assert report["summary"]["denied"] == sum(r["decision"] == "deny" for r in rows)
     assert {t["code"]: t["count"] for t in report["totals_by_code"]} == dict(codes)
     by_rule = {t["rule"]: t["count"] for t in report["totals_by_rule"]}
-    assert by_rule["R-D3"] == 1 and by_rule["R-D7"] == 1 and by_rule["R-C1"] == 1
+    # R-B3: the objection itself and the consent it withdrew.
+    assert by_rule["R-D3"] == 1 and by_rule["R-B3"] == 2 and by_rule["R-C1"] == 1
     assert sum(by_rule.values()) == sum(codes.values())
     # The refusal was honoured: the next call was refused for it, none went out.
     (block,) = report["blocks"]
-    assert block["kind"] == "refusal" and block["honoured"] is True
+    assert block["kind"] == "opposition" and block["honoured"] is True
     assert block["calls_refused_after"] == 1 and block["calls_allowed_during"] == 0
     assert {c["proof_ref"] for c in report["consents"]} == {"preuve-0612000001",
                                                             "preuve-0612000002"}

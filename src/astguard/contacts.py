@@ -72,6 +72,10 @@ class ContactService:
         valid_identifier(principal, "donneur d'ordre")
         now = at or self._clock.now()
         number, today = self._today(number, now)
+        if kind == "refusal" and regime_for(now, self._rules) is Regime.CONSENT:
+            # R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection
+            # (L221-16 as amended): a lasting opposition (R-B3) until a newer consent.
+            kind = "opposition"
         until = None
         if kind == "refusal":
             until = refusal_until(today, self._rules)  # R-D7: day 0, then 60 full days

@@ -123,8 +123,9 @@ class Gate:
     async def _decide(self, conn: asyncpg.Connection, call: CallRequest, facts: Facts,
                       now: dt.datetime, decision_id: str, record: bool) -> Decided:
         target = consumer_today(call, now, self._rules)
-        if facts.campaign is None or not facts.campaign.purpose.in_consumer_scope \
-                or target is None:
+        # Every classified call reads the store: the consumer rules for prospecting and
+        # surveys, and for every purpose the caller-ID inventory (R-F2, 2026-11-26).
+        if facts.campaign is None or target is None:
             verdict = decide(call, facts, now, self._rules)
             if record:
                 await insert_decision(conn, self._row(decision_id, verdict, call, facts))

@@ -22,6 +22,7 @@ class Metrics:
         self.reasons: Counter[tuple[str, str]] = Counter()  # (code, effect)
         self.db_errors = 0
         self.network_alerts = 0
+        self.agi_refused: Counter[str] = Counter()  # FastAGI connections closed unserved
         self._buckets = [0] * (len(_LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
@@ -62,7 +63,12 @@ class Metrics:
                 "# HELP astguard_caller_id_blocked_by_network_total CALL_BLOCKED_BY_NETWORK "
                 "alerts raised.",
                 "# TYPE astguard_caller_id_blocked_by_network_total counter",
-                f"astguard_caller_id_blocked_by_network_total {self.network_alerts}"]
+                f"astguard_caller_id_blocked_by_network_total {self.network_alerts}",
+                "# HELP astguard_agi_refused_total FastAGI connections or requests refused "
+                "(peer not allowed, too many connections, channel not the call's).",
+                "# TYPE astguard_agi_refused_total counter"]
+        out += [f'astguard_agi_refused_total{{reason="{r}"}} {n}'
+                for r, n in sorted(self.agi_refused.items())]
         for name, read in sorted(self.gauges.items()):
             try:
                 value = float(read())

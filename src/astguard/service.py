@@ -31,6 +31,7 @@ from astguard.store.reports import Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
+from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.ari import AriClient
 from astguard.telephony.fastagi import (
     ContactsAgi,
@@ -101,6 +102,20 @@ def api_app(c: Components) -> web.Application:
     return app
 
 
+def fastagi_app(c: Components, inbound: InboundStasisApp) -> HardenedFastAGI:
+    """The FastAGI server's routes, each request bound to its own call."""
+    s = c.settings
+    agi = HardenedFastAGI(read_timeout=s.agi_read_timeout, allowed_peers=s.agi_allowed_peers,
+                          max_connections=s.agi_max_connections, metrics=c.metrics)
+    binding = ChannelBinding(c.db)
+    OutboundAgi(c.gate, binding).install(agi)
+    ContactsAgi(c.contacts, binding).install(agi)
+    InboundAgi(inbound).install(agi)
+    OutboundRecordingAgi(InboundStore(c.db), inbound, binding,
+                         clock_mode=c.clock.mode).install(agi)
+    return agi
+
+
 async def check_schema_if_reachable(db: Database) -> bool:
     """Raise SchemaError on a reachable database at the wrong version; False if unreachable."""
     try:
@@ -164,12 +179,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         ]
         server = None
         if settings.agi_enabled:
-            agi = HardenedFastAGI(read_timeout=settings.agi_read_timeout)
-            OutboundAgi(c.gate).install(agi)
-            ContactsAgi(c.contacts).install(agi)
-            InboundAgi(inbound).install(agi)
-            OutboundRecordingAgi(InboundStore(c.db), inbound,
-                                 clock_mode=c.clock.mode).install(agi)
+            agi = fastagi_app(c, inbound)
+            c.metrics.gauges["astguard_agi_connections"] = lambda: agi.active
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None

@@ -6,6 +6,7 @@ Secrets (database password, ARI password) are never logged: `Settings.describe()
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -16,9 +17,18 @@ from astguard.errors import ConfigError
 from astguard.policy.caller_id import NumberingTables, load_tables
 from astguard.policy.model import Regime, RuleSettings
 
+# R-A: emergency numbers, and the public-interest numbers 3114 (suicide prevention) and 3919
+# (violence against women) (2026-11-26). The dialplan's [astguard-emergency] context lists the
+# same numbers (tests/test_emergency_list.py keeps them in step).
 DEFAULT_EMERGENCY = (
     "15", "17", "18", "112", "114", "115", "116000", "116006", "116117", "119", "191", "196", "197",
+    "3114", "3919",
 )
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_AGI_PEERS: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                            ipaddress.ip_network("::1/128"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,10 @@ class Settings:
     http_port: int = 8090
     api_read_tokens: frozenset[str] = field(default=frozenset(), repr=False)
     api_write_tokens: frozenset[str] = field(default=frozenset(), repr=False)
+    # Security settings (issue 11): FastAGI peers and connection cap, lab-only switches.
+    agi_allowed_peers: tuple[IpNetwork, ...] = DEFAULT_AGI_PEERS
+    agi_max_connections: int = 256
+    lab: bool = False  # ASTGUARD_LAB=1: test clocks and a forced regime are accepted by serve
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +113,7 @@ class Settings:
                     "ASTGUARD_NETWORK_REFUSAL_THRESHOLD", 3, 1, 1000),
                 network_refusal_window=dt.timedelta(hours=reader.integer(
                     "ASTGUARD_NETWORK_REFUSAL_WINDOW_HOURS", 24, 1, 24 * 30)),
+                survey_days_hours_cap=reader.boolean("ASTGUARD_SURVEY_DAYS_HOURS_CAP", True),
             ),
             log_level=reader.choice("ASTGUARD_LOG_LEVEL", "INFO",
                                     ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -117,6 +132,9 @@ class Settings:
             http_port=reader.integer("ASTGUARD_HTTP_PORT", 8090, 0, 65535),
             api_read_tokens=reader.word_set("ASTGUARD_API_READ_TOKENS", ()),
             api_write_tokens=reader.word_set("ASTGUARD_API_WRITE_TOKENS", ()),
+            agi_allowed_peers=reader.networks("ASTGUARD_AGI_ALLOWED_PEERS", DEFAULT_AGI_PEERS),
+            agi_max_connections=reader.integer("ASTGUARD_AGI_MAX_CONNECTIONS", 256, 1, 10000),
+            lab=reader.boolean("ASTGUARD_LAB", False),
         )
         for token in settings.api_read_tokens | settings.api_write_tokens:
             if len(token) < 16:
@@ -124,6 +142,18 @@ class Settings:
         if settings.clock.pinned and settings.clock.start:
             raise ConfigError("ASTGUARD_CLOCK_PIN and ASTGUARD_CLOCK_START exclude each other")
         return settings
+
+    def lab_only_in_force(self) -> list[str]:
+        """The lab-only variables set: a test clock or a forced regime (refused by serve
+        without ASTGUARD_LAB=1)."""
+        found = []
+        if self.clock.pinned:
+            found.append("ASTGUARD_CLOCK_PIN")
+        if self.clock.start:
+            found.append("ASTGUARD_CLOCK_START")
+        if self.rules.regime is not None:
+            found.append("ASTGUARD_REGIME")
+        return found
 
     def __repr__(self) -> str:
         return "Settings(" + ", ".join(f"{k}={v}" for k, v in self.describe().items()) + ")"
@@ -139,6 +169,8 @@ class Settings:
                 value = f"{len(value)} token(s)"
             elif f.name == "database_url":
                 value = mask_url(value)
+            elif f.name == "agi_allowed_peers":
+                value = " ".join(map(str, value))
             out[f.name] = str(value)
         return out
 
@@ -226,6 +258,19 @@ class _Reader:
         if value is None:
             return frozenset(default)
         return frozenset(w for w in value.replace(",", " ").split() if w)
+
+    def networks(self, key: str, default: tuple[IpNetwork, ...]) -> tuple[IpNetwork, ...]:
+        value = self._raw(key)
+        if value is None:
+            return default
+        out = []
+        for word in value.replace(",", " ").split():
+            try:
+                out.append(ipaddress.ip_network(word, strict=False))
+            except ValueError:
+                raise ConfigError(f"{key} : {word!r} n'est ni une adresse ni un bloc CIDR "
+                                  "(par exemple 127.0.0.1, 10.0.0.0/24)") from None
+        return tuple(out)
 
     def instant(self, key: str) -> dt.datetime | None:
         value = self._raw(key)

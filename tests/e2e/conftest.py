@@ -115,11 +115,17 @@ def seeded(database_url: str) -> str:
         # Its presented number has a recording policy (outbound recording tests).
         await d.set_campaign("e2e-recorded", "e2e-acme", "prospecting", "manual",
                              "0162123459", scope="energie")
-        for number in ("+33162123456", "+33162123457", "+33162123458", "+33162123459"):
+        for number in ("+33162123456", "+33162123457", "+33162123458", "+33162123459",
+                       "+33145678901"):  # the last: the service campaign's (R-F2)
             await hold_number(db, "e2e-acme", number)
+        # An automated service campaign showing a geographic (non-NPV) number it holds: R-F4
+        # refuses it, whatever the purpose (rules-fr 2026-11-26).
+        await d.set_campaign("e2e-service-auto", "e2e-acme", "service", "predictive",
+                             "0145678901")
         for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1",
                       "freepbx-agent1"):
-            await d.set_endpoint(agent, "e2e-prospect", ["e2e-service", "e2e-recorded"], agent)
+            await d.set_endpoint(agent, "e2e-prospect",
+                                 ["e2e-service", "e2e-recorded", "e2e-service-auto"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
         # A campaign that refuses a wrong presented number instead of rewriting it (R-F2).
         await d.set_campaign("e2e-strict", "e2e-acme", "prospecting", "manual", "0162123456",
@@ -211,6 +217,7 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
             "ASTGUARD_LOG_LEVEL": "INFO",
             "PYTHONPATH": os.pathsep.join(sys.path),
+            "ASTGUARD_LAB": "1",  # serve refuses a test clock or a forced regime without it
         }
         if clock:
             env["ASTGUARD_CLOCK_PIN"] = clock

@@ -36,13 +36,15 @@ def test_in_call_feature_code_records_a_refusal(guard, carrier, seeded, lab, tmp
     result = agent_call(tmp_path, national, agent="agent1", dtmf="*81", hold_ms=3500)
     assert result.ok, result.messages[-1500:]
     (block,) = wait_for(lambda: blocks_for(seeded, e164), what="the refusal")
-    assert block["kind"] == "refusal" and block["source"] == "dtmf"
+    # From 2026-08-11 a refusal is a lasting objection (rules-fr R-D7, 2026-11-26).
+    assert block["kind"] == "opposition" and block["source"] == "dtmf"
+    assert block["until_day"] is None
     assert block["agent"] == "agent1"
     assert "Playing 'astguard/enregistre-refus" in asterisk_log(lab)
     # The next call to this consumer is refused, and the agent hears why.
     assert agent_call(tmp_path, national, agent="agent1", expect=403).ok
     last = decisions_for(seeded, e164)[-1]
-    assert "REFUSAL_COOLDOWN" in last["reason_codes"]
+    assert "CONSUMER_OPPOSED" in last["reason_codes"]
     assert "CONSENT_WITHDRAWN" in last["reason_codes"]  # the refusal withdrew the consent
     assert len(carrier.invites_to(e164)) == 1
 
@@ -52,9 +54,9 @@ def test_after_call_short_code_records_a_refusal(guard, carrier, seeded, lab, tm
     assert agent_call(tmp_path, national, agent="agent2").ok
     assert agent_call(tmp_path, "*81", agent="agent2").ok  # right after the call
     (block,) = wait_for(lambda: blocks_for(seeded, e164), what="the refusal")
-    assert block["kind"] == "refusal" and block["source"] == "short-code"
+    assert block["kind"] == "opposition" and block["source"] == "short-code"
     assert agent_call(tmp_path, national, agent="agent2", expect=403).ok
-    assert "REFUSAL_COOLDOWN" in decisions_for(seeded, e164)[-1]["reason_codes"]
+    assert "CONSUMER_OPPOSED" in decisions_for(seeded, e164)[-1]["reason_codes"]
 
 
 def test_after_call_suspension_code(guard, carrier, seeded, tmp_path):

@@ -91,7 +91,10 @@ def test_campaign_header_is_honoured_only_for_allowed_campaigns(
                       headers={"X-Astguard-Campaign": "e2e-service"}).ok
     row = only_decision(seeded, service_e164)
     assert row["campaign"] == "e2e-service"
-    assert row["reason_codes"] == ["OUT_OF_SCOPE_SERVICE_CALL"]
+    # The softphone's own number is rewritten to the campaign's (R-F2 binds service calls
+    # too, rules-fr 2026-11-26): a note, not a refusal.
+    assert row["decision"] == "allow" and denials(row) == []
+    assert row["reason_codes"] == ["OUT_OF_SCOPE_SERVICE_CALL", "CALLER_ID_NOT_AUTHORISED"]
     assert "<sip:+33145678901@" in carrier.invites_to(service_e164)[0].headers["from"]
 
     other, other_e164 = fresh_number()

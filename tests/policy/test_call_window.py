@@ -16,7 +16,8 @@ from tests.policy.facts import CONSENTED, INVENTORY
 PARIS = ZoneInfo("Europe/Paris")
 # Hours are tested under one regime with a valid consent, so only the hour rules speak.
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY), regime=Regime.CONSENT)
-PROSPECT = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+PROSPECT = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                    scope="energie")
 METRO_MOBILE = "0612345678"
 PARIS_FIXED = "0145678901"
 
@@ -186,11 +187,15 @@ def test_dst_changes(utc, allowed):
     [
         ("0262201234", ["Indian/Reunion"], ["RE"]),
         ("0692123456", ["Indian/Mayotte", "Indian/Reunion"], ["RE", "YT"]),  # 69x: both
-        ("0269612345", ["Indian/Mayotte"], ["YT"]),
-        ("0590201234", ["America/Guadeloupe"], ["BL", "GP", "MF"]),
-        ("0596601234", ["America/Martinique"], ["MQ"]),
+        # R-D4 (2026-11-26): territories from every plan that claims the number. FR's plan
+        # claims 026[013-9], 059[1-35-9] and 05[0-8]: those numbers get Paris's zone too.
+        ("0269612345", ["Europe/Paris", "Indian/Mayotte"], ["FR", "YT"]),
+        ("0590201234", ["America/Guadeloupe"], ["GP"]),
+        ("0590271234", ["America/Guadeloupe", "America/Marigot", "America/St_Barthelemy"],
+         ["BL", "GP", "MF"]),
+        ("0596601234", ["America/Martinique", "Europe/Paris"], ["FR", "MQ"]),
         ("0594201234", ["America/Cayenne"], ["GF"]),
-        ("0508412345", ["America/Miquelon"], ["PM"]),
+        ("0508412345", ["America/Miquelon", "Europe/Paris"], ["FR", "PM"]),
         ("+262692123456", ["Indian/Mayotte", "Indian/Reunion"], ["RE", "YT"]),
         ("+33262201234", ["Indian/Reunion"], ["RE"]),
     ],
@@ -210,12 +215,18 @@ def test_overseas_numbers_get_their_own_zones(number, zones, territories):
         # A 069x mobile may be in Mayotte (UTC+3) too: both must be inside the window.
         ("0692123456", (6, 0), False), ("0692123456", (7, 0), True),
         ("0692123456", (15, 59), True), ("0692123456", (16, 0), False),
-        ("0269612345", (7, 0), True), ("0269612345", (6, 59), False),  # Mayotte UTC+3
+        # 0269 is Mayotte (UTC+3) and, in FR's plan, metropolitan: both windows apply.
+        ("0269612345", (7, 0), False), ("0269612345", (9, 0), True),
+        ("0269612345", (6, 59), False), ("0269612345", (10, 0), False),  # 13:00 Mayotte
         # Guadeloupe and Martinique UTC-4, Guyane UTC-3, Saint-Pierre UTC-3 (winter).
         ("0590201234", (14, 0), True), ("0590201234", (13, 59), False),
-        ("0596601234", (23, 59), True), ("0596601234", (0, 0), None),
+        ("0590201234", (23, 59), True),  # 19:59 in Guadeloupe, which alone claims 0590 20
+        ("0596601234", (14, 0), True), ("0596601234", (18, 59), True),  # 14:59 MQ, 19:59 Paris
+        ("0596601234", (19, 0), False),  # 20:00 in Paris, 15:00 in Martinique
+        ("0596601234", (23, 59), False), ("0596601234", (0, 0), None),
         ("0594201234", (13, 0), True), ("0594201234", (12, 59), False),
-        ("0508412345", (13, 0), True), ("0508412345", (23, 0), False),
+        ("0508412345", (13, 0), True), ("0508412345", (12, 59), False),  # 09:59 Miquelon
+        ("0508412345", (19, 0), False),  # 16:00 Miquelon but 20:00 Paris
     ],
 )
 def test_overseas_windows_in_the_consumers_time(number, utc_hm, allowed):
@@ -232,9 +243,10 @@ def test_overseas_windows_in_the_consumers_time(number, utc_hm, allowed):
         ("0269612345", dt.date(2026, 4, 27), "YT"),
         ("0596601234", dt.date(2026, 5, 22), "MQ"),
         ("0590201234", dt.date(2026, 5, 27), "GP"),
-        ("0590201234", dt.date(2026, 5, 28), "MF"),  # Saint-Martin: 27 and 28 May
+        ("0590091234", dt.date(2026, 5, 28), "MF"),  # Saint-Martin: 27 and 28 May
         ("0594201234", dt.date(2026, 6, 10), "GF"),
-        ("0590201234", dt.date(2026, 10, 9), "BL"),
+        ("0590271234", dt.date(2026, 10, 9), "BL"),
+        ("0590201234", dt.date(2026, 10, 9), None),  # Guadeloupe alone: not BL's day
         ("0262201234", dt.date(2026, 12, 18), None),  # a Friday two days before: open
         ("0262201234", dt.date(2027, 12, 20), "RE"),
     ],
@@ -245,7 +257,7 @@ def test_overseas_abolition_days(number, day, name):
     v = verdict(number, dt.datetime(day.year, day.month, day.day, 12, 0, tzinfo=dt.UTC))
     holidays = [r for r in v.reasons if r.code == "PUBLIC_HOLIDAY"]
     if name is None:
-        assert v.allowed
+        assert not holidays
     else:
         assert holidays and f"({name})" in holidays[0].inputs["holiday"]
 

@@ -176,10 +176,13 @@ def test_withheld_without_any_number():
 
 
 def test_automated_prospecting_without_consent():
-    v = run(None, campaign(), history=ContactHistory())
-    assert v.codes == ["NO_CONSENT", "AUTOMATED_CALL_NO_CONSENT"]
-    manual = run(None, campaign(mode=DialMode.MANUAL), history=ContactHistory())
-    assert manual.codes == ["NO_CONSENT"]
+    # R-H1 (2026-11-26): only without a human agent; progressive/predictive connect one.
+    for mode in (DialMode.BROADCAST, DialMode.PRERECORDED, DialMode.VOICEBOT):
+        v = run(None, campaign(mode=mode), history=ContactHistory())
+        assert v.codes == ["NO_CONSENT", "AUTOMATED_CALL_NO_CONSENT"], mode
+    for mode in (DialMode.MANUAL, DialMode.PREVIEW, DialMode.PROGRESSIVE, DialMode.PREDICTIVE):
+        v = run(None, campaign(mode=mode), history=ContactHistory())
+        assert v.codes == ["NO_CONSENT"], mode
 
 
 def test_automated_call_needs_consent_under_bloctel_too():
@@ -187,9 +190,12 @@ def test_automated_call_needs_consent_under_bloctel_too():
 
     july = dt.datetime(2026, 7, 28, 9, 0, tzinfo=dt.UTC)
     history = ContactHistory(bloctel=BloctelScrub(dt.date(2026, 7, 20), False))
-    facts = Facts(campaign(), "t", history=history, inventory=held("0162123456"))
+    facts = Facts(campaign(mode=DialMode.BROADCAST), "t", history=history,
+                  inventory=held("0162123456"))
     v = decide(CallRequest("0612345678", "ari"), facts, july, RULES)
     assert v.codes == ["AUTOMATED_CALL_NO_CONSENT"]
+    predictive = Facts(campaign(), "t", history=history, inventory=held("0162123456"))
+    assert decide(CallRequest("0612345678", "ari"), predictive, july, RULES).allowed
 
 
 def test_network_blocked_number_is_flagged_not_refused():
@@ -197,7 +203,28 @@ def test_network_blocked_number_is_flagged_not_refused():
     assert v.allowed and v.codes == ["CALL_BLOCKED_BY_NETWORK"]
 
 
-def test_service_calls_are_not_checked():
+def test_service_calls_are_checked_too():
+    # R-F2 to R-F5 apply to every purpose (2026-11-26): an automated service campaign
+    # presenting a non-NPV 01 number it holds is refused.
     service = Campaign("s", "acme", Purpose.SERVICE, DialMode.PREDICTIVE, "+33145678901")
-    v = decide(CallRequest("0612345678", "ari"), Facts(service, "t"), NOW, RULES)
-    assert v.allowed and v.caller_id == "+33145678901"
+    facts = Facts(service, "t", inventory=held("0145678901"))
+    v = decide(CallRequest("0612345678", "ari"), facts, NOW, RULES)
+    assert not v.allowed and v.codes == ["OUT_OF_SCOPE_SERVICE_CALL", "NPV_REQUIRED"]
+    npv = Campaign("s", "acme", Purpose.SERVICE, DialMode.PREDICTIVE, "+33162123456")
+    v = decide(CallRequest("0612345678", "ari"), Facts(npv, "t", inventory=held("0162123456")),
+               NOW, RULES)
+    assert v.allowed and v.caller_id == "+33162123456"
+
+
+def test_saint_pierre_mobile_is_a_mobile_for_r_f5():
+    # rules-fr 2026-11-26: Saint-Pierre-et-Miquelon mobiles are mobiles (R-F5).
+    assert national_form("+508708401234") == "0708401234"
+    v = run("0508551234", campaign(), inventory=held("0508551234"))
+    assert "MOBILE_CLI_NOT_ALLOWED" in v.codes and not v.allowed
+    manual = run("0508551234", campaign(mode=DialMode.MANUAL, caller_id=None),
+                 inventory=held("0508551234"))
+    assert manual.allowed and manual.codes == []  # a manual call may show its own mobile
+    stranger = run("0508551234", campaign(mode=DialMode.MANUAL, caller_id=None,
+                                          policy="refuse"), inventory=())
+    assert {r.code.value: r.resolved_effect.value for r in stranger.reasons} == {
+        "CALLER_ID_NOT_AUTHORISED": "deny", "MOBILE_CLI_NOT_ALLOWED": "warn"}

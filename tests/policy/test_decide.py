@@ -26,7 +26,7 @@ SATURDAY_NIGHT = dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC)
 
 
 def campaign(purpose: Purpose = Purpose.PROSPECTING, caller_id: str | None = "0162123456"):
-    return Campaign("c", "acme", purpose, DialMode.MANUAL, caller_id)
+    return Campaign("c", "acme", purpose, DialMode.MANUAL, caller_id, scope="energie")
 
 
 def run(number="0612345678", facts=None, when=OPEN, **call):
@@ -66,8 +66,15 @@ def test_unclassified_call_still_reports_the_hour_rules():
     [(Purpose.SERVICE, "OUT_OF_SCOPE_SERVICE_CALL"), (Purpose.B2B, "OUT_OF_SCOPE_B2B")],
 )
 def test_service_and_b2b_skip_consumer_rules_but_are_logged(purpose, code):
-    v = run(facts=Facts(campaign(purpose), "t"), when=SATURDAY_NIGHT)
+    v = run(facts=Facts(campaign(purpose), "t", inventory=INVENTORY), when=SATURDAY_NIGHT)
     assert v.allowed and v.codes == [code] and not v.counts_as_attempt
+
+
+@pytest.mark.parametrize("purpose", [Purpose.SERVICE, Purpose.B2B])
+def test_service_and_b2b_caller_id_must_be_in_the_inventory(purpose):
+    # R-F2 applies to every purpose (2026-11-26).
+    v = run(facts=Facts(campaign(purpose), "t"), when=SATURDAY_NIGHT)
+    assert not v.allowed and "CALLER_ID_NOT_AUTHORISED" in v.codes
 
 
 def test_surveys_follow_the_consumer_rules():
@@ -103,8 +110,16 @@ def test_store_unavailable_unknown_campaign_fails_closed():
 
 
 def test_store_unavailable_lets_a_known_service_call_through():
+    # The inventory cannot be read: R-F2 is reported as a warning, R-F3 to R-F5 still apply.
     v = run(facts=Facts(campaign(Purpose.SERVICE), "cache", store_error="down"))
-    assert v.allowed and v.codes == ["OUT_OF_SCOPE_SERVICE_CALL"]
+    assert v.allowed and v.codes == ["OUT_OF_SCOPE_SERVICE_CALL", "CALLER_ID_NOT_AUTHORISED"]
+    assert v.reasons[1].resolved_effect.value == "warn"
+
+
+def test_store_unavailable_still_refuses_a_forbidden_service_caller_id():
+    service = Campaign("s", "acme", Purpose.SERVICE, DialMode.PREDICTIVE, "0145678901")
+    v = run(facts=Facts(service, "cache", store_error="down"))
+    assert not v.allowed and "NPV_REQUIRED" in v.codes
 
 
 def test_bad_department_fails_closed():

@@ -85,40 +85,89 @@ def refusal(day: dt.date, until: dt.date | None = None, kind="refusal") -> Block
                  dt.datetime.combine(day, dt.time(11), PARIS))
 
 
+def bloctel_clean(when: dt.datetime, **kw) -> ContactHistory:
+    """Under the Bloctel regime (calls before 2026-08-11): a fresh scrub, not listed."""
+    scrub = BloctelScrub(when.date() - dt.timedelta(days=3), listed=False)
+    return ContactHistory(bloctel=scrub, **kw)
+
+
+# Before 2026-08-11 a refusal blocks its day and the 60 full days after it (R-D7).
 @pytest.mark.parametrize(
     ("when", "blocked"),
     [
-        (at(2026, 9, 1, 15), True),  # day 0 itself, after the refusal
-        (at(2026, 9, 2), True),  # day 1
-        (at(2026, 10, 30), True),  # day 59
-        (at(2026, 10, 31, 19, 59), True),  # day 60: still blocked (60 full days after day 0)
-        (at(2026, 11, 2), False),  # day 62 is a Monday; day 61 (1 Nov) is a holiday anyway
+        (at(2026, 3, 2, 15), True),  # day 0 itself, after the refusal
+        (at(2026, 3, 3), True),  # day 1
+        (at(2026, 4, 30), True),  # day 59
+        (at(2026, 5, 1, 19, 59), True),  # day 60 (also 1 May): 60 full days after day 0
+        (at(2026, 5, 4), False),  # day 63 is a Monday; day 61 and 62 are a weekend
     ],
 )
 def test_refusal_blocks_through_day_60(when, blocked):
-    h = with_consent(blocks=(refusal(dt.date(2026, 9, 1)),))
+    h = bloctel_clean(when, blocks=(refusal(dt.date(2026, 3, 2)),))
     v = run(h, when)
     assert ("REFUSAL_COOLDOWN" in v.codes) is blocked
+    assert v.allowed is not blocked
 
 
 def test_refusal_releases_on_day_61():
-    # Refused on Monday 7 Sep 2026: day 60 is Friday 6 Nov, day 61 Saturday 7 Nov (the block
-    # is gone, the weekend rule remains), and Monday 9 Nov the call goes out.
-    assert refusal_until(dt.date(2026, 3, 2), RULES) == dt.date(2026, 5, 1)
-    h = with_consent(blocks=(refusal(dt.date(2026, 9, 7)),))
-    assert refusal_until(dt.date(2026, 9, 7), RULES) == dt.date(2026, 11, 6)
-    assert "REFUSAL_COOLDOWN" in run(h, at(2026, 11, 6, 19)).codes
-    assert "REFUSAL_COOLDOWN" not in run(h, at(2026, 11, 7, 11)).codes  # day 61 (a Saturday)
-    assert run(h, at(2026, 11, 9)).allowed
+    # Refused on Thursday 2 April 2026: day 60 is Monday 1 June, day 61 Tuesday 2 June.
+    assert refusal_until(dt.date(2026, 4, 2), RULES) == dt.date(2026, 6, 1)
+    h = bloctel_clean(at(2026, 6, 1), blocks=(refusal(dt.date(2026, 4, 2)),))
+    assert run(h, at(2026, 6, 1, 19)).codes == ["REFUSAL_COOLDOWN"]
+    assert run(h, at(2026, 6, 2, 10)).allowed  # day 61
 
 
 def test_refusal_days_are_the_consumers_local_days():
-    # Refused on 7 Sep (local day in Réunion); day 61 there starts at 20:00 UTC on 6 Nov.
-    h = with_consent(blocks=(refusal(dt.date(2026, 9, 7)),))
-    assert "REFUSAL_COOLDOWN" in run(h, dt.datetime(2026, 11, 6, 19, 59, tzinfo=dt.UTC),
+    # Refused on 2 April (local day in Réunion); day 61 there starts at 20:00 UTC on 1 June.
+    h = bloctel_clean(at(2026, 6, 1), blocks=(refusal(dt.date(2026, 4, 2)),))
+    assert "REFUSAL_COOLDOWN" in run(h, dt.datetime(2026, 6, 1, 19, 59, tzinfo=dt.UTC),
                                      number="0262201234").codes
-    assert "REFUSAL_COOLDOWN" not in run(h, dt.datetime(2026, 11, 6, 20, 0, tzinfo=dt.UTC),
+    assert "REFUSAL_COOLDOWN" not in run(h, dt.datetime(2026, 6, 2, 6, 0, tzinfo=dt.UTC),
                                          number="0262201234").codes
+
+
+# From 2026-08-11 a refusal is an objection (R-D7, L221-16 as amended, 2026-11-26): a lasting
+# opposition (R-B3), which blocks the contract and press exceptions too, until a newer consent.
+def consent_refusal(day: dt.date) -> Block:
+    return Block("refusal", day, refusal_until(day, RULES),
+                 dt.datetime.combine(day, dt.time(11), PARIS))
+
+
+@pytest.mark.parametrize("when", [at(2026, 9, 1, 15), at(2026, 11, 2), at(2027, 11, 26)])
+def test_refusal_from_the_opt_in_date_is_a_lasting_opposition(when):
+    h = with_consent(blocks=(consent_refusal(dt.date(2026, 9, 1)),))
+    v = run(h, when)
+    assert "CONSUMER_OPPOSED" in v.codes and "REFUSAL_COOLDOWN" not in v.codes
+    assert not v.allowed
+
+
+def test_refusal_on_the_opt_in_day_itself_is_an_objection():
+    first = Block("refusal", dt.date(2026, 8, 11), dt.date(2026, 10, 10),
+                  dt.datetime(2026, 8, 11, 0, 0, tzinfo=PARIS))
+    assert "CONSUMER_OPPOSED" in run(with_consent(blocks=(first,)), at(2026, 12, 1)).codes
+    last = Block("refusal", dt.date(2026, 8, 10), dt.date(2026, 10, 9),
+                 dt.datetime(2026, 8, 10, 23, 59, tzinfo=PARIS))
+    v = run(with_consent(blocks=(last,)), at(2026, 10, 12))  # day 63: the 60 days are over
+    assert v.allowed
+
+
+def test_objection_blocks_contract_and_press_exceptions():
+    current = ContractRecord("acme", frozenset({"energie"}), dt.date(2025, 1, 1), None, "K1")
+    h = ContactHistory(contracts=(current,), blocks=(consent_refusal(dt.date(2026, 9, 1)),))
+    assert run(h, at(2027, 3, 1)).codes == ["CONSUMER_OPPOSED"]
+    press = Campaign("p", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                     scope="journal", press=True)
+    v = run(ContactHistory(blocks=(consent_refusal(dt.date(2026, 9, 1)),)), at(2027, 3, 1),
+            campaign=press)
+    assert v.codes == ["CONSUMER_OPPOSED"]
+
+
+def test_objection_lifted_by_a_newer_consent_only():
+    block = consent_refusal(dt.date(2026, 9, 1))
+    older = consent(collected=dt.datetime(2026, 8, 20))
+    assert not run(ContactHistory(blocks=(block,), consents=(older,)), at(2027, 1, 5)).allowed
+    newer = consent(collected=dt.datetime(2026, 12, 1), cid=2)
+    assert run(ContactHistory(blocks=(block,), consents=(older, newer)), at(2027, 1, 5)).allowed
 
 
 def test_suspension_until_its_date():
@@ -196,6 +245,46 @@ def test_press_exception():
     assert run(ContactHistory(), at(2026, 11, 27), campaign=press).allowed
 
 
+def test_press_exception_under_bloctel_too():
+    # R-B5 (L223-5) in both regimes (2026-11-26): the opposition list does not apply.
+    press = Campaign("p", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                     scope="journal", press=True)
+    listed = BloctelScrub(dt.date(2026, 7, 20), listed=True)
+    assert run(ContactHistory(bloctel=listed), at(2026, 7, 28), campaign=press).allowed
+    assert run(ContactHistory(), at(2026, 7, 28), campaign=press).allowed  # never scrubbed
+    assert run(ContactHistory(), at(2026, 7, 28)).codes == ["BLOCTEL_SCRUB_STALE"]
+
+
+@pytest.mark.parametrize("sector", ["renovation-energetique", "energie-renouvelable",
+                                    "adaptation-logement", "cpf"])
+def test_sector_bans_under_bloctel_too(sector):
+    banned = Campaign("b", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                      scope="energie", sector=sector)
+    july = at(2026, 7, 28)
+    assert run(ContactHistory(bloctel=SCRUBBED), july, campaign=banned).codes == ["SECTOR_BAN"]
+    current = ContractRecord("acme", frozenset({"energie"}), dt.date(2025, 1, 1), None, "K1")
+    h = ContactHistory(bloctel=SCRUBBED, contracts=(current,))
+    assert run(h, july, campaign=banned).allowed
+    other = Campaign("o", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                     scope="energie", sector="assurance")
+    assert run(ContactHistory(bloctel=SCRUBBED), july, campaign=other).allowed
+
+
+def test_campaign_without_scope_is_matched_by_no_consent_or_contract():
+    # R-B2 (2026-11-26): strict.
+    bare = Campaign("n", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+    v = run(CONSENTED, at(2026, 11, 27), campaign=bare)
+    assert v.codes == ["CONSENT_SCOPE_MISMATCH"] and not v.allowed
+    assert "périmètre" in v.reasons[0].inputs["detail"]
+    assert run(ContactHistory(), at(2026, 11, 27), campaign=bare).codes == [
+        "NO_CONSENT", "CONSENT_SCOPE_MISMATCH"]
+    contract = ContractRecord("acme", frozenset({"energie"}), dt.date(2025, 1, 1), None, "K1")
+    assert not run(ContactHistory(contracts=(contract,)), at(2026, 11, 27), campaign=bare).allowed
+    listed = BloctelScrub(dt.date(2026, 7, 20), listed=True)
+    h = ContactHistory(bloctel=listed, contracts=(contract,))
+    assert run(h, at(2026, 7, 28), campaign=bare).codes == ["BLOCTEL_LISTED"]
+
+
 @pytest.mark.parametrize("sector", ["renovation-energetique", "energie-renouvelable",
                                     "adaptation-logement", "cpf"])
 def test_sector_bans_no_consent_cures(sector):
@@ -266,7 +355,73 @@ def test_scheduled_callback_lifts_hours_not_caps():
 
 
 def test_service_calls_skip_pressure_and_consent():
-    service = Campaign("s", "acme", Purpose.SERVICE, DialMode.MANUAL, None)
+    service = Campaign("s", "acme", Purpose.SERVICE, DialMode.MANUAL, "+33162123456")
     four = days(*(dt.date(2026, 11, d) for d in (23, 24, 25, 26)))
     v = run(ContactHistory(attempt_days=four), at(2026, 11, 27), campaign=service)
     assert v.allowed and not v.counts_as_attempt
+
+
+# -- Surveys (R-A, 2026-11-26) ---------------------------------------------------------------
+SURVEY = Campaign("s", "acme", Purpose.SURVEY, DialMode.MANUAL, "+33162123456")
+
+
+def test_survey_needs_no_consent_bloctel_refusal_or_opposition():
+    opposed = Block("opposition", dt.date(2026, 9, 1), None,
+                    dt.datetime(2026, 9, 1, 10, tzinfo=dt.UTC))
+    v = run(ContactHistory(blocks=(opposed, consent_refusal(dt.date(2026, 11, 2)))),
+            at(2026, 11, 27), campaign=SURVEY)
+    assert v.allowed and v.codes == [] and v.counts_as_attempt
+    assert run(ContactHistory(), at(2026, 7, 28), campaign=SURVEY).allowed  # no Bloctel scrub
+    early = bloctel_clean(at(2026, 3, 3), blocks=(refusal(dt.date(2026, 3, 2)),))
+    assert run(early, at(2026, 3, 3), campaign=SURVEY).allowed
+
+
+def test_survey_keeps_days_hours_and_cap_by_default():
+    assert run(ContactHistory(), at(2026, 11, 28), campaign=SURVEY).codes == ["OUTSIDE_CALL_DAYS"]
+    assert run(ContactHistory(), at(2026, 11, 27, 20), campaign=SURVEY).codes == [
+        "OUTSIDE_CALL_WINDOW"]
+    four = days(*(dt.date(2026, 11, d) for d in (23, 24, 25, 26)))
+    v = run(ContactHistory(attempt_days=four), at(2026, 11, 27), campaign=SURVEY)
+    assert v.codes == ["FREQUENCY_CAP"]
+
+
+def test_survey_days_hours_and_cap_can_be_turned_off():
+    rules = RuleSettings(emergency_numbers=RULES.emergency_numbers, survey_days_hours_cap=False)
+    four = days(*(dt.date(2026, 11, d) for d in (23, 24, 25, 26)))
+    v = run(ContactHistory(attempt_days=four), at(2026, 11, 28, 22), campaign=SURVEY,
+            rules=rules)
+    assert v.allowed and v.codes == [] and not v.counts_as_attempt
+    foreign = run(ContactHistory(), at(2026, 11, 28), campaign=SURVEY, rules=rules,
+                  number="+3222222222")
+    assert foreign.codes == ["NON_FR_DESTINATION"]
+
+
+def test_survey_caller_id_rules_apply_npv_included():
+    survey = Campaign("s", "acme", Purpose.SURVEY, DialMode.PREDICTIVE, "+33145678901")
+    held = INVENTORY + (INVENTORY[0].__class__("+33145678901", "acme", dt.date(2020, 1, 1),
+                                               None),)
+    v = decide(CallRequest("0145678901", "t"), Facts(survey, "t", inventory=held),
+               at(2026, 11, 27), RULES)
+    assert v.codes == ["NPV_REQUIRED"]
+    withheld = Campaign("w", "acme", Purpose.SURVEY, DialMode.MANUAL, None)
+    v = decide(CallRequest("0145678901", "t"), Facts(withheld, "t"), at(2026, 11, 27), RULES)
+    assert v.codes == ["CLI_WITHHELD"]  # R-F1 applies to surveys
+
+
+def test_survey_in_broadcast_mode_needs_no_consent():
+    # R-H1 names prospecting; a survey is not (R-A).
+    survey = Campaign("s", "acme", Purpose.SURVEY, DialMode.BROADCAST, "+33162123456")
+    assert run(ContactHistory(), at(2026, 11, 27), campaign=survey).allowed
+
+
+def test_broadcast_needs_consent_whatever_the_contract_or_press():
+    contract = ContractRecord("acme", frozenset({"energie"}), dt.date(2025, 1, 1), None, "K1")
+    bot = Campaign("b", "acme", Purpose.PROSPECTING, DialMode.VOICEBOT, "+33162123456",
+                   scope="energie")
+    v = run(ContactHistory(contracts=(contract,)), at(2026, 11, 27), campaign=bot)
+    assert v.codes == ["AUTOMATED_CALL_NO_CONSENT"]
+    press = Campaign("p", "acme", Purpose.PROSPECTING, DialMode.BROADCAST, "+33162123456",
+                     scope="journal", press=True)
+    v = run(ContactHistory(), at(2026, 11, 27), campaign=press)
+    assert v.codes == ["AUTOMATED_CALL_NO_CONSENT"]
+    assert run(CONSENTED, at(2026, 11, 27), campaign=bot).allowed

@@ -41,7 +41,8 @@ async def outcome_of(db: Database, outcome: dict) -> bool:
 
 
 def a_row(number: str = "0692123456") -> dict:
-    campaign = Campaign("ev", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+    campaign = Campaign("ev", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                        scope="energie")
     call = CallRequest(number, "ari", endpoint="agent1", channel_id="chan-1")
     verdict = decide(call, Facts(campaign, "campagne par défaut", history=CONSENTED, inventory=INVENTORY), WHEN, RULES)
     return evidence_row(str(uuid.uuid4()), verdict, call, classification="campagne par défaut",

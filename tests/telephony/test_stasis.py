@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import aiohttp
@@ -10,6 +11,7 @@ import pytest
 
 from astguard.gate import Decided
 from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
+from astguard.policy.model import Decision
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
 from astguard.telephony.stasis import (
@@ -23,7 +25,8 @@ from tests.telephony.fake_ari import FakeAri
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
-CAMPAIGN = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456")
+CAMPAIGN = Campaign("c", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                    scope="energie")
 
 
 class RecordingGate:
@@ -98,8 +101,14 @@ def test_result_variable_cannot_be_split_by_a_hostile_caller_id():
     call = CallRequest("0612345678", "ari", caller_id="12|deny|x")
     decided = Decided(decide(call, Facts(None, "t"), OPEN, RULES), "d", recorded=True)
     assert len(result_variable(decided).split("|")) == 7
+    # A hostile number is refused for every purpose now (R-F2, rules-fr 2026-11-26); the
+    # filter still stands behind it: an allowed verdict carrying one cannot split either.
     campaign = Campaign("c", "acme", Purpose.SERVICE, DialMode.MANUAL, None)
-    allowed = Decided(decide(call, Facts(campaign, "t"), OPEN, RULES), "d", recorded=True)
+    refused = decide(call, Facts(campaign, "t"), OPEN, RULES)
+    assert not refused.allowed and "CALLER_ID_NOT_AUTHORISED" in refused.codes
+    verdict = dataclasses.replace(refused, decision=Decision.ALLOW, reasons=(),
+                                  caller_id="12|deny|x")
+    allowed = Decided(verdict, "d", recorded=True)
     fields = result_variable(allowed).split("|")
     assert len(fields) == 7 and fields[0] == "allow" and fields[6] == "12"
 

@@ -74,17 +74,9 @@ def national_form(presented: str) -> str | None:
     if _SHORT.fullmatch(text):
         return text
     try:
-        number = parse_number(text)
+        return parse_number(text).national  # None for a foreign number
     except NumberError:
         return None
-    e164 = number.e164
-    # +262 262…, +590 590…: the national number repeats the prefix after the country code.
-    for code in ("+33", "+262", "+590", "+596", "+594"):
-        if e164.startswith(code):
-            return "0" + e164[len(code):]
-    if e164.startswith("+508"):
-        return "0508" + e164[4:]
-    return None  # a foreign number
 
 
 def canonical(presented: str) -> str:
@@ -117,7 +109,8 @@ def check_presented(presented: str | None, *, principal: str, mode: DialMode, to
             and r.valid_from <= today and (r.valid_to is None or today <= r.valid_to)]
     if not held:  # R-F2
         reasons.append(Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs}))
-    mobile = national[:2] in ("06", "07")
+    # R-F5: the plan's mobiles (06/07, and Saint-Pierre-et-Miquelon's, 2026-11-26).
+    mobile = national[:2] in ("06", "07") or _plan_mobile(presented)
     if mode.automated:
         if mobile:  # R-F5
             reasons.append(Reason(ReasonCode.MOBILE_CLI_NOT_ALLOWED, inputs))
@@ -127,6 +120,13 @@ def check_presented(presented: str | None, *, principal: str, mode: DialMode, to
     elif mobile and not held:  # R-F5: manual calls may show a mobile of the inventory
         reasons.append(Reason(ReasonCode.MOBILE_CLI_NOT_ALLOWED, inputs, effect=Effect.WARN))
     return reasons
+
+
+def _plan_mobile(presented: str) -> bool:
+    try:
+        return parse_number(presented.strip()).is_mobile
+    except NumberError:
+        return False
 
 
 def _forbidden(national: str, tables: NumberingTables) -> bool:

@@ -34,9 +34,17 @@ def current_contract(history: ContactHistory, campaign: Campaign,
             continue
         if contract.started_on > today or (contract.ended_on and contract.ended_on < today):
             continue  # an ended contract does not count (I)
-        if campaign.scope is None or campaign.scope in contract.scopes:
+        # R-B2 (2026-11-26): a campaign without a scope is matched by no contract.
+        if campaign.scope is not None and campaign.scope in contract.scopes:
             return contract
     return None
+
+
+def _sector_ban(campaign: Campaign, rules: RuleSettings) -> list[Reason]:
+    # R-B6: no consent cures it, in both regimes (L223-1 al.5 dates from 2020).
+    if campaign.sector and campaign.sector in rules.banned_sectors:
+        return [Reason(ReasonCode.SECTOR_BAN, {"sector": campaign.sector})]
+    return []
 
 
 def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.datetime,
@@ -44,9 +52,7 @@ def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.da
     contract = current_contract(history, campaign, today)
     if contract is not None:  # R-B4: hours, caps and oppositions still apply (checked elsewhere)
         return []
-    reasons = []
-    if campaign.sector and campaign.sector in rules.banned_sectors:  # R-B6: no consent cures it
-        reasons.append(Reason(ReasonCode.SECTOR_BAN, {"sector": campaign.sector}))
+    reasons = _sector_ban(campaign, rules)
     if campaign.press:  # R-B5: subscriptions to newspapers and periodicals
         return reasons
     return reasons + consent_reasons(history.consents, campaign, now)
@@ -55,6 +61,11 @@ def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.da
 def consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
                      now: dt.datetime) -> list[Reason]:
     """R-B1/R-B2: one valid consent suffices; otherwise the most telling failure."""
+    if campaign.scope is None:
+        # R-B2 (2026-11-26): a campaign without a scope is matched by no consent.
+        missing = [] if consents else [Reason(ReasonCode.NO_CONSENT, {})]
+        return missing + [Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
+            "scope": None, "detail": "campagne sans périmètre : aucun consentement ne la couvre"})]
     mine = [c for c in consents if c.principal == campaign.principal]
     if not consents:
         return [Reason(ReasonCode.NO_CONSENT, {})]
@@ -73,7 +84,7 @@ def consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
         elif now >= c.valid_until:
             failures.append(Reason(ReasonCode.CONSENT_EXPIRED,
                                    {**inputs, "valid_until": c.valid_until.isoformat()}))
-        elif campaign.scope is not None and campaign.scope not in c.scopes:
+        elif campaign.scope not in c.scopes:
             failures.append(Reason(ReasonCode.CONSENT_SCOPE_MISMATCH,
                                    {**inputs, "scope": campaign.scope,
                                     "consent_scopes": sorted(c.scopes)}))
@@ -88,6 +99,13 @@ def check_bloctel_regime(history: ContactHistory, campaign: Campaign, today: dt.
                          rules: RuleSettings) -> list[Reason]:
     if current_contract(history, campaign, today) is not None:  # R-C1 exception
         return []
+    reasons = _sector_ban(campaign, rules)
+    if campaign.press:  # R-B5 (L223-5): the opposition list does not apply to the press
+        return reasons
+    return reasons + _bloctel(history, today, rules)
+
+
+def _bloctel(history: ContactHistory, today: dt.date, rules: RuleSettings) -> list[Reason]:
     scrub = history.bloctel
     oldest = today - dt.timedelta(days=rules.bloctel_scrub_days)
     if scrub is None or scrub.scrubbed_on < oldest:  # R-C2

@@ -65,27 +65,37 @@ def decide(call: CallRequest, facts: Facts, now: dt.datetime, rules: RuleSetting
                                                           "detail": str(exc)}))
 
     in_scope = _scope(campaign, facts, reasons)
+    survey = campaign is not None and campaign.purpose is Purpose.SURVEY
+    # R-A (2026-11-26): surveys keep days, hours and the cap unless the setting turns them off.
+    timed = in_scope and (not survey or rules.survey_days_hours_cap)
 
     times: tuple[LocalTime, ...] = ()
     if number is not None:
         times = local_times(now, number.zones)
         if in_scope:
-            times = _destination_and_hours(number, call, now, rules, reasons)
-    if campaign is not None and in_scope and facts.store_error is None and number is not None:
-        history = facts.history or ContactHistory()
-        _pressure_and_consent(campaign, history, now, consumer_day(times, now), rules, reasons)
-        presented = _caller_id(call, campaign, facts, history, now, rules, reasons)
+            times = _destination_and_hours(number, call, now, rules, reasons, hours=timed)
+    store_ok = facts.store_error is None
+    history = facts.history or ContactHistory()
+    if campaign is not None and in_scope and store_ok and number is not None:
+        _pressure_and_consent(campaign, history, now, consumer_day(times, now), rules, reasons,
+                              timed=timed)
+    if campaign is not None and number is not None and (store_ok or not in_scope):
+        # R-F2 to R-F5: every purpose (an invalid consumer number is refused already).
+        presented, found = check_caller_id(call.caller_id, campaign, facts, now, rules)
+        reasons.extend(found)
 
     decision = Decision.DENY if deny_reasons(reasons) else Decision.ALLOW
+    counted = campaign is not None and (
+        campaign.purpose is Purpose.PROSPECTING or (survey and rules.survey_days_hours_cap))
     return Verdict(
         decision=decision, reasons=tuple(reasons), decided_at=now, dialled=call.dialled,
         number=number, local_times=times, campaign=campaign, caller_id=presented,
-        caller_id_requested=requested,
+        caller_id_requested=requested, counted=counted,
     )
 
 
 def _scope(campaign: Campaign | None, facts: Facts, reasons: list[Reason]) -> bool:
-    """R-A. Returns whether the consumer rules (R-D) apply; an unknown purpose counts as in."""
+    """R-A. Returns whether the consumer rules apply; an unknown purpose counts as in."""
     if facts.store_error is not None and (campaign is None or campaign.purpose.in_consumer_scope):
         # Fail closed: without the store, no prospecting call goes out.
         reasons.append(Reason(ReasonCode.GUARD_UNAVAILABLE, {"detail": facts.store_error}))
@@ -107,6 +117,8 @@ def _destination_and_hours(
     now: dt.datetime,
     rules: RuleSettings,
     reasons: list[Reason],
+    *,
+    hours: bool,
 ) -> tuple[LocalTime, ...]:
     if not number.in_territory and number.region not in rules.allowed_foreign_regions:
         reasons.append(Reason(ReasonCode.NON_FR_DESTINATION, {"region": number.region,
@@ -117,7 +129,8 @@ def _destination_and_hours(
         reasons.append(Reason(ReasonCode.TIMEZONE_UNKNOWN, {"detail": str(exc)}))
         return local_times(now, number.zones)
     times = local_times(now, place.zones)
-    reasons.extend(check_call_window(place, times, rules))  # R-D1 to R-D4
+    if hours:
+        reasons.extend(check_call_window(place, times, rules))  # R-D1 to R-D4
     return times
 
 
@@ -126,19 +139,34 @@ _HOUR_CODES = (ReasonCode.OUTSIDE_CALL_DAYS, ReasonCode.PUBLIC_HOLIDAY,
 
 
 def _pressure_and_consent(campaign: Campaign, history: ContactHistory, now: dt.datetime,
-                          today: dt.date, rules: RuleSettings, reasons: list[Reason]) -> None:
+                          today: dt.date, rules: RuleSettings, reasons: list[Reason], *,
+                          timed: bool) -> None:
     callback = history.callback_at
-    if callback is not None and abs(callback - now) <= rules.callback_tolerance:
+    if timed and callback is not None and abs(callback - now) <= rules.callback_tolerance:
         # R-D5: the consumer asked for this precise time: days and hours are lifted, caps not.
         lifted = [r for r in reasons if r.code in _HOUR_CODES]
         reasons[:] = [r for r in reasons if r.code not in _HOUR_CODES]
         reasons.append(Reason(ReasonCode.ALLOWED_SCHEDULED_CALLBACK, {
             "scheduled_at": callback.isoformat(), "lifted": [r.code.value for r in lifted]}))
-    reasons.extend(check_pressure(history, campaign.principal, today, rules))  # R-D6, R-D7
+    if campaign.purpose is Purpose.SURVEY:
+        # R-A (2026-11-26): a survey is not commercial prospecting: no consent, Bloctel,
+        # refusal or opposition rule; the cap only when days and hours apply.
+        if timed:
+            reasons.extend(check_pressure(history, campaign.principal, today, rules,
+                                          blocks=False))
+        return
+    reasons.extend(check_pressure(history, campaign.principal, today, rules))  # R-D6/7
     if regime_for(now, rules) is Regime.CONSENT:
         reasons.extend(check_consent_regime(history, campaign, now, today, rules))  # R-B
     else:
         reasons.extend(check_bloctel_regime(history, campaign, today, rules))  # R-C
+    if campaign.dial_mode.without_human:
+        # R-H1: prospecting by an automated system without human intervention needs consent,
+        # in both regimes, whatever the contract or press exception.
+        missing = consent_reasons(history.consents, campaign, now)
+        if missing:
+            reasons.append(Reason(ReasonCode.AUTOMATED_CALL_NO_CONSENT, {
+                "mode": campaign.dial_mode.value, "consent": [r.code.value for r in missing]}))
 
 
 def consumer_today(call: CallRequest, now: dt.datetime,
@@ -161,19 +189,33 @@ def consumer_day(times: tuple[LocalTime, ...], now: dt.datetime) -> dt.date:
     return times[0].local.date() if times else now.date()
 
 
-def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: ContactHistory,
-               now: dt.datetime, rules: RuleSettings, reasons: list[Reason]) -> str | None:
-    """R-F1 to R-F5, R-H1: check the number asked for; rewrite it to the campaign's number or
-    refuse, as the campaign says. Returns the number presented."""
+def check_caller_id(requested: str | None, campaign: Campaign, facts: Facts,
+                    now: dt.datetime, rules: RuleSettings) -> tuple[str | None, list[Reason]]:
+    """R-F1 to R-F5, R-G1: check the number asked for; rewrite it to the campaign's number or
+    refuse, as the campaign says. Returns the number presented and the reasons. `astguard
+    callerid check` calls this too, so it never answers otherwise than a live call.
+
+    R-F2 to R-F5 apply to every purpose, R-F1 to prospecting and surveys (2026-11-26). When the
+    store could not be read, a service or B2B call (the only ones that may still go out) is
+    checked against the tables alone and its inventory check is reported as a warning."""
     tables = rules.numbering or shipped_tables()
     today = now.astimezone(PARIS).date()
     mode = campaign.dial_mode
+    inventory_known = facts.store_error is None
+    withheld_allowed = not campaign.purpose.in_consumer_scope
 
     def check(number: str | None) -> list[Reason]:
-        return check_presented(number, principal=campaign.principal, mode=mode, today=today,
-                               inventory=facts.inventory, tables=tables)
+        found = check_presented(number, principal=campaign.principal, mode=mode, today=today,
+                                inventory=facts.inventory, tables=tables)
+        if withheld_allowed:
+            found = [r for r in found if r.code is not ReasonCode.CLI_WITHHELD]
+        if not inventory_known:
+            found = [Reason(r.code, {**r.inputs, "detail": "inventaire illisible"},
+                            effect=Effect.WARN)
+                     if r.code is ReasonCode.CALLER_ID_NOT_AUTHORISED else r for r in found]
+        return found
 
-    requested = call.caller_id or None
+    requested = requested or None
     candidate = requested or campaign.caller_id
     found = check(candidate)
     presented = canonical(candidate) if candidate else None
@@ -185,15 +227,12 @@ def _caller_id(call: CallRequest, campaign: Campaign, facts: Facts, history: Con
             presented = canonical(campaign.caller_id)
             found = [Reason(r.code, {**r.inputs, "rewritten_to": presented}, effect=Effect.INFO)
                      for r in found] + fallback
-    reasons.extend(found)
-    if presented in facts.blocked_caller_ids:
-        reasons.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
-    if mode.automated:  # R-H1: automated prospecting always needs consent
-        missing = consent_reasons(history.consents, campaign, now)
-        if missing:
-            reasons.append(Reason(ReasonCode.AUTOMATED_CALL_NO_CONSENT, {
-                "mode": mode.value, "consent": [r.code.value for r in missing]}))
-    return presented
+        else:
+            # No rewrite possible: the campaign's own number is refused too; say why.
+            found = found + [r for r in fallback if r.code not in {f.code for f in found}]
+    if presented is not None and presented in facts.blocked_caller_ids:
+        found.append(Reason(ReasonCode.CALL_BLOCKED_BY_NETWORK, {"caller_id": presented}))
+    return presented, found
 
 
 def _presented_caller_id(campaign: Campaign | None, requested: str | None) -> str | None:

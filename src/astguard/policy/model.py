@@ -10,7 +10,7 @@ from typing import Any
 from astguard.policy.numbers import ConsumerNumber
 from astguard.policy.reasons import Effect, PromptFamily, Reason, ReasonCode, prompt_for
 
-RULEBOOK_VERSION = "rules-fr 2026-11-25"
+RULEBOOK_VERSION = "rules-fr 2026-11-26"
 
 
 class Purpose(enum.StrEnum):
@@ -21,7 +21,8 @@ class Purpose(enum.StrEnum):
 
     @property
     def in_consumer_scope(self) -> bool:
-        # R-A: the consumer rules cover prospecting; surveys are kept in scope (strict, I).
+        # R-A: the consumer rules cover prospecting; surveys keep days, hours and the cap by
+        # default (2026-11-26), but no consent, Bloctel, refusal or opposition rule.
         return self in (Purpose.PROSPECTING, Purpose.SURVEY)
 
 
@@ -30,12 +31,20 @@ class DialMode(enum.StrEnum):
     PREVIEW = "preview"
     PROGRESSIVE = "progressive"
     PREDICTIVE = "predictive"
-    BROADCAST = "broadcast"
+    BROADCAST = "broadcast"  # voice broadcast
+    PRERECORDED = "prerecorded"  # pre-recorded message
+    VOICEBOT = "voicebot"  # an AI or scripted voice agent
 
     @property
     def automated(self) -> bool:
         # R-F4: one human action per call (manual, preview) is not automated dialling.
         return self not in (DialMode.MANUAL, DialMode.PREVIEW)
+
+    @property
+    def without_human(self) -> bool:
+        # R-H1 (2026-11-26): no human agent on the call. Progressive and predictive dialling
+        # connect an agent: R-F4 applies to them, R-H1 does not.
+        return self in (DialMode.BROADCAST, DialMode.PRERECORDED, DialMode.VOICEBOT)
 
 
 class Decision(enum.StrEnum):
@@ -160,6 +169,7 @@ class RuleSettings:
     numbering: Any = None  # caller_id.NumberingTables; None: the shipped tables
     network_refusal_threshold: int = 3  # R-G1: refusals of one number that raise an alert
     network_refusal_window: dt.timedelta = dt.timedelta(hours=24)
+    survey_days_hours_cap: bool = True  # R-A (2026-11-26): surveys keep R-D1 to R-D6 (I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +199,7 @@ class Verdict:
     caller_id: str | None  # the number astguard presents
     caller_id_requested: str | None
     emergency: bool = False
+    counted: bool = False  # whether the call counts as an attempt if allowed (R-D6)
     rulebook_version: str = RULEBOOK_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -222,13 +233,9 @@ class Verdict:
 
     @property
     def counts_as_attempt(self) -> bool:
-        # R-D6: an allowed prospecting call that leaves the PBX is an attempt; emergency never.
-        return (
-            self.allowed
-            and not self.emergency
-            and self.campaign is not None
-            and self.campaign.purpose.in_consumer_scope
-        )
+        # R-D6: an allowed prospecting call that leaves the PBX is an attempt (a survey too
+        # while the cap applies to surveys); emergency never.
+        return self.allowed and not self.emergency and self.counted
 
     def as_dict(self) -> dict[str, Any]:
         campaign = self.campaign

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from astguard.policy.model import ContactHistory, RuleSettings
+from astguard.policy.consent import regime_for
+from astguard.policy.model import Block, ContactHistory, Regime, RuleSettings
 from astguard.policy.reasons import Reason, ReasonCode
 
 
@@ -24,8 +25,16 @@ def refusal_until(refused_on: dt.date, rules: RuleSettings) -> dt.date:
     return refused_on + dt.timedelta(days=rules.refusal_days)
 
 
+def is_objection(block: Block, rules: RuleSettings) -> bool:
+    """R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection (L221-16 as
+    amended): a lasting opposition (R-B3), not 60 days."""
+    return block.kind == "opposition" or (
+        block.kind == "refusal" and regime_for(block.recorded_at, rules) is Regime.CONSENT)
+
+
 def check_pressure(history: ContactHistory, principal: str, today: dt.date,
-                   rules: RuleSettings) -> list[Reason]:
+                   rules: RuleSettings, *, blocks: bool = True) -> list[Reason]:
+    """R-D6 always; with `blocks`, refusals, suspensions and oppositions (not for surveys)."""
     reasons: list[Reason] = []
     count = attempts_in_window(history, today, rules)
     if count >= rules.cap_attempts:  # R-D6: no consent lifts it
@@ -34,16 +43,16 @@ def check_pressure(history: ContactHistory, principal: str, today: dt.date,
             "window": f"{window_start(today, rules).isoformat()}/{today.isoformat()}",
             "next_day": next_day_under_cap(history, today, rules).isoformat(),
         }))
-    for block in history.blocks:
-        if block.kind in ("refusal", "suspension") and block.until and block.until >= today:
+    for block in history.blocks if blocks else ():
+        if is_objection(block, rules):
+            if not _consent_after(history, principal, block.recorded_at):
+                reasons.append(Reason(ReasonCode.CONSUMER_OPPOSED, {  # R-B3
+                    "since": block.day.isoformat(), "kind": block.kind,
+                }))
+        elif block.kind in ("refusal", "suspension") and block.until and block.until >= today:
             reasons.append(Reason(ReasonCode.REFUSAL_COOLDOWN, {  # R-D7
                 "kind": block.kind, "since": block.day.isoformat(),
                 "until": block.until.isoformat(),
-            }))
-        elif block.kind == "opposition" and not _consent_after(history, principal,
-                                                                block.recorded_at):
-            reasons.append(Reason(ReasonCode.CONSUMER_OPPOSED, {  # R-B3
-                "since": block.day.isoformat(),
             }))
     return reasons
 

@@ -105,6 +105,12 @@ class Directory:
             cli_policy = CliPolicy(cli_policy).value
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        scope = (scope or "").strip() or None
+        if purpose_v is Purpose.PROSPECTING and scope is None:
+            # R-B2 (2026-11-26): every prospecting campaign has a scope; without one no consent
+            # or contract could ever match it.
+            raise InputError(f"campagne de démarchage {name!r} sans périmètre : préciser "
+                             "--scope (la nature des biens ou services proposés, R-B2)")
         if caller_id:
             if national_form(caller_id) is None:
                 raise InputError(f"numéro présenté {caller_id!r} illisible")

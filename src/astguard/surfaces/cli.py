@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import signal
@@ -18,14 +17,14 @@ import asyncpg
 from astguard import __version__, logs
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
-from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.policy import DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings, mask_url
 from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
 from astguard.store.reports import DecisionFilter
-from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports
+from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports, dry_run
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -51,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--campaign")
     chk.add_argument("--purpose", choices=[p.value for p in Purpose])
     chk.add_argument("--principal")
+    chk.add_argument("--scope", help="with --purpose: the campaign's scope (R-B2)")
+    chk.add_argument("--sector", help="with --purpose: the campaign's sector (R-B6)")
+    chk.add_argument("--press", action="store_true",
+                     help="with --purpose: a press subscription campaign (R-B5)")
     chk.add_argument("--dial-mode", choices=[m.value for m in DialMode])
     chk.add_argument("--caller-id")
     chk.add_argument("--endpoint", help="the agent endpoint whose default campaign applies")
@@ -113,35 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_at(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        instant = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--at {text!r} : date ISO-8601 attendue, "
-                         "par exemple 2026-11-27T19:59:00+01:00") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=PARIS)
-
-
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
-    at = parse_at(args.at)
-    campaign = None
-    if args.purpose or args.principal:
-        if args.campaign or not (args.purpose and args.principal):
-            raise InputError("donner --campaign, ou bien --purpose et --principal ensemble")
-        campaign = Campaign(name="(ligne de commande)", principal=args.principal,
-                            purpose=Purpose(args.purpose),
-                            dial_mode=DialMode(args.dial_mode or "manual"),
-                            caller_id=None)
-    call = CallRequest(
-        dialled=args.number, source="cli", endpoint=args.endpoint, campaign_name=args.campaign,
-        dial_mode=DialMode(args.dial_mode) if args.dial_mode and not campaign else None,
-        caller_id=args.caller_id, department=args.department,
-    )
-    clock = PinnedClock(at) if at else None
+    run = dry_run.build(
+        number=args.number, at=args.at, campaign=args.campaign, purpose=args.purpose,
+        principal=args.principal, scope=args.scope, sector=args.sector, press=args.press,
+        dial_mode=args.dial_mode, caller_id=args.caller_id, endpoint=args.endpoint,
+        department=args.department, source="cli")
+    clock = PinnedClock(run.at) if run.at else None
     async with components(settings, clock) as c:
-        decided = await c.gate.check(call, record=False, campaign=campaign)
+        decided = await c.gate.check(run.call, record=False, campaign=run.campaign)
     if args.json:
         out = decided.verdict.as_dict()
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -197,6 +180,12 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    lab_only = settings.lab_only_in_force()
+    if lab_only and not settings.lab:
+        # A pinned clock or a forced regime in production decides every call on a false
+        # premise (hours, holidays, Bloctel or consent): refuse to start, do not just warn.
+        raise ConfigError(f"{lab_only[0]} est réservé aux tests et démonstrations : "
+                          "refus de démarrer sans ASTGUARD_LAB=1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,13 +4,16 @@ check that explains a number's verdict for a dial mode (R-F, R-G)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from astguard.instants import input_day
-from astguard.policy.caller_id import CallerIdRecord, canonical, check_presented
-from astguard.policy.model import DialMode
+from astguard.policy.caller_id import CallerIdRecord, CliPolicy, canonical, shipped_tables
+from astguard.policy.decide import check_caller_id
+from astguard.policy.model import Campaign, DialMode, Facts, Purpose
 from astguard.store.caller_ids import KINDS
+from astguard.store.directory import valid_identifier
 from astguard.surfaces.table import render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,7 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     chk = ci_sub.add_parser("check", help="explain a number's verdict for a dial mode")
     chk.add_argument("number")
     chk.add_argument("--mode", default="manual", choices=[m.value for m in DialMode])
-    chk.add_argument("--principal", help="check the inventory too")
+    chk.add_argument("--principal", required=True, help="whose inventory (R-F2)")
+    chk.add_argument("--purpose", default="prospecting", choices=[p.value for p in Purpose])
     chk.add_argument("--date", help="default: today")
     al = ci_sub.add_parser("alerts", help="numbers the network keeps refusing")
     al.add_argument("--all", action="store_true")
@@ -66,26 +70,27 @@ async def run(c: Any, args: argparse.Namespace) -> int:
 
 
 async def _check(c: Any, args: argparse.Namespace) -> int:
-    tables = c.settings.rules.numbering
-    today = input_day(args.date, "--date") or c.clock.now().astimezone(PARIS).date()
-    principal = args.principal or ""
-    inventory: tuple[CallerIdRecord, ...] = ()
-    if principal:
-        rows = await c.caller_ids.inventory_for(principal, [canonical(args.number)])
-        inventory = tuple(CallerIdRecord(r["number"], r["principal"], r["valid_from"],
-                                         r["valid_to"], r["trunk"], r["mandate_ref"])
-                          for r in rows)
-    reasons = check_presented(args.number, principal=principal, mode=DialMode(args.mode),
-                              today=today, inventory=inventory, tables=tables)
-    if not principal:  # without a principal the inventory is not checked
-        reasons = [r for r in reasons if r.code != "CALLER_ID_NOT_AUTHORISED"
-                   or "detail" in r.inputs]
+    """The caller-ID rules exactly as a live call applies them (policy.decide.check_caller_id),
+    with the principal's inventory and the network's alerts read from the store."""
+    tables = c.settings.rules.numbering or shipped_tables()
+    now = c.clock.now()
+    day = input_day(args.date, "--date")
+    if day is not None:
+        now = dt.datetime.combine(day, dt.time(12), PARIS)
+    valid_identifier(args.principal, "donneur d'ordre")
+    shown = canonical(args.number)
+    rows = await c.caller_ids.inventory_for(args.principal, [shown])
+    inventory = tuple(CallerIdRecord(r["number"], r["principal"], r["valid_from"],
+                                     r["valid_to"], r["trunk"], r["mandate_ref"]) for r in rows)
+    blocked = frozenset(a["caller_id"] for a in await c.caller_ids.alerts(open_only=True))
+    campaign = Campaign("(vérification)", args.principal, Purpose(args.purpose),
+                        DialMode(args.mode), caller_id=None, cli_policy=CliPolicy.REFUSE)
+    facts = Facts(campaign, "callerid check", inventory=inventory, blocked_caller_ids=blocked)
+    _, reasons = check_caller_id(args.number, campaign, facts, now, c.settings.rules)
     denying = [r for r in reasons if r.resolved_effect.value == "deny"]
-    print(f"{args.number} en mode {args.mode} : "
+    print(f"{args.number} en mode {args.mode} pour {args.principal} : "
           + ("REFUSÉ" if denying else "AUTORISÉ")
           + f" (tables NPV et tranches vérifiées le {tables.last_checked.isoformat()})")
     for r in reasons:
         print(f"  [{r.code.value}] ({r.resolved_effect.value}) {r.text}")
-    if not principal:
-        print("  (inventaire non vérifié : préciser --principal)")
     return 1 if denying else 0

@@ -3,8 +3,9 @@
 Pages are rendered on the server (plain HTML, inline SVG charts, no external asset) so that they
 work on a locked-down supervisor PC and print well. The live stream is Server-Sent Events fed
 from the evidence chain's sequence, so a decision made on any PBX node appears, in commit
-order, within about a second. The browser signs in with an API token kept in an HttpOnly,
-SameSite=Strict cookie that only ever grants reads.
+order, within about a second. A supervisor signs in with a read token (write tokens are
+refused); the browser then holds only a server-side session id in an HttpOnly, SameSite=Strict
+cookie that only ever grants reads (web_security.py: sessions, throttle, CSRF, CSP).
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from astguard.instants import PARIS, period
 from astguard.policy.reasons import text_of
 from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports, local_time_text
-from astguard.surfaces.http import TOKEN_COOKIE, Api
+from astguard.surfaces.http import Api
 from astguard.surfaces.report_render import DECISION_FR, inspection_html, paris
+from astguard.surfaces.web_security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginThrottle,
+    new_secret,
+    same_secret,
+    security_headers,
+)
 
 log = logging.getLogger(__name__)
 STREAM_INTERVAL = 1.0  # seconds between two looks at the evidence chain
@@ -139,8 +148,10 @@ def _decision_cell(decision: str) -> str:
 class Dashboard:
     def __init__(self, *, api: Api, reports: Reports, contacts: ContactService,
                  directory: Directory, clock: Clock,
-                 stream_interval: float = STREAM_INTERVAL) -> None:
+                 stream_interval: float = STREAM_INTERVAL,
+                 throttle: LoginThrottle | None = None) -> None:
         self._api = api
+        self._throttle = throttle or LoginThrottle()
         self._reports = reports
         self._contacts = contacts
         self._directory = directory
@@ -166,28 +177,58 @@ class Dashboard:
     async def _home(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/tableau/")
 
-    async def _login_form(self, request: web.Request, error: str = "") -> web.Response:
+    async def _login_form(self, request: web.Request, error: str = "",
+                          status: int = 200) -> web.Response:
+        # The form carries a fresh CSRF token, also set as a cookie (double submit): a
+        # cross-site form cannot read it, so it cannot sign a browser in with its own token.
+        csrf = new_secret()
         message = f"<p class=error>{escape(error)}</p>" if error else ""
         body = (f"{message}<form method=post action=/tableau/connexion class=inline>"
+                f"<input type=hidden name=csrf value=\"{csrf}\">"
                 "<label>Jeton d'accès<input type=password name=jeton id=jeton size=40 "
                 "autocomplete=off required></label><button type=submit>Entrer</button></form>"
-                "<p class=muted>Un jeton de lecture (ASTGUARD_API_READ_TOKENS) suffit : le "
-                "tableau de bord ne modifie rien.</p>")
-        return self._html("Connexion", body, status=401 if error else 200, nav=False)
+                "<p class=muted>Un jeton de lecture (ASTGUARD_API_READ_TOKENS) : le tableau de "
+                "bord ne modifie rien, et un jeton d'écriture n'y ouvre pas de session.</p>")
+        resp = self._html("Connexion", body, status=status, nav=False)
+        resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict",
+                        path="/tableau/connexion", secure=request.secure)
+        return resp
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
+        address = request.remote or "?"
+        if self._throttle.blocked(address):
+            log.warning("dashboard sign-in throttled for %s", address)
+            return await self._login_form(
+                request, "Trop d'essais de connexion depuis cette adresse : réessayer dans "
+                "une minute.", status=429)
         form = await request.post()
-        token = str(form.get("jeton", "")).strip()
-        if self._api.right_of(token) is None:
-            return await self._login_form(request, "Jeton inconnu.")
+        if not same_secret(str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")):
+            self._throttle.failed(address)
+            return await self._login_form(
+                request, "Formulaire expiré ou venu d'ailleurs : saisir le jeton à nouveau.",
+                status=403)
+        right = self._api.right_of(str(form.get("jeton", "")).strip())
+        if right is None:
+            self._throttle.failed(address)
+            return await self._login_form(request, "Jeton inconnu.", status=401)
+        if right != "read":
+            self._throttle.failed(address)
+            return await self._login_form(
+                request, "Un jeton d'écriture n'ouvre pas le tableau de bord : utiliser un "
+                "jeton de lecture (ASTGUARD_API_READ_TOKENS).", status=403)
+        old = request.cookies.get(SESSION_COOKIE, "")
+        self._api.sessions.close(old)  # a new id at every sign-in (no session fixation)
         resp = web.HTTPSeeOther("/tableau/")
-        resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/",
-                        secure=request.secure)
+        resp.set_cookie(SESSION_COOKIE, self._api.sessions.open(right), httponly=True,
+                        samesite="Strict", path="/", secure=request.secure,
+                        max_age=int(self._api.sessions.lifetime))
+        resp.del_cookie(CSRF_COOKIE, path="/tableau/connexion")
         raise resp
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
+        self._api.sessions.close(request.cookies.get(SESSION_COOKIE, ""))
         resp = web.HTTPSeeOther("/tableau/connexion")
-        resp.del_cookie(TOKEN_COOKIE, path="/")
+        resp.del_cookie(SESSION_COOKIE, path="/")
         raise resp
 
     # Page frame ----------------------------------------------------------------------------
@@ -201,13 +242,16 @@ class Dashboard:
             ("/tableau/deconnexion", "Déconnexion"))) if nav else ""
         data = (f" data-seq=\"{seq}\" data-jour=\"{escape(day)}\"" if seq is not None
                 else "")
+        nonce = new_secret()  # the page's own style and script, nothing injected (CSP)
         text = (f"<!doctype html><html lang=fr><head><meta charset=utf-8>"
                 f"<meta name=viewport content=\"width=device-width\">"
-                f"<title>astguard — {escape(title)}</title><style>{_CSS}</style></head>"
+                f"<title>astguard — {escape(title)}</title>"
+                f"<style nonce=\"{nonce}\">{_CSS}</style></head>"
                 f"<body{data}><header><b>astguard</b>{links}</header><main>"
                 f"<h1>{escape(title)}</h1>{body}</main>"
-                f"{f'<script>{script}</script>' if script else ''}</body></html>")
-        return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+                f"{f'<script nonce={nonce}>{script}</script>' if script else ''}</body></html>")
+        return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                            headers=security_headers(nonce))
 
     def _page(self, title: str, render: Callable[[web.Request], Awaitable[tuple[str, dict]]]
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

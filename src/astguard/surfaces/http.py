@@ -8,7 +8,6 @@ Bad input is a 4xx with a French message; a database that is away is a 503.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
 from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
-from astguard.policy import CallRequest, Campaign, DialMode, Purpose
+from astguard.surfaces import dry_run
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store import audit
@@ -31,12 +30,17 @@ from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports
 from astguard.surfaces.openapi import openapi_document
 from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.web_security import (
+    SESSION_COOKIE,
+    Sessions,
+    new_secret,
+    same_secret,
+)
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _READ, _WRITE = "read", "write"
-TOKEN_COOKIE = "astguard_jeton"
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -67,6 +71,20 @@ class Body:
             raise InputError(f"champ {name!r} : texte attendu")
         return value
 
+    def only(self, names: frozenset[str] | set[str]) -> None:
+        """Refuse fields the operation does not know (a typo such as `callerId` would otherwise
+        check a different call without a word)."""
+        unknown = sorted(set(self._data) - set(names))
+        if unknown:
+            raise InputError("champ(s) inconnu(s) : " + ", ".join(unknown)
+                             + " ; champs acceptés : " + ", ".join(sorted(names)))
+
+    def flag(self, name: str) -> bool:
+        value = self._data.get(name, False)
+        if not isinstance(value, bool):
+            raise InputError(f"champ {name!r} : true ou false attendu")
+        return value
+
     def integer(self, name: str) -> int:
         value = self._data.get(name)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -93,7 +111,8 @@ class Api:
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
                  metrics: Metrics | None = None, reports: Reports | None = None,
-                 clock: Clock | None = None, db: Database | None = None) -> None:
+                 clock: Clock | None = None, db: Database | None = None,
+                 sessions: Sessions | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -105,6 +124,7 @@ class Api:
         self._reports = reports
         self._clock = clock
         self._db = db
+        self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -141,18 +161,22 @@ class Api:
             return _error(503, f"base de données indisponible : {exc}")
 
     def token_right(self, request: web.Request) -> str | None:
-        """The right the request's token gives: a bearer token, or (reads only, so that a
-        forged cross-site form can never write) the dashboard's cookie."""
+        """The right the request gives: a bearer token's, or (reads only, so that a forged
+        cross-site form can never write) the dashboard's session cookie's."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        if not token and request.method in ("GET", "HEAD"):
-            token = request.cookies.get(TOKEN_COOKIE, "")
-        return self.right_of(token)
+        if token:
+            return self.right_of(token)
+        if request.method in ("GET", "HEAD"):
+            return self.sessions.right(request.cookies.get(SESSION_COOKIE, ""))
+        return None
 
     def right_of(self, token: str) -> str | None:
-        if not token or not any(hmac.compare_digest(token, t) for t in self._read):
+        """A token's right; any text (non-ASCII, control characters) is compared as bytes, so
+        a malformed token is unknown (401), never a crash (500)."""
+        if not token or not any(same_secret(token, t) for t in self._read):
             return None
-        return _WRITE if any(hmac.compare_digest(token, t) for t in self._write) else _READ
+        return _WRITE if any(same_secret(token, t) for t in self._write) else _READ
 
     def _guard(self, right: str, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -183,27 +207,13 @@ class Api:
 
     async def check(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        at = body.instant("at", required=False)
-        gate = self._gate_at(at) if at and self._gate_at else self._gate
-        campaign = None
-        purpose, principal = body.text("purpose", required=False), \
-            body.text("principal", required=False)
-        if purpose or principal:
-            if not (purpose and principal) or body.text("campaign", required=False):
-                raise InputError("donner campaign, ou bien purpose et principal ensemble")
-            try:
-                campaign = Campaign("(api)", principal, Purpose(purpose),
-                                    DialMode(body.text("dial_mode", required=False)
-                                             or "manual"))
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
-        call = CallRequest(
-            dialled=body.text("number") or "", source="api",
-            endpoint=body.text("endpoint", required=False),
-            campaign_name=body.text("campaign", required=False),
-            caller_id=body.text("caller_id", required=False),
-            department=body.text("department", required=False))
-        decided = await gate.check(call, record=False, campaign=campaign)
+        body.only(dry_run.FIELDS)
+        press = body.flag("press")
+        run = dry_run.build(**{name: body.text(name, required=False)
+                               for name in dry_run.FIELDS - {"number", "press"}},
+                            number=body.text("number") or "", press=press, source="api")
+        gate = self._gate_at(run.at) if run.at and self._gate_at else self._gate
+        decided = await gate.check(run.call, record=False, campaign=run.campaign)
         return _ok(decided.verdict.as_dict())
 
     async def history(self, request: web.Request) -> web.Response:
@@ -218,6 +228,8 @@ class Api:
 
     async def _block(self, request: web.Request, kind: str) -> web.Response:
         body = await self._body(request)
+        body.only({"number", "principal", "agent", "reference"}
+                  | ({"days"} if kind == "suspension" else set()))
         done = await self._contacts.record_block(
             kind, body.text("number") or "", body.text("principal") or "", source="http",
             days=body.integer("days") if kind == "suspension" else None,
@@ -236,6 +248,8 @@ class Api:
 
     async def consent(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number", "scopes", "collected_at", "channel", "wording",
+                   "proof_ref", "valid_until"})
         new = await self._contacts.add_consent(
             body.text("principal") or "", body.text("number") or "",
             scopes=body.strings("scopes"), collected_at=body.instant("collected_at"),
@@ -246,6 +260,7 @@ class Api:
 
     async def withdraw(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number"})
         n = await self._contacts.withdraw_consent(body.text("principal") or "",
                                                   body.text("number") or "")
         return _ok({"withdrawn": n})
@@ -255,6 +270,8 @@ class Api:
 
     async def add_caller_id(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"number", "principal", "mandate_ref", "valid_from", "valid_to", "trunk",
+                   "operator", "kind"})
         start = input_day(body.text("valid_from") or "", "champ 'valid_from'")
         end = input_day(body.text("valid_to", required=False), "champ 'valid_to'")
         saved = await self._caller_ids.add(
@@ -267,6 +284,7 @@ class Api:
 
     async def attempt(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        body.only({"principal", "number", "at", "reference"})
         new = await self._contacts.record_external_attempt(
             body.text("principal") or "", body.text("number") or "", body.instant("at"),
             body.text("reference") or "")
@@ -339,8 +357,14 @@ class Api:
                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         if fmt == "html":
             query = request.rel_url.update_query(format="csv")
-            return web.Response(text=inspection_html(report, csv_link=str(query)),
-                                content_type="text/html", charset="utf-8")
+            nonce = new_secret()
+            return web.Response(
+                text=inspection_html(report, csv_link=str(query), nonce=nonce),
+                content_type="text/html", charset="utf-8",
+                headers={"Content-Security-Policy": f"default-src 'none'; style-src "
+                         f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
+                         "form-action 'none'", "X-Content-Type-Options": "nosniff",
+                         "Referrer-Policy": "no-referrer"})
         raise InputError("format : json, csv ou html")
 
     async def audit_verify(self, request: web.Request) -> web.Response:

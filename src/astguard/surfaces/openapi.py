@@ -81,8 +81,12 @@ def openapi_document() -> dict[str, Any]:
                 "Décider un appel (même chemin qu'un appel réel, sans rien enregistrer)",
                 body=_obj(["number"], number=_NUMBER, campaign=_S, endpoint=_S,
                           purpose={"enum": ["prospecting", "service", "survey", "b2b"]},
-                          principal=_S, dial_mode=_S, caller_id=_S, department=_S,
-                          at=_INSTANT))},
+                          principal=_S, scope=_S, sector=_S, press={"type": "boolean"},
+                          dial_mode={"enum": ["manual", "preview", "progressive", "predictive",
+                                              "broadcast", "prerecorded", "voicebot"]},
+                          caller_id=_S, department=_S,
+                          at={"type": "string", "description":
+                              "ISO-8601 ; sans décalage : heure de Paris"}))},
             "/v1/history/{number}": {"get": _op(
                 "Historique d'un consommateur et prochain moment appelable", params=[
                     {"name": "number", "in": "path", "required": True, "schema": _S},

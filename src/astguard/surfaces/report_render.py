@@ -1,5 +1,11 @@
 """The inspection report as CSV (sections separated by a blank line, `;` for French
-spreadsheets) and as a print-ready HTML document, in French. Input: Reports.inspection()."""
+spreadsheets) and as a print-ready HTML document, in French. Input: Reports.inspection().
+
+CSV cells are neutralised against formula injection: a text cell that starts with `=`, `+`,
+`-`, `@`, a tab or a carriage return gets a leading apostrophe, so a spreadsheet shows it as
+text (`'+33612345678` reads as the number, never as a formula). Numbers (counts) are left as
+they are. Anything that reads the file by program strips one leading apostrophe.
+"""
 
 from __future__ import annotations
 
@@ -83,9 +89,31 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[An
     ]
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will never run as a formula (see the module's docstring)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    def __init__(self, out: io.StringIO) -> None:
+        self._w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+
+    def writerow(self, row: list[Any]) -> None:
+        self._w.writerow([csv_cell(v) for v in row])
+
+    def writerows(self, rows: list[list[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def inspection_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
-    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w = _SafeWriter(out)
     p = report["principal"]
     w.writerow(["Rapport d'inspection astguard", p["id"], p["name"],
                 report["start"], report["end"]])
@@ -134,12 +162,14 @@ def _table(header: list[str], rows: list[list[Any]], *, classes: dict[int, Any] 
     return f"{table}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def inspection_html(report: dict[str, Any], *, csv_link: str | None = None) -> str:
+def inspection_html(report: dict[str, Any], *, csv_link: str | None = None,
+                    nonce: str | None = None) -> str:
     p, s = report["principal"], report["summary"]
     head = report["generated_chain_head"]
     parts = [
         "<!doctype html><html lang=fr><head><meta charset=utf-8>",
-        f"<title>Rapport d'inspection — {escape(p['name'])}</title><style>{_CSS}</style></head>",
+        f"<title>Rapport d'inspection — {escape(p['name'])}</title>"
+        f"<style{f' nonce={nonce}' if nonce else ''}>{_CSS}</style></head>",
         "<body><h1>Rapport d'inspection — démarchage téléphonique</h1>",
         f"<p><b>Donneur d'ordre :</b> {escape(p['name'])} ({escape(p['id'])})<br>",
         f"<b>Période :</b> du {escape(paris(report['start']))} au "
@@ -149,8 +179,9 @@ def inspection_html(report: dict[str, Any], *, csv_link: str | None = None) -> s
         f"par d'autres plateformes {s['external_attempts']}</p>",
     ]
     if csv_link:
+        # No script (Content-Security-Policy): the browser's own print command makes the PDF.
         parts.append(f"<p class=noprint><a href=\"{escape(csv_link)}\">Télécharger en CSV</a> · "
-                     "<a href=\"javascript:window.print()\">Imprimer / PDF</a></p>")
+                     "Imprimer / PDF : Ctrl+P</p>")
     for title, header, rows in _sections(report):
         classes, css = None, ""
         if title.startswith("Appels"):

@@ -6,6 +6,10 @@ silent one it waits forever. It also wraps sync handlers with asyncio.coroutine,
 3.11 no longer has. Here the request is read with a deadline and a size limit, every command
 reply too, and sync handlers are accepted.
 
+Only peers in ASTGUARD_AGI_ALLOWED_PEERS (loopback by default) are served, at most
+ASTGUARD_AGI_MAX_CONNECTIONS at once; others are closed at once, logged and counted
+(astguard_agi_refused_total). A request acts only on its own call (agi_binding.py).
+
 Dialplan: AGI(agi://127.0.0.1:4573/outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
 ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT}) sets ASTGUARD_RESULT as the Stasis application
 does; a hangup handler calls /outcome with the decision id and the dial result.
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import ipaddress
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,7 +32,15 @@ from panoramisk.utils import parse_agi_result
 from astguard.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.gate import Gate
+from astguard.metrics import Metrics
+from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
 from astguard.store.evidence import Outcome
+from astguard.telephony.agi_binding import (
+    AgiRefused,
+    ChannelBinding,
+    check_bridged_to,
+    check_endpoint,
+)
 from astguard.telephony.stasis import call_from_args, result_variable
 
 log = logging.getLogger(__name__)
@@ -74,10 +87,32 @@ Handler = Callable[[TimedRequest], Awaitable[None] | None]
 
 
 class HardenedFastAGI(Application):  # type: ignore[misc]
-    def __init__(self, read_timeout: float = 5.0) -> None:
+    def __init__(self, read_timeout: float = 5.0, *,
+                 allowed_peers: tuple[IpNetwork, ...] = DEFAULT_AGI_PEERS,
+                 max_connections: int = 256, metrics: Metrics | None = None) -> None:
         super().__init__(loop=asyncio.get_running_loop())
         self.read_timeout = read_timeout
         self.bad_requests = 0
+        self.allowed_peers = allowed_peers
+        self.max_connections = max_connections
+        self.active = 0
+        self.refused: Counter[str] = Counter()  # why connections were closed unserved
+        self._metrics = metrics
+
+    def _refuse(self, reason: str, message: str, *args: Any) -> None:
+        self.refused[reason] += 1
+        if self._metrics is not None:
+            self._metrics.agi_refused[reason] += 1
+        log.warning(message, *args)
+
+    def peer_allowed(self, peer: Any) -> bool:
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allowed_peers)
 
     def add_route(self, path: str, endpoint: Handler) -> None:
         if not callable(endpoint):
@@ -88,6 +123,18 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        if not self.peer_allowed(peer):
+            self._refuse("peer", "FastAGI connection from %r refused: not in "
+                         "ASTGUARD_AGI_ALLOWED_PEERS", peer)
+            writer.close()
+            return
+        if self.active >= self.max_connections:
+            # Closed unserved: Asterisk's AGI() fails and the dialplan refuses (fail closed).
+            self._refuse("busy", "FastAGI connection from %r refused: %d connections open "
+                         "(ASTGUARD_AGI_MAX_CONNECTIONS)", peer, self.active)
+            writer.close()
+            return
+        self.active += 1
         try:
             headers = await self._read_headers(reader)
             script = headers.get("agi_network_script")
@@ -100,6 +147,8 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
             result = route(request)
             if inspect.isawaitable(result):
                 await result
+        except AgiRefused as exc:
+            self._refuse("binding", "FastAGI request from %r refused: %s", peer, exc)
         except (AgiProtocolError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ConnectionError, UnicodeDecodeError) as exc:
             self.bad_requests += 1
@@ -107,6 +156,7 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
         except Exception:
             log.exception("FastAGI handler failed for %r", peer)
         finally:
+            self.active -= 1
             writer.close()
 
     async def _read_headers(self, reader: asyncio.StreamReader) -> OrderedDict[str, str]:
@@ -127,8 +177,9 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
 class OutboundAgi:
     """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
 
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, binding: ChannelBinding | None = None) -> None:
         self._gate = gate
+        self._binding = binding  # None: outcomes are not checked against the decision's channel
 
     def install(self, app: HardenedFastAGI) -> None:
         app.add_route("outbound", self.outbound)
@@ -151,6 +202,9 @@ class OutboundAgi:
         decision_id, dial_status, cause, answered_seconds = args[:4]
         if not decision_id:
             raise AgiProtocolError("/outcome without a decision id")
+        if self._binding is not None:
+            await self._binding.decision_on_channel(decision_id,
+                                                    request.headers.get("agi_uniqueid", ""))
         answered = dial_status == "ANSWER"
         duration = _number(answered_seconds) if answered else None
         await self._gate.outcome(decision_id, Outcome(
@@ -169,8 +223,9 @@ class ContactsAgi:
     """Agents' codes: /feature during a call (features.conf; plays the confirmation itself, the
     channel is up), /code right after one (sets ASTGUARD_CODE_PROMPT for the dialplan)."""
 
-    def __init__(self, contacts: ContactService) -> None:
+    def __init__(self, contacts: ContactService, binding: ChannelBinding) -> None:
         self._contacts = contacts
+        self._binding = binding
 
     def install(self, app: HardenedFastAGI) -> None:
         app.add_route("feature", self.feature)
@@ -181,6 +236,9 @@ class ContactsAgi:
         reply = await request.send_command("GET VARIABLE ASTGUARD_DECISION_ID")
         decision_id = _variable_value(reply)
         prompt = _FAILED_PROMPT
+        if decision_id:  # the agent's own call only
+            await self._binding.decision_on_channel(decision_id,
+                                                    request.headers.get("agi_uniqueid", ""))
         if kind in ("refusal", "opposition") and decision_id:
             try:
                 await self._contacts.record_for_decision(decision_id, kind, source="dtmf")
@@ -192,6 +250,7 @@ class ContactsAgi:
     async def code(self, request: TimedRequest) -> None:
         args = request.args + [""] * 3
         kind, endpoint, days = args[:3]
+        check_endpoint(endpoint, request.headers.get("agi_channel", ""))  # its own last call
         prompt = _FAILED_PROMPT
         if kind in _CONFIRMATION and endpoint:
             try:
@@ -217,7 +276,9 @@ class InboundAgi:
         reply = await request.send_command("GET VARIABLE ASTGUARD_INBOUND_CALL")
         call_id = _variable_value(reply)
         stopped = False
-        if call_id:
+        if call_id:  # only from a channel bridged to the recorded one
+            peers = _variable_value(await request.send_command("GET VARIABLE BRIDGEPEER"))
+            check_bridged_to(self._inbound.recorded_channel(call_id), peers)
             try:
                 stopped = await self._inbound.objection_by_agent(call_id)
             except StoreUnavailable as exc:

@@ -298,6 +298,11 @@ class InboundStasisApp:
             await self._removal_evidence(call, at, "objection signalée par l'agent", result)
         return True
 
+    def recorded_channel(self, call_id: str) -> str | None:
+        """The name of the channel recorded for this call; None when it is not recording."""
+        call = self._by_call_id.get(call_id)
+        return call.channel_name if call is not None and call.recording else None
+
     async def _on_hangup(self, call: _Call, event: dict[str, Any], at: dt.datetime) -> None:
         await self.evidence.event(call.call_id, "hangup", at, {
             "cause": event.get("cause"), "during": "announcement" if call.announcing

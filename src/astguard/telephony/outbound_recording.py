@@ -22,6 +22,7 @@ from typing import Any
 
 from astguard.errors import StoreUnavailable
 from astguard.store.inbound import InboundStore
+from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.fastagi import AgiProtocolError, HardenedFastAGI, TimedRequest
 from astguard.telephony.inbound import InboundStasisApp
 
@@ -42,9 +43,10 @@ def _valid_uuid(text: str) -> bool:
 
 
 class OutboundRecordingAgi:
-    def __init__(self, store: InboundStore, inbound: InboundStasisApp,
+    def __init__(self, store: InboundStore, inbound: InboundStasisApp, binding: ChannelBinding,
                  clock_mode: str = "system") -> None:
         self._store = store
+        self._binding = binding
         self._inbound = inbound
         self._clock_mode = clock_mode
 
@@ -60,6 +62,8 @@ class OutboundRecordingAgi:
             log.warning("outbound recording: bad request (decision %r, channel %r)",
                         decision_id, channel_id)
             return
+        # The agent's allowed call, announced once: never a recording of a channel named at will.
+        await self._binding.recording_for(decision_id, agent_channel, channel_id)
         try:
             policy, consumer, presented = await self._store.outbound_policy(decision_id)
         except StoreUnavailable:
