@@ -98,7 +98,8 @@ async def _seed(conn: asyncpg.Connection) -> asyncpg.Connection:
 async def test_migration_moves_facts_and_links_evidence(store_before):
     conn = store_before
     before = await conn.fetchval("SELECT count(*) FROM evidence_chain")
-    assert [m.version for m in await schema.migrate(conn)] == [7]
+    applied = [m.version for m in await schema.migrate(conn)]
+    assert applied == [m.version for m in schema.known_migrations() if m.version >= 7]
 
     consents = {r["proof_ref"]: r["number_e164"] for r in await conn.fetch(
         "SELECT proof_ref, number_e164 FROM consents")}
