@@ -126,6 +126,18 @@ async def check_schema_if_reachable(db: Database) -> bool:
     return True
 
 
+async def warn_if_privileged(db: Database) -> None:
+    """`astguard serve` under the tables' owner or a superuser works, but could alter the
+    evidence's guards: say so at start-up (least privilege, migration 0008)."""
+    try:
+        async with db.connection() as conn:
+            problem = await schema.privilege_problem(conn)
+    except StoreUnavailable:
+        return
+    if problem:
+        log.warning("least privilege: %s", problem)
+
+
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
 
 
@@ -147,7 +159,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with components(settings) as c, aiohttp.ClientSession() as session:
         c.spool.prepare()
-        if not await check_schema_if_reachable(c.db):
+        if await check_schema_if_reachable(c.db):
+            await warn_if_privileged(c.db)
+        else:
             log.warning("PostgreSQL unreachable at start-up: prospecting calls are refused "
                         "(GUARD_UNAVAILABLE) until it answers; decisions are spooled")
         if c.clock.mode != "system":

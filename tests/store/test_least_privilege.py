@@ -130,3 +130,12 @@ async def test_caller_ids_end_dates_move_only_forward_and_corrections_are_new_ro
         rows = [r for r in await store.list("lp-acme") if r["number"] == "+33162999001"]
         assert [(r["mandate_ref"], r["valid_to"]) for r in rows] == [
             ("M-1", dt.date(2026, 6, 30)), ("M-2", None)]
+
+
+async def test_serve_says_when_it_runs_as_the_owner(owner, service):
+    from astguard.store import schema
+
+    problem = await schema.privilege_problem(owner)
+    assert problem is not None and "propriétaire des tables" in problem
+    assert "astguard_service" in problem
+    assert await schema.privilege_problem(service) is None
