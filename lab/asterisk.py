@@ -2,8 +2,9 @@
 debootstrap root filesystem, run with chroot (no container engine needed).
 
 The root filesystem is cached under /var/cache/astguard, keyed by its package list, and rebuilt
-only when that list changes. The configuration comes from docker/asterisk/ and dialplan/ — the
-same files the container uses — and the prompts from sounds/.
+only when that list changes. The configuration comes from docker/lab/asterisk/ and from the kit
+astguard ships in its wheel (src/astguard/data/: the dialplan, the feature codes, the prompts):
+the same files the container and `astguard asterisk install` use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+from astguard.install.kit import PROMPTS, data_path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en", "asterisk-core-sounds-fr")
@@ -80,16 +83,17 @@ class LabAsterisk:
             for path in etc.iterdir():
                 if path.name != "asterisk.conf" and path.is_file():
                     path.unlink()
-        for path in (REPO / "docker/asterisk").glob("*.conf"):
+        for path in (REPO / "docker/lab/asterisk").glob("*.conf"):
             shutil.copy(path, etc / path.name)
-        shutil.copy(REPO / "dialplan/astguard.conf", etc / "astguard.conf")
+        shutil.copy(data_path("asterisk/astguard.conf"), etc / "astguard.conf")
+        shutil.copy(data_path("asterisk/astguard-features.conf"), etc / "astguard-features.conf")
         shutil.copy(REPO / "lab/freepbx17.conf", etc / "freepbx17.conf")  # FreePBX 17's dialplan
         # Asterisk resolves its own host name on every call: without an entry it asks DNS.
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost\n127.0.1.1 {socket.gethostname()}\n")
         staging = self.root / "tmp/astguard-sounds"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(REPO / "sounds/fr/astguard", staging)
+        shutil.copytree(data_path(PROMPTS), staging)
         # sounds/fr is a symlink inside the root filesystem: copy from within it.
         self._chroot(["sh", "-c", "mkdir -p /usr/share/asterisk/sounds/fr/astguard && "
                       "cp /tmp/astguard-sounds/*.wav /usr/share/asterisk/sounds/fr/astguard/"])

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture(scope="module")
 def cli_env(database_url: str, tmp_path_factory) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path),
+           "ASTGUARD_CONFIG": os.devnull,  # not /etc/astguard/astguard.conf, if any
            "ASTGUARD_DATABASE_URL": database_url,
            "ASTGUARD_SPOOL_DIR": str(tmp_path_factory.mktemp("spool"))}
     for argv in (["principal", "add", "cli-acme", "--name", "ACME"],
@@ -99,22 +100,23 @@ def test_invalid_number_is_a_refusal_not_a_crash(cli_env):
     assert json.loads(done.stdout)["reasons"] == ["INVALID_NUMBER"]
 
 
-def test_database_down_exits_2_for_management_and_fails_closed_for_check(cli_env):
+def test_database_down_exits_3_for_management_and_fails_closed_for_check(cli_env):
     env = {**cli_env, "ASTGUARD_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x",
            "ASTGUARD_DB_TIMEOUT": "1"}
     done = run(env, "campaign", "list")
-    assert done.returncode == 2 and "indisponible" in done.stderr
+    assert done.returncode == 3 and "indisponible" in done.stderr
     # A moment inside the call window, so that the store's absence is the only reason.
     done = run(env, "check", "0612345678", "--campaign", "cli-prospect", "--json",
                "--at", "2026-11-27T11:00")
-    assert done.returncode == 1
+    assert done.returncode == 3  # refused, because PostgreSQL is unreachable
     assert json.loads(done.stdout)["reasons"] == ["GUARD_UNAVAILABLE"]
 
 
 def test_missing_configuration_exits_2():
     done = subprocess.run([sys.executable, "-m", "astguard", "check", "0612345678"],
                           env={"PATH": os.environ.get("PATH", ""),
-                               "PYTHONPATH": os.pathsep.join(sys.path)},
+                               "PYTHONPATH": os.pathsep.join(sys.path),
+                               "ASTGUARD_CONFIG": os.devnull},
                           text=True, capture_output=True, timeout=60)
     assert done.returncode == 2 and "ASTGUARD_DATABASE_URL is required" in done.stderr
 

@@ -4,11 +4,11 @@ so that a number never depends on astguard in one place and on the dialplan in t
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from astguard.install.kit import data_path
 from astguard.settings import DEFAULT_EMERGENCY, Settings
 
-DIALPLAN = Path(__file__).resolve().parents[1] / "dialplan" / "astguard.conf"
+DIALPLAN = data_path("asterisk/astguard.conf")  # the dialplan shipped in the wheel
 
 
 def _dialplan_emergency() -> set[str]:

@@ -209,3 +209,27 @@ async def test_unreadable_spool_lines_are_kept_not_lost(db, spool_dir):
     assert await spool.flush(db) == 0
     rejected = list((spool_dir / "rejected").iterdir())
     assert len(rejected) == 1 and "{broken" in rejected[0].read_text()
+
+
+async def test_a_deactivated_campaign_is_not_used_from_the_cache_in_an_outage(
+        db, directory, spool_dir):
+    # Issue 14: the cache of campaigns known before an outage must not keep one that was
+    # deactivated since (a service call would otherwise go out under it).
+    live = make_gate(db, spool_dir)
+    call = CallRequest("0612345678", "ari", endpoint="gate-agent", campaign_name="gate-service")
+    assert (await live.check(call, record=False)).verdict.allowed
+    await directory.set_campaign("gate-service", "gate-acme", "service", "manual",
+                                 "0145678901", active=False)
+    try:
+        seen = await live.check(call, record=False)
+        assert seen.verdict.codes == ["PURPOSE_UNCLASSIFIED"]
+        down_db = Database(UNREACHABLE_DB, timeout=1.0)
+        down = Gate(db=down_db, directory=Directory(down_db), spool=Spool(spool_dir),
+                    clock=PinnedClock(OPEN), rules=RULES, node="test")
+        down._known = live._known
+        during = await down.check(call, record=False)
+        await down_db.close()
+        assert not during.verdict.allowed and during.verdict.codes == ["GUARD_UNAVAILABLE"]
+    finally:
+        await directory.set_campaign("gate-service", "gate-acme", "service", "manual",
+                                     "0145678901")

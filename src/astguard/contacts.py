@@ -6,13 +6,15 @@ consumer may be called. The CLI, the FastAGI feature codes and the HTTP API all 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from astguard.clock import Clock
-from astguard.errors import InputError
+from astguard.errors import InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, Facts, RuleSettings, decide
 from astguard.policy.consent import regime_for
 from astguard.policy.decide import consumer_today
@@ -22,6 +24,10 @@ from astguard.policy.pressure import refusal_until, window_start
 from astguard.store import contacts as store
 from astguard.store.database import Database
 from astguard.store.directory import valid_identifier
+from astguard.store.replay import RecordRejected
+from astguard.store.spool import Spool
+
+log = logging.getLogger(__name__)
 
 BLOCK_KINDS = ("refusal", "suspension", "opposition")
 MAX_SUSPENSION_DAYS = 3650
@@ -50,9 +56,56 @@ class Recorded:
                 "consents_withdrawn": self.consents_withdrawn, "new": self.new}
 
 
+@dataclass(frozen=True, slots=True)
+class CodeSpooled:
+    """An agent's code taken while PostgreSQL was away: on disk, written later."""
+
+    id: str
+    kind: str
+    decision_id: str | None
+    endpoint: str | None
+    source: str
+    days: int | None
+    at: dt.datetime
+
+    def as_row(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "decision_id": self.decision_id,
+                "endpoint": self.endpoint, "source": self.source, "days": self.days,
+                "at": self.at.isoformat()}
+
+
+def _check_code(kind: str, days: int | None) -> None:
+    if kind not in BLOCK_KINDS:
+        raise InputError(f"type inconnu {kind!r} : {', '.join(BLOCK_KINDS)}")
+    if kind == "suspension" and (days is None or not 1 <= days <= MAX_SUSPENSION_DAYS):
+        raise InputError(f"durée de suspension en jours, de 1 à {MAX_SUSPENSION_DAYS}")
+
+
+def _effective_kind(kind: str, now: dt.datetime, rules: RuleSettings) -> str:
+    if kind == "refusal" and regime_for(now, rules) is Regime.CONSENT:
+        # R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection
+        # (L221-16 as amended): a lasting opposition (R-B3) until a newer consent.
+        return "opposition"
+    return kind
+
+
+def _until(kind: str, today: dt.date, days: int | None, rules: RuleSettings) -> dt.date | None:
+    """The last blocked day; None for an opposition (until a newer consent, R-B3)."""
+    if kind == "refusal":
+        return refusal_until(today, rules)  # R-D7: day 0, then 60 full days
+    if kind == "suspension":
+        if days is None or not 1 <= days <= MAX_SUSPENSION_DAYS:
+            raise InputError(f"durée de suspension en jours, de 1 à {MAX_SUSPENSION_DAYS}")
+        return today + dt.timedelta(days=days)
+    return None
+
+
 class ContactService:
-    def __init__(self, db: Database, clock: Clock, rules: RuleSettings | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, rules: RuleSettings | None = None, *,
+                 reader: Database | None = None, spool: Spool | None = None) -> None:
         self._db = db
+        self._spool = spool  # agents' codes wait there while PostgreSQL is away
+        self._reader = reader or db  # history reads: the readers' pool when there is one
         self._clock = clock
         self._rules = rules or RuleSettings(emergency_numbers=frozenset())
 
@@ -72,55 +125,103 @@ class ContactService:
         valid_identifier(principal, "donneur d'ordre")
         now = at or self._clock.now()
         number, today = self._today(number, now)
-        if kind == "refusal" and regime_for(now, self._rules) is Regime.CONSENT:
-            # R-D7 (2026-11-26): from 2026-08-11 a refusal during a call is an objection
-            # (L221-16 as amended): a lasting opposition (R-B3) until a newer consent.
-            kind = "opposition"
-        until = None
-        if kind == "refusal":
-            until = refusal_until(today, self._rules)  # R-D7: day 0, then 60 full days
-        elif kind == "suspension":
-            if days is None or not 1 <= days <= MAX_SUSPENSION_DAYS:
-                raise InputError(f"durée de suspension en jours, de 1 à {MAX_SUSPENSION_DAYS}")
-            until = today + dt.timedelta(days=days)
-        withdrawn = 0
+        kind = _effective_kind(kind, now, self._rules)
+        until = _until(kind, today, days, self._rules)
         async with self._db.transaction() as conn:
-            numbers = await store.lock_consumer(conn, principal, number)
-            new = await store.insert_block(
-                conn, principal=principal, number=number, kind=kind, at=now, local_day=today,
-                until=until, source=source, agent=agent, decision_id=decision_id,
-                reference=reference)
-            if kind in ("refusal", "opposition") and regime_for(now, self._rules) is Regime.CONSENT:
-                # Under the consent regime, refusing or objecting withdraws consent (R-B3).
-                withdrawn = await store.withdraw_consents(conn, principal, numbers, now)
+            return await self._write_block(conn, kind, principal, number, today, until, now,
+                                           source=source, agent=agent,
+                                           decision_id=decision_id, reference=reference)
+
+    async def _write_block(self, conn: Any, kind: str, principal: str, number: str,
+                           today: dt.date, until: dt.date | None, now: dt.datetime, *,
+                           source: str, agent: str | None, decision_id: str | None,
+                           reference: str | None) -> Recorded:
+        numbers = await store.lock_consumer(conn, principal, number)
+        new = await store.insert_block(
+            conn, principal=principal, number=number, kind=kind, at=now, local_day=today,
+            until=until, source=source, agent=agent, decision_id=decision_id,
+            reference=reference)
+        withdrawn = 0
+        if kind in ("refusal", "opposition") and regime_for(now, self._rules) is Regime.CONSENT:
+            # Under the consent regime, refusing or objecting withdraws consent (R-B3).
+            withdrawn = await store.withdraw_consents(conn, principal, numbers, now)
         return Recorded(kind, principal, number, until, withdrawn, new)
 
+    # -- agents' codes (FastAGI): kept in the spool while PostgreSQL is away ------------------
     async def record_for_decision(self, decision_id: str, kind: str, *, source: str,
-                                  days: int | None = None) -> Recorded:
+                                  days: int | None = None) -> Recorded | CodeSpooled:
         """In-call feature code: the consumer on the line is the one of this decision."""
-        async with self._db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT principal, number_e164, agent, endpoint FROM decisions "
-                "WHERE id = $1 AND decision = 'allow' AND number_e164 IS NOT NULL",
-                decision_id)
-        if row is None or row["principal"] is None:
-            raise InputError("aucun appel autorisé ne correspond à cette décision")
-        return await self.record_block(kind, row["number_e164"], row["principal"],
-                                       source=source, days=days,
-                                       agent=row["agent"] or row["endpoint"],
-                                       decision_id=decision_id)
+        _check_code(kind, days)
+        try:
+            async with self._db.connection() as conn:
+                row = await store.allowed_decision(conn, decision_id)
+            if row is None:
+                raise InputError("aucun appel autorisé ne correspond à cette décision")
+            return await self.record_block(kind, row["number_e164"], row["principal"],
+                                           source=source, days=days,
+                                           agent=row["agent"] or row["endpoint"],
+                                           decision_id=decision_id)
+        except StoreUnavailable as exc:
+            return await self._spool_code(kind, source, days, exc, decision_id=decision_id)
 
     async def record_for_last_call(self, endpoint: str, kind: str, *, source: str,
-                                   days: int | None = None) -> Recorded:
+                                   days: int | None = None) -> Recorded | CodeSpooled:
         """After-call short code: the last consumer this endpoint was allowed to call."""
-        async with self._db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT id FROM decisions WHERE endpoint = $1 AND decision = 'allow' "
-                "AND counts_as_attempt ORDER BY decided_at DESC, recorded_at DESC LIMIT 1",
-                endpoint)
-        if row is None:
-            raise InputError(f"aucun appel récent pour le poste {endpoint}")
-        return await self.record_for_decision(str(row["id"]), kind, source=source, days=days)
+        _check_code(kind, days)
+        try:
+            async with self._db.connection() as conn:
+                row = await store.last_allowed_call(conn, endpoint, None)
+            if row is None:
+                raise InputError(f"aucun appel récent pour le poste {endpoint}")
+            return await self.record_for_decision(str(row["id"]), kind, source=source,
+                                                  days=days)
+        except StoreUnavailable as exc:
+            return await self._spool_code(kind, source, days, exc, endpoint=endpoint)
+
+    async def _spool_code(self, kind: str, source: str, days: int | None,
+                          exc: StoreUnavailable, *, decision_id: str | None = None,
+                          endpoint: str | None = None) -> CodeSpooled:
+        """What the agent keyed in waits in the spool (fsynced) like a decision; the flusher
+        writes it when PostgreSQL answers (replay_code). Without a spool: StoreUnavailable."""
+        code = CodeSpooled(str(uuid.uuid4()), kind, decision_id, endpoint, source, days,
+                           self._clock.now())
+        if self._spool is None:
+            raise exc
+        try:
+            await self._spool.append("code", code.as_row())
+        except OSError as failed:
+            raise StoreUnavailable(f"{exc} ; journal local inutilisable ({failed})") from failed
+        log.warning("%s code %s kept in the spool (%s): written when PostgreSQL answers",
+                    kind, code.id, exc)
+        return code
+
+    async def replay_code(self, conn: Any, row: dict[str, Any]) -> bool:
+        """The spool's replayer for agents' codes: the call is the one the agent meant when
+        keying it in (the decision, or the endpoint's last allowed call before that moment),
+        the block dates from that moment. False when already written."""
+        at = dt.datetime.fromisoformat(row["at"])
+        kind, days = row["kind"], row.get("days")
+        if row.get("decision_id"):
+            call = await store.allowed_decision(conn, row["decision_id"])
+            decision_id = row["decision_id"]
+        else:
+            call = await store.last_allowed_call(conn, row["endpoint"], at)
+            decision_id = str(call["id"]) if call else None
+        if call is None:
+            raise RecordRejected(f"code {kind} ({row.get('source')}) tapé le {at.isoformat()} "
+                                 f"sans appel autorisé correspondant "
+                                 f"({row.get('decision_id') or row.get('endpoint')})")
+        kind = _effective_kind(kind, at, self._rules)
+        try:
+            number, today = self._today(call["number_e164"], at)
+            until = _until(kind, today, days, self._rules)
+        except InputError as exc:
+            raise RecordRejected(str(exc)) from exc
+        recorded = await self._write_block(
+            conn, kind, call["principal"], number, today, until, at, source=row["source"],
+            agent=call["agent"] or call["endpoint"], decision_id=decision_id,
+            reference=f"spool:{row['id']}")
+        return recorded.new
 
     # -- consents, contracts, call-backs, attempts, numbers ----------------------------------
     async def add_consent(self, principal: str, number: str, *, scopes: list[str],
@@ -210,7 +311,7 @@ class ContactService:
         now = self._clock.now()
         number, today = self._today(number, now)
         since = window_start(today, self._rules)
-        async with self._db.connection() as conn:
+        async with self._reader.connection() as conn:
             _, numbers = await store.consumer_numbers(conn, number)
             attempts = await conn.fetch(
                 """SELECT a.principal, a.number_e164, a.attempted_at, a.local_day, a.source,

@@ -98,17 +98,24 @@ class Gate:
     async def _check(self, call: CallRequest, *, record: bool,
                      campaign: Campaign | None) -> Decided:
         now = self._clock.now()
+        # Chosen before any write: a write whose acknowledgement is lost is read back by it.
         decision_id = str(uuid.uuid4())
         facts: Facts | None = None
+        sent: list[Verdict] = []  # the verdict whose write went to PostgreSQL, if one did
         try:
             async with self._db.connection() as conn:
                 if campaign is not None:
                     facts = Facts(campaign, "finalité donnée par l'appelant")
                 else:
                     facts = await self._classify(conn, call)
-                return await self._decide(conn, call, facts, now, decision_id, record)
+                return await self._decide(conn, call, facts, now, decision_id, record, sent)
         except StoreUnavailable as exc:
             self._metrics.db_errors += 1
+            if sent and await self._stored(decision_id):
+                # The commit reached PostgreSQL, its acknowledgement did not: the stored
+                # verdict (and the attempt it counts, R-D6) is what happened.
+                log.warning("decision %s: stored, acknowledgement lost (%s)", decision_id, exc)
+                return Decided(sent[0], decision_id, recorded=True)
             # Fail closed: decide again knowing the store is away (prospecting is refused,
             # GUARD_UNAVAILABLE), and keep the evidence in the local spool.
             if facts is None:
@@ -117,17 +124,33 @@ class Gate:
         verdict = decide(call, facts, now, self._rules)
         if not record:
             return Decided(verdict, decision_id, recorded=False)
-        await self._to_spool("decision", self._row(decision_id, verdict, call, facts))
-        return Decided(verdict, decision_id, recorded=True, spooled=True)
+        if await self._to_spool("decision", self._row(decision_id, verdict, call, facts)):
+            return Decided(verdict, decision_id, recorded=True, spooled=True)
+        # Neither PostgreSQL nor the spool can keep this decision's evidence (rules §7): refuse
+        # every call but emergency numbers (R-A), whatever its campaign.
+        facts = Facts(None, facts.classification,
+                      store_error=f"{facts.store_error} ; journal local inutilisable")
+        return Decided(decide(call, facts, now, self._rules), decision_id, recorded=False)
+
+    async def _stored(self, decision_id: str) -> bool:
+        """Is this decision in PostgreSQL? One try, even with the breaker open."""
+        try:
+            async with self._db.connection(despite_breaker=True) as conn:
+                return await conn.fetchval("SELECT true FROM decisions WHERE id = $1",
+                                           decision_id) is not None
+        except StoreUnavailable:
+            return False  # unknown: fail closed; a replay that finds it reports the conflict
 
     async def _decide(self, conn: asyncpg.Connection, call: CallRequest, facts: Facts,
-                      now: dt.datetime, decision_id: str, record: bool) -> Decided:
+                      now: dt.datetime, decision_id: str, record: bool,
+                      sent: list[Verdict]) -> Decided:
         target = consumer_today(call, now, self._rules)
         # Every classified call reads the store: the consumer rules for prospecting and
         # surveys, and for every purpose the caller-ID inventory (R-F2, 2026-11-26).
         if facts.campaign is None or target is None:
             verdict = decide(call, facts, now, self._rules)
             if record:
+                sent.append(verdict)
                 await insert_decision(conn, self._row(decision_id, verdict, call, facts))
             return Decided(verdict, decision_id, recorded=record)
         # Lock the (principal, consumer), read its history, decide, and write the decision and
@@ -143,6 +166,7 @@ class Gate:
             verdict = decide(call, facts, now, self._rules)
             if record:
                 row = self._row(decision_id, verdict, call, facts)
+                sent.append(verdict)
                 if verdict.counts_as_attempt:
                     await insert_decision_and_attempt(conn, row, local_day=today)
                 else:
@@ -172,14 +196,20 @@ class Gate:
             self._metrics.db_errors += 1
         await self._to_spool("outcome", row)
 
-    async def _to_spool(self, kind: str, row: dict[str, Any]) -> None:
+    async def _to_spool(self, kind: str, row: dict[str, Any]) -> bool:
+        """Keep the record on disk; False (logged, counted) when nothing could keep it."""
         if self._spool is None:
             log.critical("no spool configured: %s %s lost", kind, row.get("id"))
-            return
+            return False
         try:
             await self._spool.append(kind, row)
-        except OSError:
-            log.critical("spool write failed: %s %s", kind, row, exc_info=True)
+        except OSError as exc:
+            self._metrics.spool_failures += 1
+            log.critical("spool write failed (%s): %s %s not kept; calls are refused "
+                         "(GUARD_UNAVAILABLE) until the spool or PostgreSQL can write", exc,
+                         kind, row.get("id") or row.get("decision_id"))
+            return False
+        return True
 
     async def _classify(self, conn: asyncpg.Connection, call: CallRequest) -> Facts:
         key = (call.endpoint, call.campaign_name)
@@ -189,6 +219,9 @@ class Gate:
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
+        else:
+            # Deactivated, deleted or no longer allowed: never let it out during an outage.
+            self._known.pop(key, None)
         return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how,
                      agent=found.agent)
 

@@ -21,8 +21,10 @@ class Metrics:
         self.decisions: Counter[tuple[str, str]] = Counter()  # (decision, source)
         self.reasons: Counter[tuple[str, str]] = Counter()  # (code, effect)
         self.db_errors = 0
+        self.spool_failures = 0  # evidence neither PostgreSQL nor the spool could keep
         self.network_alerts = 0
         self.agi_refused: Counter[str] = Counter()  # FastAGI connections closed unserved
+        self.task_restarts: Counter[str] = Counter()  # background tasks that crashed
         self._buckets = [0] * (len(_LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
@@ -60,6 +62,10 @@ class Metrics:
         out += ["# HELP astguard_database_errors_total Times PostgreSQL could not be used.",
                 "# TYPE astguard_database_errors_total counter",
                 f"astguard_database_errors_total {self.db_errors}",
+                "# HELP astguard_spool_write_failures_total Evidence the spool could not write "
+                "(full disk): calls refused.",
+                "# TYPE astguard_spool_write_failures_total counter",
+                f"astguard_spool_write_failures_total {self.spool_failures}",
                 "# HELP astguard_caller_id_blocked_by_network_total CALL_BLOCKED_BY_NETWORK "
                 "alerts raised.",
                 "# TYPE astguard_caller_id_blocked_by_network_total counter",
@@ -69,6 +75,11 @@ class Metrics:
                 "# TYPE astguard_agi_refused_total counter"]
         out += [f'astguard_agi_refused_total{{reason="{r}"}} {n}'
                 for r, n in sorted(self.agi_refused.items())]
+        out += ["# HELP astguard_task_restarts_total Background tasks (ari, spool, purge) that "
+                "crashed or returned and were started again.",
+                "# TYPE astguard_task_restarts_total counter"]
+        out += [f'astguard_task_restarts_total{{task="{_escape(t)}"}} {n}'
+                for t, n in sorted(self.task_restarts.items())]
         for name, read in sorted(self.gauges.items()):
             try:
                 value = float(read())

@@ -16,11 +16,13 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.gate import Gate
 from astguard.metrics import Metrics
+from astguard.readiness import Readiness
 from astguard.settings import Settings
 from astguard.store import schema
 from astguard.store.caller_ids import CallerIdStore
@@ -40,7 +42,8 @@ from astguard.telephony.fastagi import (
     OutboundAgi,
     serve_fastagi,
 )
-from astguard.store.inbound import InboundStore
+from astguard.store.inbound import SPOOL_KIND as INBOUND_SPOOL_KIND
+from astguard.store.inbound import InboundStore, replay_inbound
 from astguard.store.recording_files import purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
@@ -63,6 +66,7 @@ class Components:
     caller_ids: CallerIdStore
     metrics: Metrics
     reports: Reports
+    read_db: Database  # the readers' own pool (reports, audit, dashboard, history)
 
     def gate_at(self, clock: Clock) -> Gate:
         """The same gate with another clock (dry runs "at" a given moment)."""
@@ -73,6 +77,9 @@ class Components:
 @contextlib.asynccontextmanager
 async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
     db = Database(settings.database_url, timeout=settings.db_timeout)
+    read_db = Database(settings.read_database_url or settings.database_url,
+                       timeout=settings.db_timeout, max_size=settings.read_pool_size,
+                       statement_timeout=settings.read_statement_timeout)
     directory = Directory(db)
     evidence = EvidenceStore(db)
     spool = Spool(settings.spool_dir)
@@ -80,24 +87,29 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     metrics = Metrics()
     gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
                 rules=settings.rules, node=socket.gethostname(), metrics=metrics)
+    contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
+    spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
+    spool.register(INBOUND_SPOOL_KIND, replay_inbound)  # recording evidence (R-I2)
     try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate,
-                         ContactService(db, clock, settings.rules),
+        yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
                          CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
-                         Reports(db, settings.rules.opt_in_from))
+                         Reports(read_db, settings.rules.opt_in_from), read_db)
     finally:
         await db.close()
+        await read_db.close()
 
 
-def api_app(c: Components) -> web.Application:
+def api_app(c: Components, readiness: Readiness | None = None) -> web.Application:
     """The API and the dashboard on one aiohttp application."""
     settings = c.settings
-    api = Api(gate=c.gate, contacts=c.contacts, directory=c.directory, caller_ids=c.caller_ids,
+    readers = Directory(c.read_db)  # classification for history pages, on the readers' pool
+    api = Api(gate=c.gate, contacts=c.contacts, directory=readers, caller_ids=c.caller_ids,
               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
-              reports=c.reports, clock=c.clock, db=c.db)
+              reports=c.reports, clock=c.clock, db=c.read_db,
+              readiness=readiness.report if readiness else None)
     app = api.app()
-    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=c.directory,
+    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
               clock=c.clock).install(app)
     return app
 
@@ -155,6 +167,9 @@ async def run_purges(store: InboundStore, clock: Clock, folder: Path,
         await asyncio.sleep(interval)
 
 
+SHUTDOWN_STEP_SECONDS = 15.0
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with components(settings) as c, aiohttp.ClientSession() as session:
@@ -183,14 +198,19 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             inbound.handle(event)
 
         c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
-        c.metrics.gauges["astguard_spool_depth"] = c.spool.depth
-        tasks = [
-            asyncio.create_task(ari.run(dispatch), name="ari"),
-            asyncio.create_task(
-                c.spool.run_flusher(c.db, settings.spool_flush_interval), name="spool"),
-            asyncio.create_task(run_purges(InboundStore(c.db), c.clock, settings.recording_dir),
-                                name="purge"),
-        ]
+        # Read off the event loop by the flusher: a scrape never waits on the disk.
+        c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
+        c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+
+        def crashed(name: str) -> None:
+            c.metrics.task_restarts[name] += 1
+
+        tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
+                 for name, start in (
+                     ("ari", lambda: ari.run(dispatch)),
+                     ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
+                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
+                                                  settings.recording_dir)))]
         server = None
         if settings.agi_enabled:
             agi = fastagi_app(c, inbound)
@@ -199,7 +219,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
         if settings.http_enabled:
-            runner = web.AppRunner(api_app(c), access_log=None)
+            readiness = Readiness(settings, c.db, c.spool, ari.connected.is_set,
+                                  server.is_serving if server is not None else None)
+            runner = web.AppRunner(api_app(c, readiness), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,
@@ -218,8 +240,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await stasis.drain()
-            await inbound.drain()
+            # In order, each step bounded, well inside systemd's stop timeout (90 s): the
+            # decisions in flight, then the recordings, then the spool (what is not flushed
+            # stays on disk and is written at the next start).
+            await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
             recorder.close()
             with contextlib.suppress(StoreUnavailable):
-                await c.spool.flush(c.db)
+                await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)

@@ -1,4 +1,5 @@
-"""Typed settings, read once from the environment (ASTGUARD_*), failing fast with the key's name.
+"""Typed settings, read once from the configuration file and the environment (ASTGUARD_*),
+failing fast with the key's name (config_file.py: the file, `--config`, secrets from files).
 
 Secrets (database password, ARI password) are never logged: `Settings.describe()` masks them.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from astguard import config_file
 from astguard.errors import ConfigError
 from astguard.policy.caller_id import NumberingTables, load_tables
 from astguard.policy.model import Regime, RuleSettings
@@ -51,6 +53,12 @@ class Settings:
     agi_enabled: bool = True
     agi_read_timeout: float = 5.0
     db_timeout: float = 2.0
+    # Readers (reports, chain audit, dashboard, history and decision listings) have their own
+    # pool, which may point at a standby, and bounded statements: they never wait on the gate's.
+    read_database_url: str = ""  # empty: database_url
+    migrate_database_url: str = ""  # the tables' owner, for `astguard db migrate` only (0008)
+    read_pool_size: int = 4
+    read_statement_timeout: float = 30.0  # seconds, per statement, enforced by the server
     spool_dir: Path = Path("/var/spool/astguard")
     spool_flush_interval: float = 2.0
     clock: ClockSetting = ClockSetting()
@@ -75,11 +83,20 @@ class Settings:
     lab: bool = False  # ASTGUARD_LAB=1: test clocks and a forced regime are accepted by serve
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def load(cls, config: str | None = None, env: Mapping[str, str] | None = None, *,
+             require_database: bool = True) -> Settings:
+        """The configuration file (`config`, ASTGUARD_CONFIG or /etc/astguard/astguard.conf)
+        overridden by the environment."""
+        values, _ = config_file.merged(config, env)
+        return cls.from_env(values, require_database=require_database)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 require_database: bool = True) -> Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         settings = cls(
-            database_url=reader.text("ASTGUARD_DATABASE_URL", required=True),
+            database_url=reader.text("ASTGUARD_DATABASE_URL", required=require_database),
             ari_url=reader.text("ASTGUARD_ARI_URL", cls.ari_url).rstrip("/"),
             ari_user=reader.text("ASTGUARD_ARI_USER", cls.ari_user),
             ari_password=reader.text("ASTGUARD_ARI_PASSWORD", ""),
@@ -89,6 +106,11 @@ class Settings:
             agi_enabled=reader.boolean("ASTGUARD_AGI_ENABLED", cls.agi_enabled),
             agi_read_timeout=reader.number("ASTGUARD_AGI_READ_TIMEOUT", cls.agi_read_timeout),
             db_timeout=reader.number("ASTGUARD_DB_TIMEOUT", cls.db_timeout),
+            read_database_url=reader.text("ASTGUARD_READ_DATABASE_URL", ""),
+            migrate_database_url=reader.text("ASTGUARD_MIGRATE_DATABASE_URL", ""),
+            read_pool_size=reader.integer("ASTGUARD_READ_POOL_SIZE", cls.read_pool_size, 1, 100),
+            read_statement_timeout=reader.number("ASTGUARD_READ_STATEMENT_TIMEOUT",
+                                                 cls.read_statement_timeout),
             spool_dir=Path(reader.text("ASTGUARD_SPOOL_DIR", str(cls.spool_dir))),
             spool_flush_interval=reader.number("ASTGUARD_SPOOL_FLUSH_INTERVAL",
                                                cls.spool_flush_interval),
@@ -167,7 +189,7 @@ class Settings:
                 value = "***" if value else ""
             elif f.name in ("api_read_tokens", "api_write_tokens"):
                 value = f"{len(value)} token(s)"
-            elif f.name == "database_url":
+            elif f.name in ("database_url", "read_database_url", "migrate_database_url"):
                 value = mask_url(value)
             elif f.name == "agi_allowed_peers":
                 value = " ".join(map(str, value))
@@ -208,7 +230,8 @@ class _Reader:
         value = self._raw(key)
         if value is None:
             if required:
-                raise ConfigError(f"{key} is required (see README, Configuration)")
+                raise ConfigError(f"{key} is required (see README, Configuration): set it in "
+                                  f"{config_file.DEFAULT_PATH} or the environment")
             return default
         return value
 

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from astguard.install.kit import PROMPTS, data_path
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.inbound import InboundStore
@@ -26,7 +27,6 @@ from lab.asterisk import (
     AMI_ASTGUARD_SECRET,
     ARI_PASSWORD,
     RECORDINGS_IN_ROOT,
-    REPO,
     LabAsterisk,
     ensure_rootfs,
 )
@@ -211,6 +211,9 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
     def make(clock: str | None = OPEN, **overrides: str) -> Guard:
         env = {
             "PATH": os.environ.get("PATH", ""),
+            # Settings from this environment only, never from a configuration file that an
+            # installation on the same machine would have in /etc/astguard.
+            "ASTGUARD_CONFIG": os.devnull,
             "ASTGUARD_DATABASE_URL": as_service(seeded),  # least privilege (0008)
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
             "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
@@ -257,5 +260,5 @@ def recording_settings(lab) -> dict[str, str]:
         "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET,
         "ASTGUARD_RECORDING_DIR": str(lab.root / RECORDINGS_IN_ROOT),
         "ASTGUARD_ASTERISK_RECORDING_DIR": "/" + RECORDINGS_IN_ROOT,
-        "ASTGUARD_PROMPTS_DIR": str(REPO / "sounds/fr/astguard"),
+        "ASTGUARD_PROMPTS_DIR": str(data_path(PROMPTS)),
     }

@@ -57,3 +57,10 @@ def test_saint_pierre_mobiles_are_mobiles():
     assert parse_number("0708401234").is_mobile
     assert parse_number("0508551234").is_mobile
     assert Territory.SAINT_PIERRE_ET_MIQUELON in parse_number("0508551234").territories
+
+
+@pytest.mark.parametrize("written", ["+33 (0)6 12 34 56 78", "+33 06 12 34 56 78",
+                                     "0033 (0)6 12 34 56 78"])
+def test_the_national_zero_written_after_the_country_code(written):
+    assert parse_number(written).e164 == "+33612345678"
+    assert fast_e164(written) == "+33612345678"

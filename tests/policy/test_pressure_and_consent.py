@@ -282,7 +282,14 @@ def test_campaign_without_scope_is_matched_by_no_consent_or_contract():
     assert not run(ContactHistory(contracts=(contract,)), at(2026, 11, 27), campaign=bare).allowed
     listed = BloctelScrub(dt.date(2026, 7, 20), listed=True)
     h = ContactHistory(bloctel=listed, contracts=(contract,))
-    assert run(h, at(2026, 7, 28), campaign=bare).codes == ["BLOCTEL_LISTED"]
+    assert run(h, at(2026, 7, 28), campaign=bare).codes == ["BLOCTEL_LISTED",
+                                                            "CONSENT_SCOPE_MISMATCH"]
+    # Refused at dial time whatever the regime or exception (issue 10, point 5).
+    clean = ContactHistory(bloctel=SCRUBBED)
+    assert run(clean, at(2026, 7, 28), campaign=bare).codes == ["CONSENT_SCOPE_MISMATCH"]
+    press = Campaign("np", "acme", Purpose.PROSPECTING, DialMode.MANUAL, "+33162123456",
+                     press=True)
+    assert run(CONSENTED, at(2026, 11, 27), campaign=press).codes == ["CONSENT_SCOPE_MISMATCH"]
 
 
 @pytest.mark.parametrize("sector", ["renovation-energetique", "energie-renouvelable",

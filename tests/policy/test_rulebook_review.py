@@ -11,7 +11,7 @@ MQ, GF, PM, BL, MF) whose pattern claims the national number, plus phonenumbers'
 e.g. FR's voip pattern 9\\d{8} claims every 09 number, so 09 76 0x = GP+BL+MF+GF+FR.
 
 Each case asserts the decision and the exact set of DENY reason codes. Cases where the reviewer
-is confident the code is wrong are strict xfails, with the reason.
+was confident the code was wrong were strict xfails; the code has since been fixed.
 """
 
 from __future__ import annotations
@@ -469,12 +469,6 @@ def test_opposition():
     check(run("0145678901", utc(2026, 7, 3, 9), blocks=(old,)), {"CONSUMER_OPPOSED"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "R-B3: an opposition lasts 'unless a newer consent is COLLECTED'; R-B2: a consent counts "
-    "only when collected_at <= now. pressure._consent_after accepts any consent with "
-    "collected_at > the opposition, even one dated after now, so with a current contract "
-    "(which skips the consent check), a press campaign, or an older still-valid consent, the "
-    "opposition is lifted by a consent not yet collected: FALSE ALLOW"))
 @pytest.mark.parametrize("extra", [
     {"consents": (consent(collected=utc(2026, 12, 15), cid=2),), "contracts": (contract(),)},
     {"consents": (consent(collected=utc(2026, 12, 15), cid=2),),
@@ -855,11 +849,6 @@ def test_forbidden_ranges_written_with_spaces():
           {"CALLER_ID_FORBIDDEN_RANGE"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "R-F3: 118 XYZ / 3BPQ written with a space ('118 218', '39 00') is not recognised as a "
-    "short number (caller_id._SHORT is matched before separators are stripped), so the code "
-    "answers CALLER_ID_NOT_AUTHORISED ('illisible') instead of CALLER_ID_FORBIDDEN_RANGE: "
-    "WRONG CODE (still refused)"))
 @pytest.mark.parametrize(("presented", "held"), [("118 218", "118218"), ("39 00", "3900")])
 def test_forbidden_short_numbers_written_with_spaces(presented, held):
     camp = prospecting(caller_id=presented, cli_policy="refuse")
@@ -867,11 +856,6 @@ def test_forbidden_short_numbers_written_with_spaces(presented, held):
           {"CALLER_ID_FORBIDDEN_RANGE"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "R-F2 only asks that the number shown be assigned to the principal or authorised (the "
-    "inventory); R-F3-R-F5 concern French ranges. caller_id.check_presented refuses every "
-    "non-French number as 'illisible' CALLER_ID_NOT_AUTHORISED even when it is in the "
-    "principal's inventory with a valid mandate: FALSE DENY"))
 def test_foreign_caller_id_in_inventory():
     camp = prospecting(caller_id="+3212345678", cli_policy="refuse")
     check(run("0145678901", FRI, campaign=camp, inventory=(inv("+3212345678"),)), set())

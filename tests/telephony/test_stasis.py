@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 
@@ -189,3 +190,40 @@ def test_a_phone_whose_endpoint_argument_is_empty_is_not_taken_for_a_dialer():
                             channel_id="x", fallback_exten=None,
                             channel_name="Local/0612345678@astguard-dialer-00000001;2")
     assert dialer.endpoint is None
+
+
+async def test_outcomes_are_reconciled_when_the_websocket_comes_back(env):
+    # A call ended while the websocket was down: its ChannelDestroyed is lost for good. On
+    # reconnection the app asks Asterisk, records an honest outcome for the ended channel,
+    # follows the live one again, and forgets nothing else (issue 14).
+    fake, ari = env
+    gate = RecordingGate()
+    app = OutboundStasisApp(ari, gate)
+    runner = asyncio.create_task(ari.run(app.handle))
+    try:
+        await fake.wait_connects(1)
+        for channel in ("ch5", "ch6"):
+            app.handle(stasis_start(channel, "0612345678", "agent1", "", "", ""))
+        await app.drain()
+        app.handle({"type": "ChannelStateChange", "channel": {"id": "ch5", "state": "Up"},
+                    "timestamp": "2026-11-27T10:00:01.000+0000"})
+        assert app.followed == 2
+        fake.fail_paths = {"/channels/ch5"}  # ch5 is gone when astguard asks
+        await fake.drop()
+        await fake.wait_connects(2)
+        async with asyncio.timeout(5):
+            while not gate.outcomes:
+                await asyncio.sleep(0.01)
+        await app.drain()
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    (decision_id, outcome), = gate.outcomes
+    assert decision_id == "dec-1" and outcome.answered is True
+    assert outcome.hangup_cause is None and outcome.duration_s is None
+    assert "non observée" in outcome.hangup_cause_text
+    assert app.followed == 1  # ch6 is still followed, and subscribed again
+    assert sum(1 for r in fake.requests if r.method == "POST" and
+               r.path == "/applications/astguard/subscription"
+               and r.query.get("eventSource") == "channel:ch6") == 2

@@ -65,14 +65,22 @@ class CallerIdRecord:
 
 
 _SHORT = re.compile(r"\d{4}|118\d{3}")  # 3BPQ-style short numbers, 118 XYZ
+_SEPARATORS = re.compile(r"[\s.\-/()]")
+
+
+def _short(text: str) -> str | None:
+    """A short number however it is written ("118 218", "39 00"), or None."""
+    compact = _SEPARATORS.sub("", text.strip())
+    return compact if _SHORT.fullmatch(compact) else None
 _WITHHELD = {"", "anonymous", "restricted", "unknown", "unavailable", "private"}
 
 
 def national_form(presented: str) -> str | None:
     """The national format of a presented number (what the tables speak), or None."""
     text = presented.strip()
-    if _SHORT.fullmatch(text):
-        return text
+    short = _short(text)
+    if short is not None:
+        return short
     try:
         return parse_number(text).national  # None for a foreign number
     except NumberError:
@@ -82,8 +90,9 @@ def national_form(presented: str) -> str | None:
 def canonical(presented: str) -> str:
     """E.164 when it parses, otherwise the text itself (short numbers)."""
     text = presented.strip()
-    if _SHORT.fullmatch(text):
-        return text
+    short = _short(text)
+    if short is not None:
+        return short
     try:
         return parse_number(text).e164
     except NumberError:
@@ -99,20 +108,23 @@ def check_presented(presented: str | None, *, principal: str, mode: DialMode, to
     national = national_form(presented)
     shown = canonical(presented)
     inputs = {"caller_id": shown, "mode": mode.value}
+    held = [r for r in inventory if r.number == shown and r.principal == principal
+            and r.valid_from <= today and (r.valid_to is None or today <= r.valid_to)]
     if national is None:
-        return [Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs, "detail": "illisible"})]
+        if not shown.startswith("+"):
+            return [Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs, "detail": "illisible"})]
+        # A foreign number: R-F3 to R-F5 speak of French ranges; R-F2 still applies.
+        return [] if held else [Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs})]
     reasons: list[Reason] = []
     if _forbidden(national, tables):  # R-F3
         reasons.append(Reason(ReasonCode.CALLER_ID_FORBIDDEN_RANGE, {**inputs,
                                                                     "national": national}))
-    held = [r for r in inventory if r.number == shown and r.principal == principal
-            and r.valid_from <= today and (r.valid_to is None or today <= r.valid_to)]
     if not held:  # R-F2
         reasons.append(Reason(ReasonCode.CALLER_ID_NOT_AUTHORISED, {**inputs}))
     # R-F5: the plan's mobiles (06/07, and Saint-Pierre-et-Miquelon's, 2026-11-26).
     mobile = national[:2] in ("06", "07") or _plan_mobile(presented)
     if mode.automated:
-        if mobile:  # R-F5
+        if mobile:  # R-F5, the specific rule for the mobiles R-F4 also names
             reasons.append(Reason(ReasonCode.MOBILE_CLI_NOT_ALLOWED, inputs))
         elif _needs_npv(national) and not national.startswith(tables.npv_roots):  # R-F4
             reasons.append(Reason(ReasonCode.NPV_REQUIRED, {
@@ -137,5 +149,6 @@ def _forbidden(national: str, tables: NumberingTables) -> bool:
 
 
 def _needs_npv(national: str) -> bool:
-    # 01-05 geographic (overseas ones included), 09: only NPV for automated dialling.
+    # R-F4: 01-05 geographic (overseas ones included) and 09: only NPV for automated dialling
+    # (06-07 mobiles are refused by R-F5 above).
     return len(national) == 10 and national[:2] in ("01", "02", "03", "04", "05", "09")

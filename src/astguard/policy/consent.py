@@ -65,7 +65,8 @@ def consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
         # R-B2 (2026-11-26): a campaign without a scope is matched by no consent.
         missing = [] if consents else [Reason(ReasonCode.NO_CONSENT, {})]
         return missing + [Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
-            "scope": None, "detail": "campagne sans périmètre : aucun consentement ne la couvre"})]
+            "scope": None, "detail": "campagne sans périmètre : aucun consentement ni contrat "
+                                     "ne la couvre"})]
     mine = [c for c in consents if c.principal == campaign.principal]
     if not consents:
         return [Reason(ReasonCode.NO_CONSENT, {})]

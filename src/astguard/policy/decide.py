@@ -134,6 +134,9 @@ def _destination_and_hours(
     return times
 
 
+_NO_SCOPE = Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
+    "scope": None, "detail": "campagne sans périmètre : aucun consentement ni contrat ne la couvre"})
+
 _HOUR_CODES = (ReasonCode.OUTSIDE_CALL_DAYS, ReasonCode.PUBLIC_HOLIDAY,
                ReasonCode.OUTSIDE_CALL_WINDOW)
 
@@ -152,14 +155,19 @@ def _pressure_and_consent(campaign: Campaign, history: ContactHistory, now: dt.d
         # R-A (2026-11-26): a survey is not commercial prospecting: no consent, Bloctel,
         # refusal or opposition rule; the cap only when days and hours apply.
         if timed:
-            reasons.extend(check_pressure(history, campaign.principal, today, rules,
+            reasons.extend(check_pressure(history, campaign.principal, today, now, rules,
                                           blocks=False))
         return
-    reasons.extend(check_pressure(history, campaign.principal, today, rules))  # R-D6/7
+    reasons.extend(check_pressure(history, campaign.principal, today, now, rules))  # R-D6/7
     if regime_for(now, rules) is Regime.CONSENT:
         reasons.extend(check_consent_regime(history, campaign, now, today, rules))  # R-B
     else:
         reasons.extend(check_bloctel_regime(history, campaign, today, rules))  # R-C
+    if campaign.scope is None and not any(
+            r.code is ReasonCode.CONSENT_SCOPE_MISMATCH for r in reasons):
+        # R-B2 (2026-11-26): every prospecting campaign has a scope; one stored without it is
+        # refused at dial time, whatever the regime or exception.
+        reasons.append(_NO_SCOPE)
     if campaign.dial_mode.without_human:
         # R-H1: prospecting by an automated system without human intervention needs consent,
         # in both regimes, whatever the contract or press exception.

@@ -230,6 +230,8 @@ def _national_of(text: str) -> tuple[str, str | None] | None:
     for code in ("33", "262", "590", "594", "596", "508"):
         if text.startswith(code, 1):
             rest = text[1 + len(code):]
+            if len(rest) == 10 and rest[0] == "0":
+                rest = rest[1:]  # "+33 (0)6 12 34 56 78": the national 0 written in brackets
             if code == "508" and len(rest) == 6:
                 rest = "508" + rest
             if len(rest) != 9 or rest[0] == "0":

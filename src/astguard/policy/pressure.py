@@ -32,7 +32,7 @@ def is_objection(block: Block, rules: RuleSettings) -> bool:
         block.kind == "refusal" and regime_for(block.recorded_at, rules) is Regime.CONSENT)
 
 
-def check_pressure(history: ContactHistory, principal: str, today: dt.date,
+def check_pressure(history: ContactHistory, principal: str, today: dt.date, now: dt.datetime,
                    rules: RuleSettings, *, blocks: bool = True) -> list[Reason]:
     """R-D6 always; with `blocks`, refusals, suspensions and oppositions (not for surveys)."""
     reasons: list[Reason] = []
@@ -45,7 +45,7 @@ def check_pressure(history: ContactHistory, principal: str, today: dt.date,
         }))
     for block in history.blocks if blocks else ():
         if is_objection(block, rules):
-            if not _consent_after(history, principal, block.recorded_at):
+            if not _consent_after(history, principal, block.recorded_at, now):
                 reasons.append(Reason(ReasonCode.CONSUMER_OPPOSED, {  # R-B3
                     "since": block.day.isoformat(), "kind": block.kind,
                 }))
@@ -67,7 +67,11 @@ def next_day_under_cap(history: ContactHistory, today: dt.date, rules: RuleSetti
     return day
 
 
-def _consent_after(history: ContactHistory, principal: str, instant: dt.datetime) -> bool:
-    # An opposition lasts until the consumer gives this principal a newer consent (R-B3, I).
-    return any(c.principal == principal and c.collected_at > instant and c.withdrawn_at is None
+def _consent_after(history: ContactHistory, principal: str, instant: dt.datetime,
+                   now: dt.datetime) -> bool:
+    # An opposition lasts until the consumer gives this principal a newer consent (R-B3, I):
+    # collected after it and by now (R-B2: collected_at <= now), and not withdrawn by now (a
+    # withdrawal objects again).
+    return any(c.principal == principal and instant < c.collected_at <= now
+               and (c.withdrawn_at is None or c.withdrawn_at > now)
                for c in history.consents)

@@ -131,3 +131,19 @@ async def withdraw_consents(conn: asyncpg.Connection, principal: str, numbers: S
     return int(status.split()[-1])
 
 
+async def allowed_decision(conn: asyncpg.Connection, decision_id: str) -> asyncpg.Record | None:
+    """The allowed call an agent's in-call code is about."""
+    return await conn.fetchrow(
+        "SELECT principal, number_e164, agent, endpoint FROM decisions WHERE id = $1 "
+        "AND decision = 'allow' AND number_e164 IS NOT NULL AND principal IS NOT NULL",
+        decision_id)
+
+
+async def last_allowed_call(conn: asyncpg.Connection, endpoint: str,
+                            before: dt.datetime | None) -> asyncpg.Record | None:
+    """The last call this endpoint was allowed to place (before `before`, when given)."""
+    return await conn.fetchrow(
+        "SELECT id, principal, number_e164, agent, endpoint FROM decisions "
+        "WHERE endpoint = $1 AND decision = 'allow' AND counts_as_attempt "
+        "AND ($2::timestamptz IS NULL OR decided_at <= $2) "
+        "ORDER BY decided_at DESC, recorded_at DESC LIMIT 1", endpoint, before)

@@ -16,15 +16,15 @@ import asyncpg
 from astguard.policy.model import CallRequest, Verdict
 from astguard.store.database import Database
 
-_COLUMNS = (
+COLUMNS = (
     "id", "decided_at", "clock_mode", "node", "source", "spooled", "channel_id", "endpoint",
     "agent", "dialled", "number_e164", "emergency", "territories", "local_times", "principal",
     "campaign", "purpose", "dial_mode", "classification", "caller_id_requested", "caller_id",
     "decision", "reason_codes", "reasons", "counts_as_attempt", "rulebook_version",
 )
 _INSERT = (
-    f"INSERT INTO decisions ({', '.join(_COLUMNS)}) VALUES "
-    f"({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) ON CONFLICT (id) DO NOTHING"
+    f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
+    f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))}) ON CONFLICT (id) DO NOTHING"
 )
 _JSON_COLUMNS = ("local_times", "reasons")
 
@@ -83,7 +83,7 @@ def evidence_row(decision_id: str, verdict: Verdict, call: CallRequest, *, class
 
 def _insert_args(row: dict[str, Any]) -> list[Any]:
     args = []
-    for col in _COLUMNS:
+    for col in COLUMNS:
         value = row[col]
         if col == "decided_at":
             value = dt.datetime.fromisoformat(value)
@@ -93,15 +93,17 @@ def _insert_args(row: dict[str, Any]) -> list[Any]:
     return args
 
 
-async def insert_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-    await conn.execute(_INSERT, *_insert_args(row))
+async def insert_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """False when a decision with this id is already stored (the row is left as it is)."""
+    status = await conn.execute(_INSERT, *_insert_args(row))
+    return status.endswith(" 1")
 
 
 _INSERT_WITH_ATTEMPT = (
     f"WITH d AS ({_INSERT.removesuffix(' ON CONFLICT (id) DO NOTHING')} RETURNING id, "
     "principal, number_e164, decided_at, campaign) "
     "INSERT INTO attempts (principal, number_e164, attempted_at, local_day, source, "
-    f"decision_id, campaign) SELECT principal, number_e164, decided_at, ${len(_COLUMNS) + 1}, "
+    f"decision_id, campaign) SELECT principal, number_e164, decided_at, ${len(COLUMNS) + 1}, "
     "'pbx', id, campaign FROM d"
 )
 

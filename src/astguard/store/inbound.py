@@ -13,6 +13,7 @@ import asyncpg
 
 from astguard.errors import InputError
 from astguard.store.database import Database
+from astguard.store.replay import RecordRejected
 
 log = logging.getLogger(__name__)
 
@@ -198,14 +199,28 @@ def spool_row(op: str, call_id: str, at: dt.datetime, **fields: Any) -> dict[str
     return {"op": op, "call_id": call_id, "at": at.isoformat(), **fields}
 
 
-async def replay_inbound(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-    """Write a spooled recording-evidence record (inside the spool's flush transaction)."""
+async def replay_inbound(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """The spool's replayer for recording evidence written late (kind "inbound"): True when
+    written, False when this very record is already there (a batch replayed after a crash)."""
     call_id, at, op = row["call_id"], dt.datetime.fromisoformat(row["at"]), row["op"]
     if op == "event":
-        await _insert_event(conn, call_id, at, row["kind"], row.get("detail"))
+        kind, detail = row["kind"], row.get("detail") or {}
+    elif op == "recording_stopped":
+        kind, detail = "recording_stopped", {"reason": row["reason"]}
+    elif op == "recording_deleted":
+        kind, detail = "file_removal", {"result": row["result"], "reason": row["reason"]}
+    else:
+        raise RecordRejected(f"enregistrement d'appel entrant inconnu : {op!r}")
+    if await conn.fetchval(
+            "SELECT 1 FROM inbound_events WHERE call_id = $1 AND kind = $2 AND at = $3 "
+            "AND detail = $4::jsonb", call_id, kind, at, json.dumps(detail, ensure_ascii=False)):
+        return False
+    if not await conn.fetchval("SELECT 1 FROM inbound_calls WHERE id = $1", call_id):
+        raise RecordRejected(f"appel entrant {call_id} inconnu")
+    if op == "event":
+        await _insert_event(conn, call_id, at, kind, detail)
     elif op == "recording_stopped":
         await _recording_stopped(conn, call_id, at, row["reason"])
-    elif op == "recording_deleted":
-        await _recording_deleted(conn, call_id, at, row["reason"], row["result"])
     else:
-        raise ValueError(f"unknown spooled inbound record {op!r}")
+        await _recording_deleted(conn, call_id, at, row["reason"], row["result"])
+    return True

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from astguard.errors import StoreUnavailable
-from astguard.store.inbound import SPOOL_KIND, InboundStore, spool_row
+from astguard.store.inbound import SPOOL_KIND, InboundStore, replay_inbound, spool_row
 from astguard.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ class RecordingEvidence:
     def __init__(self, store: InboundStore, spool: Spool | None) -> None:
         self.store = store
         self._spool = spool
+        if spool is not None:  # the spool can then write back what it keeps for us
+            spool.register(SPOOL_KIND, replay_inbound)
 
     async def event(self, call_id: str, kind: str, at: dt.datetime,
                     detail: dict[str, Any] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""The `astguard` command. Exit status: 0 done/allowed, 1 refused, 2 bad input or configuration."""
+"""The `astguard` command. Exit status: 0 done/allowed, 1 refused, 2 bad input or
+configuration, 3 PostgreSQL unreachable (EXIT_CODES, shown by --help)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from astguard import __version__, logs
+from astguard import __version__, config_file, logs
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
 from astguard.policy import DialMode, Purpose
@@ -24,15 +25,39 @@ from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
 from astguard.store.reports import DecisionFilter
-from astguard.surfaces import cli_callerid, cli_contacts, cli_inbound, cli_reports, dry_run
+from astguard.surfaces import (
+    cli_callerid,
+    cli_contacts,
+    cli_inbound,
+    cli_install,
+    cli_reports,
+    dry_run,
+)
 from astguard.surfaces.table import render_decision, render_rows
 
 PARIS = ZoneInfo("Europe/Paris")
+EXIT_DATABASE = 3
+
+
+EXIT_CODES = """codes de sortie :
+  0  fait, ou appel autorisé
+  1  appel refusé (ou vérification en échec : audit, asterisk check)
+  2  entrée ou configuration invalide (le message dit laquelle)
+  3  PostgreSQL injoignable (un appel est alors refusé : GUARD_UNAVAILABLE)
+
+configuration : /etc/astguard/astguard.conf (lignes CLÉ=valeur), ou le fichier donné par
+--config FICHIER ou ASTGUARD_CONFIG ; les variables d'environnement ASTGUARD_* l'emportent
+sur le fichier ; un secret peut venir d'un fichier (ASTGUARD_DATABASE_URL_FILE=/chemin)."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="astguard", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="astguard", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="astguard : contrôle de conformité des appels sortants pour Asterisk.")
     p.add_argument("--version", action="version", version=f"astguard {__version__}")
+    p.add_argument("--config", metavar="FICHIER",
+                   help="fichier de configuration (défaut : /etc/astguard/astguard.conf) ; "
+                        "accepté aussi après la commande")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("serve", help="run the Stasis application, FastAGI and the spool flusher")
@@ -108,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_callerid.add_parsers(sub)
     cli_inbound.add_parsers(sub)
     cli_reports.add_parsers(sub)
+    cli_install.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
     sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
@@ -130,14 +156,16 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         print(render_decision(decided.verdict))
-    return 0 if decided.verdict.allowed else 1
+    if decided.verdict.allowed:
+        return 0
+    return EXIT_DATABASE if "GUARD_UNAVAILABLE" in decided.verdict.codes else 1
 
 
 async def _migrate(args: argparse.Namespace) -> int:
     """Migrations run as the owner role, the service as a role that cannot alter the schema
     (migration 0008): the owner's URL comes from --url or ASTGUARD_MIGRATE_DATABASE_URL."""
-    url = (args.url or os.environ.get("ASTGUARD_MIGRATE_DATABASE_URL")
-           or os.environ.get("ASTGUARD_DATABASE_URL"))
+    settings = Settings.load(args.config, require_database=False)
+    url = args.url or settings.migrate_database_url or settings.database_url
     if not url:
         raise ConfigError("ASTGUARD_MIGRATE_DATABASE_URL (ou --url) manquant : l'URL PostgreSQL "
                           "du rôle propriétaire des tables")
@@ -160,11 +188,14 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.command in cli_install.COMMANDS:
+        return await cli_install.run(args)
     if args.command == "db" and args.db_cmd == "migrate":
         return await _migrate(args)
-    settings = Settings.from_env()
+    settings = Settings.load(args.config)
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
+        print(f"# fichier : {config_file.config_path(args.config, os.environ)[0]}")
         for key, value in settings.describe().items():
             print(f"{key} = {value}")
         return 0
@@ -257,13 +288,28 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
                                      "answered", "hangup_cause"]))
     elif cmd == "spool":
         if args.spool_cmd == "flush":
-            print(f"written: {await c.spool.flush(c.db)}")
-        print(f"waiting: {c.spool.depth()}")
+            print(f"écrits : {await c.spool.flush(c.db)}")
+            if c.spool.kept_aside:
+                print(f"mis de côté : {c.spool.kept_aside} (voir {c.settings.spool_dir}/rejected)")
+        print(f"en attente : {c.spool.depth()}")
     return 0
 
 
+def _config_anywhere(argv: list[str]) -> list[str]:
+    """`--config FICHIER` is a global option: move it in front of the command, wherever it
+    was typed (`astguard check … --config x` as well as `astguard --config x check …`)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            return ["--config", argv[i + 1], *argv[:i], *argv[i + 2:]]
+        if arg.startswith("--config="):
+            return [arg, *argv[:i], *argv[i + 1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_config_anywhere(list(sys.argv[1:] if argv is None else argv)))
     try:
         return asyncio.run(_run(args))
     except (ConfigError, InputError) as exc:
@@ -271,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StoreUnavailable as exc:
         print(f"astguard: base de données indisponible : {exc}", file=sys.stderr)
-        return 2
+        return EXIT_DATABASE
     except AstguardError as exc:
         print(f"astguard: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ cookie that only ever grants reads (web_security.py: sessions, throttle, CSRF, C
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -466,9 +467,15 @@ class Dashboard:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
+        healthy, started = True, False
+        if cursor < 0:
+            # The head before the first byte is sent: a decision made once the browser sees
+            # the stream open is always streamed (reading it later raced with such decisions).
+            with contextlib.suppress(StoreUnavailable):
+                cursor = await self._reports.head_seq()
+                started = True
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
-        healthy, started = True, False
         while True:
             try:
                 if cursor < 0:

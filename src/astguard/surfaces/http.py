@@ -112,7 +112,8 @@ class Api:
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
                  metrics: Metrics | None = None, reports: Reports | None = None,
                  clock: Clock | None = None, db: Database | None = None,
-                 sessions: Sessions | None = None) -> None:
+                 sessions: Sessions | None = None,
+                 readiness: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -125,6 +126,7 @@ class Api:
         self._clock = clock
         self._db = db
         self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
+        self._readiness = readiness  # the running service's probes (astguard.readiness)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -146,6 +148,7 @@ class Api:
         r.add_get("/v1/audit/verify", self._guard(_READ, self.audit_verify))
         r.add_get("/v1/openapi.json", self.openapi)
         r.add_get("/v1/health", self.health)
+        r.add_get("/v1/ready", self.ready)
         r.add_get("/metrics", self.prometheus)
         return app
 
@@ -203,7 +206,16 @@ class Api:
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def health(self, request: web.Request) -> web.Response:
+        """Liveness: the process answers. No token."""
         return _ok({"status": "ok"})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        """Readiness: every part this node needs to decide calls, with its state; 503 when
+        one is down. No token (states only, no data): keep the API on loopback."""
+        if self._readiness is None:
+            return _ok({"ready": False, "checks": {}}, status=503)
+        report = await self._readiness()
+        return _ok(report, status=200 if report["ready"] else 503)
 
     async def check(self, request: web.Request) -> web.Response:
         body = await self._body(request)

@@ -144,6 +144,13 @@ def openapi_document() -> dict[str, Any]:
                 params=_PERIOD)},
             "/v1/openapi.json": {"get": _op("Ce document", right=None)},
             "/v1/health": {"get": _op("État du service", right=None)},
+            "/v1/ready": {"get": {
+                "summary": "Prêt à décider : ARI, AMI, FastAGI, PostgreSQL, schéma, file "
+                           "d'attente, chacun avec son état",
+                "responses": {"200": {"description": "Prêt", "content": _json()},
+                              "503": {"description": "Pas prêt : une partie au moins est en "
+                                                     "panne (voir checks)",
+                                      "content": _json()}}}},
             "/metrics": {"get": _op("Métriques Prometheus", right=None,
                                     content={"text/plain": {"schema": _S}})},
         },

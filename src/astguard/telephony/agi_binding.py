@@ -2,7 +2,7 @@
 
 The peer allow-list (ASTGUARD_AGI_ALLOWED_PEERS) keeps strangers out; this keeps an allowed
 peer's request to its own call: a decision id, an endpoint or a recording named by a request
-must belong to the channel the request runs on, as the dialplan (dialplan/astguard.conf) and
+must belong to the channel the request runs on, as the dialplan (data/asterisk/astguard.conf) and
 features.conf wire them:
 
 - /outcome and /feature run on the agent's channel, the one the decision was made on;

@@ -37,6 +37,16 @@ def event_time(event: dict[str, Any]) -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+CONNECTED_EVENT = "AstguardConnected"  # sent by this client, not by Asterisk
+
+
+def _deliver(handler: EventHandler, event: dict[str, Any]) -> None:
+    try:
+        handler(event)
+    except Exception:
+        log.exception("ARI event handler failed on %s", event.get("type"))
+
+
 class AriClient:
     def __init__(
         self,
@@ -100,6 +110,16 @@ class AriClient:
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"playbacks/{playback_id}")
 
+    async def channel_exists(self, channel_id: str) -> bool:
+        """Whether Asterisk still has the channel (404: it ended). Raises AriError otherwise."""
+        try:
+            await self.request("GET", f"/channels/{channel_id}")
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def subscribe_channel(self, channel_id: str) -> None:
         """Keep receiving a channel's events after it leaves Stasis (to see its outcome)."""
         await self.request("POST", f"applications/{self.app}/subscription",
@@ -128,6 +148,9 @@ class AriClient:
                     delay = self._backoff_initial
                     log.info("ARI websocket connected (app %s, connection %d)", self.app,
                              self.connections)
+                    # A synthetic event, so that the application can look again at what it
+                    # followed while the websocket was down (events are not replayed).
+                    _deliver(handler, {"type": CONNECTED_EVENT, "connection": self.connections})
                     await self._pump(ws, handler)
                     log.warning("ARI websocket closed (code %s)", ws.close_code)
             except asyncio.CancelledError:
@@ -148,9 +171,6 @@ class AriClient:
                 except ValueError:
                     log.error("ARI sent a non-JSON event: %.200s", msg.data)
                     continue
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("ARI event handler failed on %s", event.get("type"))
+                _deliver(handler, event)
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                 break

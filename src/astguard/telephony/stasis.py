@@ -1,6 +1,6 @@
 """The Stasis application: every outbound call enters here, is decided, and goes back to dialplan.
 
-The dialplan (dialplan/astguard.conf) calls
+The dialplan (src/astguard/data/asterisk/astguard.conf) calls
     Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
            ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
 and after Stasis() returns it reads ASTGUARD_RESULT (see result_variable): "allow" goes to
@@ -23,7 +23,7 @@ from astguard.errors import AriError
 from astguard.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
 from astguard.store.evidence import Outcome
-from astguard.telephony.ari import AriClient, event_time
+from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,9 @@ def call_from_args(args: list[str], *, source: str, caller_id: str | None,
     )
 
 
+LOST_END = "fin d'appel non observée (liaison ARI coupée pendant l'appel)"
+
+
 @dataclass(slots=True)
 class _Tracked:
     decision_id: str
@@ -118,7 +121,9 @@ class OutboundStasisApp:
         kind = event.get("type")
         channel = event.get("channel") or {}
         channel_id = channel.get("id")
-        if kind == "StasisStart":
+        if kind == CONNECTED_EVENT and event.get("connection", 1) > 1:
+            self._spawn(self._reconcile())
+        elif kind == "StasisStart":
             args = event.get("args") or []
             if args and args[0] == "outbound":
                 self._spawn(self._on_outbound(channel, args[1:]))
@@ -148,6 +153,38 @@ class OutboundStasisApp:
                 ended_at=ended,
             )
             self._spawn(self._gate.outcome(tracked.decision_id, outcome))
+
+    async def _reconcile(self) -> None:
+        """After the websocket came back: events of the outage are lost. A followed channel that
+        still exists is followed again; one that ended meanwhile gets its outcome now, saying
+        honestly what was not seen (no hang-up cause or duration), and is forgotten."""
+        for channel_id in list(self._tracked):
+            try:
+                alive = await self._ari.channel_exists(channel_id)
+                if alive:
+                    await self._ari.subscribe_channel(channel_id)
+                    continue
+            except AriError as exc:
+                log.warning("channel %s not reconciled yet: %s", channel_id, exc)
+                continue
+            tracked = self._tracked.pop(channel_id, None)
+            if tracked is None:
+                continue  # its ChannelDestroyed arrived meanwhile
+            log.warning("channel %s ended while the ARI websocket was down", channel_id)
+            await self._gate.outcome(tracked.decision_id, Outcome(
+                answered=tracked.answered_at is not None,
+                dial_status=tracked.dial_status,
+                hangup_cause=None,
+                hangup_cause_text=LOST_END,
+                duration_s=None,
+                ended_at=dt.datetime.now(dt.UTC),
+            ))
+
+    @property
+    def followed(self) -> int:
+        """How many channels are followed for their outcome (bounded: each ends or is
+        reconciled)."""
+        return len(self._tracked)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
