@@ -157,6 +157,13 @@ async def test_recording_evidence_waits_in_the_spool_while_the_store_is_away(db,
         "objection", "recording_stopped", "recording_deleted", "file_removal"]
     assert written["recording"]["deleted_at"] == at
     assert written["recording"]["stopped_at"] == at
+    # The same records again (a batch replayed after a crash): found there, written once.
+    await evidence.event(call_id, "objection", at, {"code": "RECORDING_OBJECTED"})
+    await evidence.recording_deleted(call_id, at, "objection de l'appelant", "deleted")
+    assert await spool.flush(db) == 2
+    again = await store.call_evidence(call_id)
+    assert [e["kind"] for e in again["events"]] == [e["kind"] for e in written["events"]]
+    await away._db.close()
 
 
 async def test_purge_with_the_database_away_touches_nothing(tmp_path):
