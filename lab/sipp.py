@@ -7,6 +7,7 @@ whether the call went as expected (0: as the scenario says; anything else: it di
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import subprocess
@@ -214,6 +215,68 @@ _UNAVAILABLE_SCENARIO = _DECLINE_SCENARIO.replace("declining", "unavailable").re
     "603 Decline", "503 Service Unavailable")
 
 
+def _cancelled(cseq_var: str) -> str:
+    """The carrier's answer to a CANCEL: 200 OK for it, 487 for the INVITE, then the ACK."""
+    return f"""  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [${cseq_var}] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK" next="end"/>
+"""
+
+
+def _ringing_scenario(ring_after_ms: int, answer_after_ms: int) -> str:
+    """A carrier on a real network: 100 Trying at once, 180 Ringing once the consumer's phone
+    rings (ring_after_ms), 200 OK when they pick up; a CANCEL before that ends it with 487."""
+    provisional = """  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    answered = _UAS_SCENARIO.split('<recv request="INVITE" crlf="true"/>', 1)[1]
+    answered = answered.split("<send", 1)[1].split("<send", 1)[1]  # skip 180, keep 200 on
+    return ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="astguard ringing carrier">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="icseq"/>
+    </action>
+  </recv>
+""" + provisional.replace("{status}", "100 Trying")
+            + f'  <recv request="CANCEL" timeout="{ring_after_ms}" ontimeout="ring"/>\n'
+            + _cancelled("icseq") + '  <label id="ring"/>\n'
+            + provisional.replace("{status}", "180 Ringing")
+            + f'  <recv request="CANCEL" timeout="{answer_after_ms}" ontimeout="answer"/>\n'
+            + _cancelled("icseq") + '  <label id="answer"/>\n'
+            + "  <send" + answered.replace("</scenario>", '  <label id="end"/>\n</scenario>'))
+
+
 # An agent's desk: answers, then 1.5 s later presses *85 (SIP INFO), then waits for the BYE.
 _DESK_OBJECTION_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="astguard desk pressing *85">
@@ -316,6 +379,31 @@ def agent_call(
 
 
 @dataclass
+class SipEvent:
+    """One message in a SIPp trace: when, which way, its first line and its dialog."""
+
+    at: dt.datetime
+    sent: bool
+    first_line: str
+    call_id: str
+
+
+def trace_events(text: str) -> list[SipEvent]:
+    out = []
+    parts = re.split(r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s*$", text, flags=re.M)
+    for stamp, block in zip(parts[1::2], parts[2::2], strict=False):
+        lines = [ln.strip() for ln in block.strip().splitlines()]
+        if len(lines) < 3:
+            continue
+        sent = lines[0].startswith("UDP message sent")
+        body = [ln for ln in lines[1:] if ln]
+        call_id = next((ln.partition(":")[2].strip() for ln in body
+                        if ln.lower().startswith(("call-id:", "i:"))), "")
+        out.append(SipEvent(dt.datetime.fromisoformat(stamp), sent, body[0], call_id))
+    return out
+
+
+@dataclass
 class SipMessage:
     first_line: str
     headers: dict[str, str]
@@ -337,13 +425,18 @@ class Carrier:
 
     def start(self, decline: bool = False, desk_objection: bool = False,
               consumer_dtmf_at_ms: int | None = None, consumer: bool = False,
-              unavailable: bool = False) -> None:
+              unavailable: bool = False,
+              ring_after_ms: int | None = None, answer_after_ms: int = 3000) -> None:
         """`consumer`: answer, speak (a tone) and, at `consumer_dtmf_at_ms` after the answer,
-        press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call."""
+        press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call.
+        `ring_after_ms`: 100 Trying at once, 180 after that long, 200 `answer_after_ms` later
+        (a CANCEL before ends the call with 487)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         scenario = self.workdir / "carrier.xml"
         if consumer:
             text = _consumer_scenario(self.workdir, consumer_dtmf_at_ms)
+        elif ring_after_ms is not None:
+            text = _ringing_scenario(ring_after_ms, answer_after_ms)
         else:
             text = (_DESK_OBJECTION_SCENARIO if desk_objection
                     else _DECLINE_SCENARIO if decline
@@ -389,6 +482,13 @@ class Carrier:
 
     def invites_to(self, e164: str) -> list[SipMessage]:
         return [m for m in self.invites() if m.request_user == e164]
+
+    def dialog_to(self, number: str) -> list[SipEvent]:
+        """Every message of the (last) call whose INVITE went to `number`, in order."""
+        events = trace_events(self.log.read_text(errors="replace") if self.log.exists() else "")
+        call_ids = [e.call_id for e in events if not e.sent and
+                    re.match(rf"INVITE sip:{re.escape(number)}@", e.first_line)]
+        return [e for e in events if call_ids and e.call_id == call_ids[-1]]
 
 
 _DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"

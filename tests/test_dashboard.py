@@ -270,3 +270,25 @@ async def test_consumer_never_callable_again_says_why(client, env):
                                    "&campagne=tb-prospect")).text()
     found = re.search(r"<p id=prochain>([^<]*)</p>", text)
     assert found and "aucun" in found[1] and "CONSUMER_OPPOSED" in found[1]
+
+
+async def test_the_live_page_counts_calls_that_reached_a_trunk_without_a_decision(client, env):
+    from astguard.store.unguarded import UnguardedCall, UnguardedStore
+
+    url, _, _ = env
+    await _login(client)
+    assert re.search(r"id=nb-sans-decision>0<", await (await client.get("/tableau/")).text())
+    db = Database(url, timeout=5.0)
+    try:
+        at = FRIDAY + dt.timedelta(minutes=5)
+        for number, emergency in (("0612000003", False), ("112", True)):
+            await UnguardedStore(db).record(UnguardedCall(
+                channel_id=f"c-{number}", channel="PJSIP/carrier-00000001", endpoint="carrier",
+                dialled=number, number_e164=None, caller=None, originator=None, linkedid=None,
+                token_decision_id=None, problem="aucun jeton astguard", mode="hangup",
+                action="emergency_kept" if emergency else "hung_up", emergency=emergency,
+                created_at=at, detected_at=at, hung_up_at=None if emergency else at, node="t"))
+    finally:
+        await db.close()
+    text = await (await client.get("/tableau/")).text()
+    assert re.search(r"id=nb-sans-decision class=deny>1<", text)  # emergency not counted

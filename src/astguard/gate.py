@@ -160,6 +160,7 @@ class Gate:
         async with conn.transaction():
             store = await load_history(conn, facts.campaign.principal, e164, today, now,
                                        self._rules.callback_tolerance,
+                                       window_days=self._rules.cap_days,
                                        caller_ids=_caller_id_candidates(call, facts.campaign))
             facts = dataclasses.replace(facts, history=store.history, inventory=store.inventory,
                                         blocked_caller_ids=store.blocked)

@@ -23,6 +23,8 @@ class Metrics:
         self.db_errors = 0
         self.spool_failures = 0  # evidence neither PostgreSQL nor the spool could keep
         self.network_alerts = 0
+        self.unguarded: Counter[tuple[str, str]] = Counter()  # (trunk endpoint, action)
+        self.trunk_checks: Counter[str] = Counter()  # watchdog checks by result
         self.agi_refused: Counter[str] = Counter()  # FastAGI connections closed unserved
         self.task_restarts: Counter[str] = Counter()  # background tasks that crashed
         self._buckets = [0] * (len(_LATENCY_BUCKETS) + 1)
@@ -80,6 +82,16 @@ class Metrics:
                 "# TYPE astguard_task_restarts_total counter"]
         out += [f'astguard_task_restarts_total{{task="{_escape(t)}"}} {n}'
                 for t, n in sorted(self.task_restarts.items())]
+        out += ["# HELP astguard_unguarded_calls_total Trunk channels without a valid astguard "
+                "token, by endpoint and what the watchdog did.",
+                "# TYPE astguard_unguarded_calls_total counter"]
+        out += [f'astguard_unguarded_calls_total{{endpoint="{_escape(e)}",action="{a}"}} {n}'
+                for (e, a), n in sorted(self.unguarded.items())]
+        out += ["# HELP astguard_trunk_channels_checked_total Trunk channels the watchdog "
+                "checked, by result.",
+                "# TYPE astguard_trunk_channels_checked_total counter"]
+        out += [f'astguard_trunk_channels_checked_total{{result="{r}"}} {n}'
+                for r, n in sorted(self.trunk_checks.items())]
         for name, read in sorted(self.gauges.items()):
             try:
                 value = float(read())

@@ -35,6 +35,7 @@ from astguard.surfaces.dashboard import Dashboard
 from astguard.surfaces.http import Api
 from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.ari import AriClient
+from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.fastagi import (
     ContactsAgi,
     HardenedFastAGI,
@@ -49,6 +50,8 @@ from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
+from astguard.telephony.watchdog import TrunkWatchdog
+from astguard.store.unguarded import UnguardedStore, replay_unguarded
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
     contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
     spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
     spool.register(INBOUND_SPOOL_KIND, replay_inbound)  # recording evidence (R-I2)
+    spool.register("unguarded_call", replay_unguarded)  # the watchdog's rows (issue 17)
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
                          CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
@@ -114,13 +118,14 @@ def api_app(c: Components, readiness: Readiness | None = None) -> web.Applicatio
     return app
 
 
-def fastagi_app(c: Components, inbound: InboundStasisApp) -> HardenedFastAGI:
+def fastagi_app(c: Components, inbound: InboundStasisApp,
+                tokens: CallTokens | None = None) -> HardenedFastAGI:
     """The FastAGI server's routes, each request bound to its own call."""
     s = c.settings
     agi = HardenedFastAGI(read_timeout=s.agi_read_timeout, allowed_peers=s.agi_allowed_peers,
                           max_connections=s.agi_max_connections, metrics=c.metrics)
     binding = ChannelBinding(c.db)
-    OutboundAgi(c.gate, binding).install(agi)
+    OutboundAgi(c.gate, binding, tokens).install(agi)
     ContactsAgi(c.contacts, binding).install(agi)
     InboundAgi(inbound).install(agi)
     OutboundRecordingAgi(InboundStore(c.db), inbound, binding,
@@ -184,7 +189,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                         c.clock.now().isoformat())
         ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
                         settings.ari_app)
-        stasis = OutboundStasisApp(ari, c.gate)
+        tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
+                                        create=True), settings.call_token_ttl)
+        stasis = OutboundStasisApp(ari, c.gate, tokens)
         recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
                                settings.ami_secret)
         inbound = InboundStasisApp(
@@ -211,9 +218,28 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                      ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
                      ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
                                                   settings.recording_dir)))]
+        watchdog = None
+        if settings.trunk_endpoints:
+            watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
+                                     settings.ari_password, settings.watchdog_app,
+                                     subscribe_all=True)
+            watchdog = TrunkWatchdog(
+                watchdog_ari, tokens, UnguardedStore(c.db), c.metrics,
+                trunks=settings.trunk_endpoints, mode=settings.watchdog_mode,
+                emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname(),
+                spool=c.spool)
+            c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
+            tasks.append(asyncio.create_task(
+                supervised("watchdog", lambda: watchdog_ari.run(watchdog.handle),
+                           on_crash=crashed), name="watchdog"))
+            log.info("watchdog on trunk endpoints %s (mode %s)",
+                     ", ".join(sorted(settings.trunk_endpoints)), settings.watchdog_mode)
+        else:
+            log.warning("no ASTGUARD_TRUNK_ENDPOINTS: calls that reach the trunk without "
+                        "astguard are not watched (docs/operations.md, Watchdog)")
         server = None
         if settings.agi_enabled:
-            agi = fastagi_app(c, inbound)
+            agi = fastagi_app(c, inbound, tokens)
             c.metrics.gauges["astguard_agi_connections"] = lambda: agi.active
             server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
@@ -245,6 +271,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             # stays on disk and is written at the next start).
             await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
             await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
+            if watchdog is not None:
+                await bounded("watchdog", watchdog.drain(), SHUTDOWN_STEP_SECONDS)
             recorder.close()
             with contextlib.suppress(StoreUnavailable):
                 await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)

@@ -81,6 +81,14 @@ class Settings:
     agi_allowed_peers: tuple[IpNetwork, ...] = DEFAULT_AGI_PEERS
     agi_max_connections: int = 256
     lab: bool = False  # ASTGUARD_LAB=1: test clocks and a forced regime are accepted by serve
+    # Watchdog on the trunks (docs/operations.md, "Watchdog"): empty trunk list = off.
+    call_token_secret: str = field(default="", repr=False)  # empty: kept in spool_dir
+    call_token_ttl: int = 300
+    trunk_endpoints: frozenset[str] = frozenset()
+    watchdog_mode: str = "hangup"  # or "alert"
+    watchdog_app: str = "astguard-watchdog"
+    cdr_file: Path | None = None
+    trunk_inbound_contexts: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, config: str | None = None, env: Mapping[str, str] | None = None, *,
@@ -157,6 +165,14 @@ class Settings:
             agi_allowed_peers=reader.networks("ASTGUARD_AGI_ALLOWED_PEERS", DEFAULT_AGI_PEERS),
             agi_max_connections=reader.integer("ASTGUARD_AGI_MAX_CONNECTIONS", 256, 1, 10000),
             lab=reader.boolean("ASTGUARD_LAB", False),
+            call_token_secret=reader.secret("ASTGUARD_CALL_TOKEN_SECRET"),
+            call_token_ttl=reader.integer("ASTGUARD_CALL_TOKEN_TTL_SECONDS", 300, 10, 86400),
+            trunk_endpoints=reader.word_set("ASTGUARD_TRUNK_ENDPOINTS", ()),
+            watchdog_mode=reader.choice("ASTGUARD_WATCHDOG_MODE", "HANGUP",
+                                        ("HANGUP", "ALERT")).lower(),
+            watchdog_app=reader.text("ASTGUARD_WATCHDOG_APP", cls.watchdog_app),
+            cdr_file=Path(cdr) if (cdr := reader.text("ASTGUARD_CDR_FILE", "")) else None,
+            trunk_inbound_contexts=reader.word_set("ASTGUARD_TRUNK_INBOUND_CONTEXTS", ()),
         )
         for token in settings.api_read_tokens | settings.api_write_tokens:
             if len(token) < 16:
@@ -185,7 +201,7 @@ class Settings:
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("ari_password", "ami_secret"):
+            if f.name in ("ari_password", "ami_secret", "call_token_secret"):
                 value = "***" if value else ""
             elif f.name in ("api_read_tokens", "api_write_tokens"):
                 value = f"{len(value)} token(s)"
@@ -258,6 +274,21 @@ class _Reader:
         if number <= 0:
             raise ConfigError(f"{key} must be positive, not {number}")
         return number
+
+    def secret(self, key: str, min_length: int = 32) -> str:
+        """KEY, or the content of the file KEY_FILE (not both); empty when neither is set."""
+        value, file_key = self._raw(key), key + "_FILE"
+        path = self._raw(file_key)
+        if value is not None and path is not None:
+            raise ConfigError(f"{key} and {file_key} exclude each other")
+        if path is not None:
+            try:
+                value = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{file_key} {path!r} unreadable: {exc.strerror}") from None
+        if value is not None and len(value) < min_length:
+            raise ConfigError(f"{key} must be at least {min_length} characters long")
+        return value or ""
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._raw(key)

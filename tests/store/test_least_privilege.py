@@ -51,7 +51,6 @@ async def test_the_service_runs_as_a_member_of_astguard_service_not_as_the_owner
     "DELETE FROM evidence_chain",
     "INSERT INTO evidence_chain (seq, kind, ref, at, payload_sha256, prev_hash, hash) "
     "VALUES (999999, 'decision', 'x', now(), 'x', 'x', 'x')",
-    "SELECT astguard_chain_append('decision', 'x', now())",
     "DELETE FROM consents",
     "DELETE FROM decisions",
     "DELETE FROM attempts",
@@ -139,3 +138,21 @@ async def test_serve_says_when_it_runs_as_the_owner(owner, service):
     assert problem is not None and "propriétaire des tables" in problem
     assert "astguard_service" in problem
     assert await schema.privilege_problem(service) is None
+
+
+async def test_the_service_can_add_no_chain_link_of_its_own(service, owner):
+    # The chain's writer runs as the owner and computes each link from its record: a link for
+    # a record that does not exist, or a second one for a record, is refused.
+    with pytest.raises(asyncpg.PostgresError):
+        await service.execute(
+            "SELECT astguard_chain_append('block', '999999999', now())")
+    block = await service.fetchval(
+        """INSERT INTO contact_blocks (principal, number_e164, kind, recorded_at, local_day,
+                                       until_day, source)
+           VALUES ('lp-acme', '+33612000003', 'opposition', now(), current_date, NULL, 'test')
+           RETURNING id""")
+    assert await owner.fetchval(
+        "SELECT count(*) FROM evidence_chain WHERE kind = 'block' AND ref = $1",
+        str(block)) == 1  # linked by its trigger, for the service too
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await service.execute("SELECT astguard_chain_append('block', $1, now())", str(block))

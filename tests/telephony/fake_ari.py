@@ -32,6 +32,7 @@ class FakeAri:
     ws_attempts: int = 0
     refuse_ws: bool = False
     fail_paths: set[str] = field(default_factory=set)
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, name)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -79,6 +80,13 @@ class FakeAri:
             return web.json_response({"message": "Authentication required"}, status=401)
         if any(seen.path.endswith(p) for p in self.fail_paths):
             return web.json_response({"message": "Channel not found"}, status=404)
+        parts = seen.path.strip("/").split("/")
+        if request.method == "GET" and len(parts) == 3 and parts[2] == "variable":
+            value = self.variables.get((parts[1], seen.query.get("variable", "")))
+            if value is None:
+                return web.json_response({"message": "Provided variable was not found"},
+                                         status=404)
+            return web.json_response({"value": value})
         return web.Response(status=204)
 
     async def send(self, event: dict[str, Any]) -> None:

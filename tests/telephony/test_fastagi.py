@@ -153,3 +153,25 @@ async def test_asterisk_hanging_up_mid_command_is_handled(agi):
 async def test_unknown_route_is_closed(agi):
     app, port, gate = agi
     assert await play_asterisk(port, request("nope")) == []
+
+
+async def test_allowed_call_gets_its_token_before_the_verdict():
+    from astguard.telephony.call_token import CallTokens
+
+    tokens = CallTokens("k" * 40, 300)
+    app = HardenedFastAGI(read_timeout=0.5)
+    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
+    server = await serve_fastagi(app, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        allowed = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "",
+                                                    ""))
+        refused = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "",
+                                                    "", channel="PJSIP/nobody-00000002"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert allowed[0].startswith('SET VARIABLE __ASTGUARD_TOKEN "')
+    assert tokens.verify(allowed[0].split('"')[1], "+33612345678").valid
+    assert allowed[1].startswith("SET VARIABLE ASTGUARD_RESULT")
+    assert [c for c in refused if "TOKEN" in c] == []

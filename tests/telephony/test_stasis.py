@@ -192,6 +192,26 @@ def test_a_phone_whose_endpoint_argument_is_empty_is_not_taken_for_a_dialer():
     assert dialer.endpoint is None
 
 
+async def test_allowed_call_carries_a_token_for_its_destination_refused_none(env):
+    from astguard.telephony.call_token import CallTokens
+
+    fake, ari = env
+    tokens = CallTokens("k" * 40, 300)
+    app = OutboundStasisApp(ari, RecordingGate(), tokens)
+    app.handle(stasis_start("ch1", "0612345678", "agent1", "", "", ""))
+    app.handle(stasis_start("ch2", "0612345678", "nobody", "", "", ""))  # refused
+    await app.drain()
+    set_vars = [(r.path, r.query["variable"], r.query["value"]) for r in fake.requests
+                if r.path.endswith("/variable")]
+    tokens_set = [(path, value) for path, name, value in set_vars
+                  if name == "__ASTGUARD_TOKEN"]  # inherited by the trunk channel
+    assert [path for path, _ in tokens_set] == ["/channels/ch1/variable"]
+    check = tokens.verify(tokens_set[0][1], "+33612345678")
+    assert check.valid and check.decision_id == "dec-1"
+    assert fake.paths().index("/channels/ch1/continue") > max(
+        i for i, r in enumerate(fake.requests) if r.query.get("variable") == "__ASTGUARD_TOKEN")
+
+
 async def test_outcomes_are_reconciled_when_the_websocket_comes_back(env):
     # A call ended while the websocket was down: its ChannelDestroyed is lost for good. On
     # reconnection the app asks Asterisk, records an honest outcome for the ended channel,

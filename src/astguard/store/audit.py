@@ -22,6 +22,7 @@ KIND_LABELS = {
     "block": "refus/suspension/opposition",
     "inbound_call": "appel entrant",
     "inbound_event": "événement d'appel entrant",
+    "unguarded_call": "appel sans décision (vigie)",
 }
 _BATCH = 5000
 
@@ -41,6 +42,7 @@ _SOURCES = (
     ("block", "contact_blocks", "recorded_at", "true"),
     ("inbound_call", "inbound_calls", "started_at", "true"),
     ("inbound_event", "inbound_events", "at", "true"),
+    ("unguarded_call", "unguarded_calls", "created_at", "true"),
 )
 # Records of the period that have no link at all (written with the triggers disabled).
 _UNCHAINED = " UNION ALL ".join(

@@ -63,7 +63,7 @@ class StoreFacts:
 
 async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
                        today: dt.date, now: dt.datetime, callback_tolerance: dt.timedelta,
-                       window_days: int = 30,
+                       window_days: int,
                        caller_ids: Sequence[str] = ()) -> StoreFacts:
     """Lock (principal, consumer) for the transaction and read its history and the caller-ID
     facts: one round trip (migration 0003). Outside a transaction the lock is released

@@ -112,6 +112,13 @@ class Reports:
         async with self._db.connection() as conn:
             return await conn.fetchval("SELECT coalesce(max(seq), 0) FROM evidence_chain")
 
+    async def unguarded_count(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Calls that reached a trunk without a decision (emergency calls aside)."""
+        async with self._db.connection() as conn:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM unguarded_calls WHERE created_at >= $1 "
+                "AND created_at < $2 AND NOT emergency", start, end))
+
     async def refusal_stats(self, start: dt.datetime, end: dt.datetime,
                             principal: str | None = None) -> dict[str, Any]:
         async with self._db.connection() as conn:
@@ -256,6 +263,13 @@ class Reports:
                      AND d.number_e164 IS NOT NULL AND d.purpose = 'prospecting'
                      AND (d.decided_at AT TIME ZONE 'Europe/Paris')::date < $4
                    ORDER BY d.decided_at, d.id""", principal, start, end, self._opt_in_from)
+            # Platform-wide, whoever they were for: calls that reached a trunk without a
+            # decision (the watchdog's UNGUARDED_CALL rows). The count must be 0.
+            unguarded = await conn.fetch(
+                """SELECT id::text AS id, created_at, channel, endpoint, dialled, originator,
+                          problem, action, emergency, lifetime_ms
+                   FROM unguarded_calls WHERE created_at >= $1 AND created_at < $2
+                   ORDER BY created_at""", start, end)
             head = await conn.fetchrow(
                 "SELECT seq, hash FROM evidence_chain ORDER BY seq DESC LIMIT 1")
         attempts = [_row(r) for r in calls]
@@ -281,7 +295,11 @@ class Reports:
                 "denied": sum(1 for a in attempts if a["decision"] == "deny"),
                 "attempts_counted": sum(1 for a in attempts if a["counts_as_attempt"]),
                 "external_attempts": len(external),
+                "unguarded_calls": sum(1 for u in unguarded if not u["emergency"]),
             },
+            "unguarded_calls": [{**dict(u), "created_at": u["created_at"].isoformat(),
+                                 "lifetime_ms": None if u["lifetime_ms"] is None
+                                 else float(u["lifetime_ms"])} for u in unguarded],
             "totals_by_code": sorted(totals.values(), key=lambda e: (-e["count"], e["code"])),
             "totals_by_rule": [{"rule": k, "count": v} for k, v in sorted(by_rule.items())],
             "attempts": attempts,

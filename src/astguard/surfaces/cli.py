@@ -28,6 +28,7 @@ from astguard.store.reports import DecisionFilter
 from astguard.surfaces import (
     cli_callerid,
     cli_contacts,
+    cli_dialplan,
     cli_inbound,
     cli_install,
     cli_reports,
@@ -190,6 +191,8 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     if args.command in cli_install.COMMANDS:
         return await cli_install.run(args)
+    if args.command == "audit" and args.audit_cmd == "dialplan":
+        return cli_dialplan.run(args)  # no settings, no database: a file check
     if args.command == "db" and args.db_cmd == "migrate":
         return await _migrate(args)
     settings = Settings.load(args.config)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from astguard.instants import PARIS, period
+from astguard.call_audit import CallAuditResult, audit_calls
+from astguard.errors import InputError
+from astguard.instants import PARIS, input_instant, period
 from astguard.store import audit
+from astguard.store.trunk_audit import TrunkAuditStore
+from astguard.store.unguarded import UnguardedStore
+from astguard.telephony.call_token import CallTokens, load_secret
+from astguard.telephony.cdr import read_records, trunk_calls
 from astguard.store.reports import Reports
+from astguard.surfaces import cli_dialplan
 from astguard.surfaces.report_render import inspection_csv, inspection_html
 
 COMMANDS = ("report", "audit")
@@ -33,6 +41,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ve.add_argument("--expect", metavar="SEQ:HASH",
                     help="a head kept elsewhere (astguard audit head): must still be in the chain")
     au_sub.add_parser("head", help="the chain's last link: keep it elsewhere as an anchor")
+    ca = au_sub.add_parser("calls", help="every trunk call in Asterisk's records had an allow "
+                                         "decision before it; list those that did not")
+    ca.add_argument("--from", dest="first", help="YYYY-MM-DD (Paris) or an ISO-8601 instant")
+    ca.add_argument("--to", dest="last", help="YYYY-MM-DD (included) or an ISO-8601 instant")
+    ca.add_argument("--cdr", help="Asterisk's CDR file (default: ASTGUARD_CDR_FILE)")
+    ca.add_argument("--json", action="store_true")
+    cli_dialplan.add_parser(au_sub)
 
 
 async def run(c: Any, args: argparse.Namespace) -> int:
@@ -41,6 +56,11 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         start, end = period(args.first, args.last, today, default_days=30)
         report = await Reports(c.db, c.settings.rules.opt_in_from).inspection(
             args.principal, start, end)
+        if c.settings.cdr_file and c.settings.trunk_endpoints:
+            # Asterisk's own records, when astguard can read them: every trunk call had a
+            # decision (the watchdog's rows alone miss what went out while it was stopped).
+            reconciled = await _reconcile(c, c.settings.cdr_file, start, end)
+            report["call_reconciliation"] = reconciled.as_dict()
         if args.format == "json":
             text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         elif args.format == "csv":
@@ -54,6 +74,8 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return 0
+    if args.audit_cmd == "calls":
+        return await _audit_calls(c, args)
     if args.audit_cmd == "head":
         seq, digest = await audit.head(c.db)
         print(f"maillon {seq} {digest}" if seq else "chaîne vide")
@@ -80,3 +102,62 @@ async def run(c: Any, args: argparse.Namespace) -> int:
               else f"tête conservée présente : maillon {anchor[0]} inchangé")
     return 0 if result.ok and lost is None else 1
 
+
+
+def _bounds(first: str | None, last: str | None) -> tuple[dt.datetime, dt.datetime]:
+    """Days (Paris) or instants; Asterisk's records are on the real clock, so is the default
+    (the last 7 days)."""
+    today = dt.datetime.now(PARIS).date()
+    start, end = period(None if first and "T" in first else first,
+                        None if last and "T" in last else last, today)
+    if first and "T" in first:
+        start = input_instant(first, "--from")
+    if last and "T" in last:
+        end = input_instant(last, "--to")
+    if end <= start:
+        raise InputError(f"période vide : {start.isoformat()} n'est pas avant {end.isoformat()}")
+    return start, end
+
+
+async def _reconcile(c: Any, path: Path, start: dt.datetime,
+                     end: dt.datetime) -> CallAuditResult:
+    settings = c.settings
+    tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
+                                    create=False), settings.call_token_ttl)
+    calls = trunk_calls(read_records(path), settings.trunk_endpoints,
+                        settings.trunk_inbound_contexts)
+    margin = dt.timedelta(minutes=1)
+    caught = await UnguardedStore(c.db).between(start - margin, end + margin, limit=100_000)
+    return await audit_calls(calls, TrunkAuditStore(c.db), tokens, start=start, end=end,
+                             emergency_numbers=settings.rules.emergency_numbers,
+                             caught=caught)
+
+
+async def _audit_calls(c: Any, args: argparse.Namespace) -> int:
+    settings = c.settings
+    path = Path(args.cdr) if args.cdr else settings.cdr_file
+    if path is None:
+        raise InputError("donner --cdr FICHIER ou ASTGUARD_CDR_FILE (les enregistrements "
+                         "d'appels d'Asterisk, docs/operations.md)")
+    if not settings.trunk_endpoints:
+        raise InputError("ASTGUARD_TRUNK_ENDPOINTS est vide : quels endpoints sont des "
+                         "lignes opérateur ?")
+    start, end = _bounds(args.first, args.last)
+    result = await _reconcile(c, path, start, end)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return 0 if result.ok else 1
+    print(f"{result.checked} appel(s) vers l'opérateur du {start.isoformat()} au "
+          f"{end.isoformat()} : {result.by_token} avec jeton et décision, "
+          f"{result.by_number} rapproché(s) par numéro et heure, "
+          f"{len(result.emergency)} vers un numéro d'urgence")
+    if not settings.trunk_inbound_contexts:
+        print("note : ASTGUARD_TRUNK_INBOUND_CONTEXTS vide, une origination directe décrochée "
+              "n'est reconnue que si le CDR la marque « (Outgoing Line) »")
+    if result.ok:
+        print("aucun appel sans décision")
+        return 0
+    print(f"APPELS SANS DÉCISION : {len(result.unguarded)}")
+    for finding in result.unguarded:
+        print("  " + finding.describe())
+    return 1

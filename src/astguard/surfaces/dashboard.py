@@ -288,6 +288,7 @@ class Dashboard:
         recent = await self._reports.decisions(DecisionFilter(start - dt.timedelta(days=6), end,
                                                               limit=50))
         stats = await self._reports.refusal_stats(start, end)
+        unguarded = await self._reports.unguarded_count(start, end)
         items = [stream_item(r) for r in recent["decisions"]]
         rows = [[escape(i["heure"]), escape(i["numero"]), escape(i["heure_locale"]),
                  escape(i["campagne"]), escape(i["agent"]),
@@ -298,7 +299,8 @@ class Dashboard:
             f"<div class=cards><div class=card>Décisions aujourd'hui<b id=nb-decisions>"
             f"{stats['decisions']}</b></div><div class=card>Refusées<b id=nb-refus>"
             f"{stats['denied']}</b></div><div class=card>Autorisées<b id=nb-autorisees>{stats['allowed']}</b>"
-            f"</div></div><p>Flux des décisions : <span id=etat>connexion…</span></p>"
+            f"</div><div class=card>Appels sans décision (vigie)<b id=nb-sans-decision"
+            f"{' class=deny' if unguarded else ''}>{unguarded}</b></div></div><p>Flux des décisions : <span id=etat>connexion…</span></p>"
             + _table(["Heure", "Numéro", "Heure du consommateur", "Campagne", "Agent",
                       "Décision", "Motifs de refus", "Numéro présenté"], rows, ident="flux",
                      row_attrs=attrs))

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from astguard.store.reports import local_time_text
+from astguard.store.unguarded import ACTION_LABELS
 
 PARIS = ZoneInfo("Europe/Paris")
 DECISION_FR = {"allow": "autorisé", "deny": "refusé"}
@@ -69,6 +70,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[An
                "" if s["listed"] is None else ("inscrit" if s["listed"] else "non inscrit")]
               for s in report["bloctel_scrubs"]]
     totals = [[t["rule"], t["code"], t["text"], t["count"]] for t in report["totals_by_code"]]
+    unguarded = [[u["created_at"], paris(u["created_at"]), u["dialled"] or "inconnu",
+                  u["endpoint"], u["channel"], u["originator"] or "", u["problem"],
+                  ACTION_LABELS.get(u["action"], u["action"]),
+                  "oui" if u["emergency"] else "non"]
+                 for u in report.get("unguarded_calls", [])]
     return [
         ("Appels (décisions)", ["décision_id", "horodatage_utc", "heure_paris",
                                 "heure_locale_consommateur", "numéro", "campagne", "agent",
@@ -86,7 +92,23 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[An
          ["décision_id", "horodatage", "numéro", "décision", "dernière_vérification",
           "résultat"], scrubs),
         ("Totaux par règle", ["règle", "code", "libellé", "refus"], totals),
-    ]
+        ("Appels sortis vers l'opérateur sans décision astguard (vigie, toute la plateforme)",
+         ["horodatage_utc", "heure_paris", "numéro", "ligne", "canal", "origine", "motif",
+          "suite", "urgence"], unguarded),
+    ] + _reconciliation_section(report)
+
+
+def _reconciliation_section(report: dict[str, Any]) -> list[tuple[str, list[str],
+                                                                  list[list[Any]]]]:
+    r = report.get("call_reconciliation")
+    if r is None:
+        return []
+    rows = [[f["start"], paris(f["start"]), f["number"] or "inconnu", f["endpoint"],
+             f["trunk_channel"], f["via"], f["problem"]] for f in r["unguarded"]]
+    title = (f"Rapprochement avec les enregistrements d'Asterisk : {r['checked']} appel(s) "
+             f"vers l'opérateur, {r['unguarded_count']} sans décision (doit être 0)")
+    return [(title, ["début_utc", "heure_paris", "numéro", "ligne", "canal", "par", "motif"],
+             rows)]
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -119,7 +141,8 @@ def inspection_csv(report: dict[str, Any]) -> str:
                 report["start"], report["end"]])
     s = report["summary"]
     w.writerow(["décisions", s["decisions"], "autorisées", s["allowed"], "refusées",
-                s["denied"], "tentatives comptées", s["attempts_counted"]])
+                s["denied"], "tentatives comptées", s["attempts_counted"],
+                "appels sans décision", s.get("unguarded_calls", 0)])
     for title, header, rows in _sections(report):
         w.writerow([])
         w.writerow([f"# {title}"])
@@ -176,7 +199,11 @@ def inspection_html(report: dict[str, Any], *, csv_link: str | None = None,
         f"{escape(paris(report['end']))} (heure de Paris, fin exclue)<br>",
         f"<b>Décisions :</b> {s['decisions']} — autorisées {s['allowed']}, refusées "
         f"{s['denied']}, tentatives comptées {s['attempts_counted']}, tentatives déclarées "
-        f"par d'autres plateformes {s['external_attempts']}</p>",
+        f"par d'autres plateformes {s['external_attempts']}<br>",
+        f"<b>Appels sortis sans décision astguard (toute la plateforme) :</b> "
+        f"<span class={'bad' if s.get('unguarded_calls') else 'allow'}>"
+        f"{s.get('unguarded_calls', 0)}</span> (doit être 0 ; "
+        "<code>astguard audit calls</code> rapproche aussi les enregistrements d'Asterisk)</p>",
     ]
     if csv_link:
         # No script (Content-Security-Policy): the browser's own print command makes the PDF.

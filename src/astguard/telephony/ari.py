@@ -60,6 +60,7 @@ class AriClient:
         heartbeat: float = 5.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
+        subscribe_all: bool = False,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -70,6 +71,7 @@ class AriClient:
         self._heartbeat = heartbeat
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._subscribe_all = subscribe_all  # every event of every channel (the watchdog)
         self.connected = asyncio.Event()
         self.connections = 0  # how many times the websocket was (re)established
 
@@ -92,6 +94,17 @@ class AriClient:
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"channels/{channel_id}/variable",
                            params={"variable": name, "value": value})
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        """A channel variable's value; "" when it is not set (ARI answers 404 then)."""
+        try:
+            reply = await self.request("GET", f"channels/{channel_id}/variable",
+                                       params={"variable": name})
+        except AriError as exc:
+            if exc.status == 404 and "variable was not found" in str(exc):
+                return ""
+            raise
+        return str((reply or {}).get("value") or "")
 
     async def continue_in_dialplan(self, channel_id: str) -> None:
         await self.request("POST", f"channels/{channel_id}/continue")
@@ -138,7 +151,8 @@ class AriClient:
             try:
                 async with self._session.ws_connect(
                     self._events_url(),
-                    params={"app": self.app, "subscribeAll": "false"},
+                    params={"app": self.app,
+                            "subscribeAll": "true" if self._subscribe_all else "false"},
                     headers=self._headers,
                     heartbeat=self._heartbeat,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),

@@ -41,7 +41,8 @@ from astguard.telephony.agi_binding import (
     check_bridged_to,
     check_endpoint,
 )
-from astguard.telephony.stasis import call_from_args, result_variable
+from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +178,11 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
 class OutboundAgi:
     """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
 
-    def __init__(self, gate: Gate, binding: ChannelBinding | None = None) -> None:
+    def __init__(self, gate: Gate, binding: ChannelBinding | None = None,
+                 tokens: CallTokens | None = None) -> None:
         self._gate = gate
         self._binding = binding  # None: outcomes are not checked against the decision's channel
+        self._tokens = tokens
 
     def install(self, app: HardenedFastAGI) -> None:
         app.add_route("outbound", self.outbound)
@@ -193,6 +196,9 @@ class OutboundAgi:
             channel_name=headers.get("agi_channel"),
         )
         decided = await self._gate.check(call, record=True)
+        token = call_token(self._tokens, decided)
+        if token:  # first: a verdict without its token would be hung up at the trunk
+            await request.set_variable(INHERITED_VARIABLE, token)
         await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))

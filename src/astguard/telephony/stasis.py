@@ -24,6 +24,7 @@ from astguard.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
 from astguard.store.evidence import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
+from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,13 @@ def channel_device(channel_name: str | None) -> str | None:
         return None
     device = rest.rsplit("-", 1)[0] if "-" in rest else rest
     return device if tech == "PJSIP" else f"{tech}/{device}"
+
+
+def call_token(tokens: CallTokens | None, decided: Decided) -> str | None:
+    """The token an allowed call carries to the trunk (Stasis and AGI alike), else None."""
+    if tokens is None or not decided.verdict.allowed:
+        return None
+    return tokens.issue(decided.decision_id, decided.verdict.destination)
 
 
 def call_from_args(args: list[str], *, source: str, caller_id: str | None,
@@ -110,9 +118,10 @@ class _Tracked:
 
 
 class OutboundStasisApp:
-    def __init__(self, ari: AriClient, gate: Gate) -> None:
+    def __init__(self, ari: AriClient, gate: Gate, tokens: CallTokens | None = None) -> None:
         self._ari = ari
         self._gate = gate
+        self._tokens = tokens
         self._tracked: dict[str, _Tracked] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -208,10 +217,15 @@ class OutboundStasisApp:
         track = decided.verdict.allowed
         if track:
             self._tracked[channel_id] = _Tracked(decided.decision_id)
+        token = call_token(self._tokens, decided)
         try:
             await asyncio.gather(
                 self._ari.set_variable(channel_id, "ASTGUARD_RESULT", result_variable(decided)),
                 *([self._ari.subscribe_channel(channel_id)] if track else []),
+                # The trunk watchdog lets through only channels carrying this token; if
+                # setting it fails, the call is hung up there (fail closed).
+                *([self._ari.set_variable(channel_id, INHERITED_VARIABLE, token)]
+                  if token else []),
             )
         except AriError as exc:
             log.error("could not hand the verdict to channel %s: %s", channel_id, exc)

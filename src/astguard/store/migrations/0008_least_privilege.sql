@@ -6,7 +6,7 @@
 -- update only what the triggers allow (a decision's outcome, a consent's withdrawal, a caller
 -- ID's end date) and the configuration and housekeeping tables listed below. It can never
 -- delete or truncate, alter a table, disable a trigger (all owner-only), nor write the hash
--- chain itself: links are written by a SECURITY DEFINER trigger function, as the owner.
+-- chain itself: links are written by a SECURITY DEFINER function, as the owner.
 --
 -- The role is cluster-wide. Creating it needs CREATEROLE; scripts/setup creates it (and a login
 -- role for the tests and the demo) as the PostgreSQL superuser. Here it is created only if
@@ -86,11 +86,14 @@ CREATE TRIGGER caller_ids_append_only BEFORE UPDATE OR DELETE ON caller_ids
 CREATE TRIGGER caller_ids_no_truncate BEFORE TRUNCATE ON caller_ids
     FOR EACH STATEMENT EXECUTE FUNCTION astguard_append_only();
 
--- The chain is written as the owner: the service may read it, never write it.
+-- The chain is written as the owner: the service may read it, never write it. Links are
+-- appended by astguard_chain_append, which every chain trigger calls (later migrations' too);
+-- it runs as its owner and computes each link from the record itself, so a caller can add no
+-- link of its own making (a record already linked is refused by UNIQUE (kind, ref)).
 DO $$
 BEGIN
-    EXECUTE format('ALTER FUNCTION astguard_chain_trigger() SECURITY DEFINER '
-                   'SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION astguard_chain_append(text, text, timestamptz) '
+                   'SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
 END $$;
 REVOKE EXECUTE ON FUNCTION astguard_chain_append(text, text, timestamptz) FROM PUBLIC;
 
@@ -111,8 +114,6 @@ BEGIN
                    'TO astguard_service', s);
 END $$;
 REVOKE INSERT ON evidence_chain, schema_migrations FROM astguard_service;
-REVOKE EXECUTE ON FUNCTION astguard_chain_append(text, text, timestamptz)
-    FROM astguard_service;
 -- Narrow updates, each bounded again by its table's trigger.
 GRANT UPDATE (outcome_at, answered, dial_status, hangup_cause, hangup_cause_text, duration_s)
     ON decisions TO astguard_service;
