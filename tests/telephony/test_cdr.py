@@ -1,5 +1,5 @@
 """Which of Asterisk's call records are trunk calls (records shaped as the lab's Asterisk 22
-writes them through docker/asterisk/cdr_custom.conf)."""
+writes them through docker/lab/asterisk/cdr_custom.conf)."""
 
 from __future__ import annotations
 

@@ -20,11 +20,13 @@ from panoramisk import Manager
 from astguard.install import files
 from astguard.install.kit import Wiring, prompt_files
 from astguard.settings import Settings
+from astguard.telephony.dialplan_audit import audit_dialplan, endpoint_contexts, read_files
 
 GUARDED = ("astguard-agents", "astguard-agents-agi", "astguard-dialer", "astguard-outbound",
            "astguard-outbound-agi")
 _AGI = re.compile(r"agi://[^/]+/")
 _TRUNK_DIAL = re.compile(r"PJSIP/\$\{EXTEN\}@([A-Za-z0-9_.-]+)")
+_TRUNK_SECTION = re.compile(r"^\[astguard-trunk\][^\n]*\n(.*?)(?=^\[|\Z)", re.M | re.S)
 TIMEOUT = 5.0
 
 
@@ -45,6 +47,7 @@ async def check(settings: Settings, etc: Path) -> Report:
     report = Report()
     await _ari(settings, report)
     _files(settings, etc, report)
+    _unguarded_contexts(settings, etc, report)
     manager = Manager(loop=asyncio.get_running_loop(), host=settings.ami_host,
                       port=settings.ami_port, username=settings.ami_user,
                       secret=settings.ami_secret, ping_delay=0, reconnect_timeout=0)
@@ -110,6 +113,30 @@ def _files(settings: Settings, etc: Path, report: Report) -> None:
     else:
         report.missing.append("features.conf n'inclut pas astguard-features.conf : les codes "
                               "*81 *82 *85 en cours d'appel ne marchent pas")
+
+
+def _unguarded_contexts(settings: Settings, etc: Path, report: Report) -> None:
+    """Issue 17: every dialplan context that can reach a trunk without astguard deciding
+    (telephony/dialplan_audit.py, the same analysis as `astguard audit dialplan`)."""
+    extensions = etc / "extensions.conf"
+    if not extensions.exists():
+        return  # reported with the includes
+    texts = read_files([extensions])
+    trunks = set(settings.trunk_endpoints)
+    for _, text in texts:  # the trunks [astguard-trunk] dials
+        for section in _TRUNK_SECTION.findall(text):
+            trunks.update(m[1] for m in _TRUNK_DIAL.finditer(section))
+    if not trunks:
+        return  # no trunk known: nothing to look for
+    pjsip = files.read(etc / "pjsip.conf") or ""
+    findings = audit_dialplan(texts, frozenset(trunks),
+                              emergency_numbers=settings.rules.emergency_numbers,
+                              endpoint_contexts=endpoint_contexts(pjsip))
+    for finding in findings:
+        report.missing.append(finding.describe())
+    if not findings:
+        report.ok.append("aucun contexte du dialplan n'atteint l'opérateur "
+                         f"({', '.join(sorted(trunks))}) sans passer par astguard")
 
 
 async def _send(manager: Manager, action: dict[str, str]) -> list[Any]:

@@ -1,7 +1,7 @@
 """Asterisk's own call records (CDR), as the reconciliation reads them: the calls that reached a
 trunk. Pure: records in, trunk calls out.
 
-Source: the cdr_custom JSON mapping shipped in docker/asterisk/cdr_custom.conf (one object per
+Source: the cdr_custom JSON mapping shipped in docker/lab/asterisk/cdr_custom.conf (one object per
 line; times as UNIX epochs; astguard_token the CDR variable the dialplan sets on guarded calls).
 
 Which records are trunk calls:
