@@ -87,6 +87,7 @@ class LabAsterisk:
             shutil.copy(path, etc / path.name)
         shutil.copy(data_path("asterisk/astguard.conf"), etc / "astguard.conf")
         shutil.copy(data_path("asterisk/astguard-features.conf"), etc / "astguard-features.conf")
+        shutil.copy(REPO / "lab/freepbx17.conf", etc / "freepbx17.conf")  # FreePBX 17's dialplan
         # Asterisk resolves its own host name on every call: without an entry it asks DNS.
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost\n127.0.1.1 {socket.gethostname()}\n")

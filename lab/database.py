@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from astguard.store import schema
+
+
+# The service's login role, in the astguard_service group (scripts/setup, migration 0008): the
+# demo and the end-to-end tests run `astguard serve` under it, the owner only migrates.
+SERVICE_ROLE = os.environ.get("ASTGUARD_TEST_SERVICE_ROLE", "astguard_app:astguard-app")
+
+
+def as_service(url: str) -> str:
+    """The same database, reached as the service's least-privileged role."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{SERVICE_ROLE}@{parts.hostname}{port}"))
 
 
 def scoped(name: str) -> str:

@@ -33,7 +33,7 @@ from astguard.store.reports import Reports
 from astguard.surfaces.report_render import inspection_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
-from lab.database import fresh_database
+from lab.database import as_service, fresh_database
 from lab.sipp import Carrier, agent_call
 
 PG = os.environ.get("ASTGUARD_DEMO_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
@@ -164,7 +164,7 @@ async def decisions(url: str) -> list[dict]:
 
 
 def start_guard(url: str, scene: Scene, n: int) -> subprocess.Popen[bytes]:
-    env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": url,
+    env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": as_service(url),
            "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD, "ASTGUARD_CLOCK_PIN": scene.clock or "",
            "ASTGUARD_LAB": "1",
            "ASTGUARD_SPOOL_DIR": str(WORK / "spool"), "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",

@@ -210,6 +210,11 @@ _DECLINE_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+# A carrier that cannot take the call (503): a trunk the PBX fails over from.
+_UNAVAILABLE_SCENARIO = _DECLINE_SCENARIO.replace("declining", "unavailable").replace(
+    "603 Decline", "503 Service Unavailable")
+
+
 def _cancelled(cseq_var: str) -> str:
     """The carrier's answer to a CANCEL: 200 OK for it, 487 for the INVITE, then the ACK."""
     return f"""  <send>
@@ -420,6 +425,7 @@ class Carrier:
 
     def start(self, decline: bool = False, desk_objection: bool = False,
               consumer_dtmf_at_ms: int | None = None, consumer: bool = False,
+              unavailable: bool = False,
               ring_after_ms: int | None = None, answer_after_ms: int = 3000) -> None:
         """`consumer`: answer, speak (a tone) and, at `consumer_dtmf_at_ms` after the answer,
         press 1 (RFC 2833), then wait for the BYE: the consumer of a recorded outbound call.
@@ -433,7 +439,8 @@ class Carrier:
             text = _ringing_scenario(ring_after_ms, answer_after_ms)
         else:
             text = (_DESK_OBJECTION_SCENARIO if desk_objection
-                    else _DECLINE_SCENARIO if decline else _UAS_SCENARIO)
+                    else _DECLINE_SCENARIO if decline
+                    else _UNAVAILABLE_SCENARIO if unavailable else _UAS_SCENARIO)
         scenario.write_text(text)
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(

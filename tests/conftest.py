@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -14,12 +15,25 @@ import pytest_asyncio
 from astguard.clock import PinnedClock
 from astguard.settings import Settings
 from astguard.store.database import Database
-from lab.database import fresh_database, scoped
+from lab.database import as_service, fresh_database, scoped
 
 PG_SERVER = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
 TEST_DB = "astguard_test"
 UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/nowhere"
 OPEN_CLOCK = PinnedClock(dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC))  # Friday 11:00 Paris
+
+
+ROLES = ("owner", "service")  # the tests that run under both (migration 0008)
+
+
+@contextlib.asynccontextmanager
+async def role_database(url: str, role: str) -> AsyncIterator[Database]:
+    """A Database on `url` as the owner (the tests' default) or as the service role."""
+    database = Database(url if role == "owner" else as_service(url), timeout=5.0)
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 def db_url(name: str) -> str:

@@ -27,7 +27,7 @@ from astguard.store.evidence import Outcome
 from astguard.store.inbound import InboundStore
 from astguard.store.spool import Spool
 from lab.database import fresh_database, scoped
-from tests.conftest import PG_SERVER, give_consent, hold_number
+from tests.conftest import PG_SERVER, as_service, give_consent, hold_number
 
 pytestmark = pytest.mark.db
 
@@ -206,3 +206,33 @@ async def test_cli_audit_verify_exit_status_and_message(chain_db):
     broken = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert f"décision {ids[2]}" in broken.stdout and "modifié" in broken.stdout
+
+
+async def test_cli_audit_verify_expect_catches_a_chain_cut_short(chain_db):
+    """A head kept elsewhere (--expect SEQ:HASH): the owner deletes the last record and its
+    link behind the triggers' back; the chain left verifies, the kept head does not."""
+    db, _, gate = chain_db
+    last = await gate.check(CallRequest("0612000009", "ari", endpoint="au-unknown"),
+                            record=True)
+    seq, digest = await audit.head(db)
+    env = {**os.environ, "ASTGUARD_DATABASE_URL": as_service(f"{PG_SERVER}/{scoped(NAME)}"),
+           "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "astguard", "audit", "verify"]
+    kept = subprocess.run([*cmd, "--expect", f"maillon {seq} {digest}"], env=env,
+                          capture_output=True, text=True, timeout=60)  # audit head's line
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert f"tête conservée présente : maillon {seq} inchangé" in kept.stdout
+    await _tamper(db, "decisions", "DELETE FROM decisions WHERE id = $1", last.decision_id)
+    await _tamper(db, "evidence_chain", "DELETE FROM evidence_chain WHERE seq = $1", seq)
+    assert (await audit.verify(db)).ok  # what is left is consistent...
+    cut = subprocess.run([*cmd, "--expect", f"{seq}:{digest}"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert cut.returncode == 1  # ...but the head kept elsewhere is gone
+    assert f"TÊTE CONSERVÉE INTROUVABLE : le maillon {seq} conservé comme tête n'est plus " \
+           "dans la chaîne" in cut.stdout
+    wrong = subprocess.run([*cmd, "--expect", f"{seq - 1}:{'0' * 64}"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 1 and "la chaîne a été réécrite" in wrong.stdout
+    bad = subprocess.run([*cmd, "--expect", "douze"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "SEQ:EMPREINTE attendu" in bad.stderr

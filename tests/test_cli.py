@@ -126,6 +126,25 @@ def test_db_status_and_migrate(cli_env):
     assert "nothing" in run(cli_env, "db", "migrate").stdout
 
 
+def test_migrations_run_as_the_owner_never_as_the_service(cli_env):
+    import asyncio
+
+    from tests.conftest import as_service, db_url, recreate_database
+
+    asyncio.run(recreate_database("astguard_test_migrate_roles", migrate=False))
+    owner = db_url("astguard_test_migrate_roles")
+    env = {**cli_env, "ASTGUARD_DATABASE_URL": as_service(owner)}
+    refused = run(env, "db", "migrate")
+    assert refused.returncode == 2
+    assert "ne peut pas modifier le schéma" in refused.stderr
+    assert "ASTGUARD_MIGRATE_DATABASE_URL ou --url" in refused.stderr
+    done = run(env, "db", "migrate", "--url", owner)
+    assert done.returncode == 0 and "0008_least_privilege" in done.stdout, done.stderr
+    again = run({**env, "ASTGUARD_MIGRATE_DATABASE_URL": owner}, "db", "migrate")
+    assert again.returncode == 0 and "nothing" in again.stdout
+    assert "schema current" in run(env, "db", "status").stdout  # the service reads it
+
+
 def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
     import asyncio
 

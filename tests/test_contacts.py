@@ -16,13 +16,20 @@ from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
-from tests.conftest import hold_number
+from tests.conftest import ROLES, role_database, hold_number
 
 pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 FRIDAY = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # 11:00 Paris
 _numbers = itertools.count(100)
+
+
+@pytest.fixture(params=ROLES)
+async def db(request, database_url):
+    """Every test here runs as the owner and as the service's least-privileged role (0008)."""
+    async with role_database(database_url, request.param) as database:
+        yield database
 
 
 def number() -> tuple[str, str]:

@@ -17,12 +17,19 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore, Outcome
 from astguard.store.spool import Spool
-from tests.conftest import UNREACHABLE_DB, give_consent, hold_number
+from tests.conftest import ROLES, role_database, UNREACHABLE_DB, give_consent, hold_number
 
 pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 OPEN = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=ROLES)
+async def db(request, database_url):
+    """Every test here runs as the owner and as the service's least-privileged role (0008)."""
+    async with role_database(database_url, request.param) as database:
+        yield database
 
 
 def make_gate(db: Database, spool_dir: Path, when: dt.datetime = OPEN) -> Gate:
@@ -76,7 +83,8 @@ async def test_dry_run_records_nothing(db, directory, spool_dir):
         ("gate-bare", None, None, "aucune campagne par défaut pour le poste gate-bare"),
         (None, "gate-other", "gate-other", "gate-other demandée"),  # a dialer's Local channel
         (None, None, None, "aucun poste ni campagne"),
-        ("unknown-ep", "nope", None, "nope inconnue"),
+        ("unknown-ep", "nope", None, "poste unknown-ep inconnu"),
+        ("unknown-ep", "gate-service", None, "poste unknown-ep inconnu"),
         ("gate-agent", "bad name!", None, "illisible"),
     ],
 )
@@ -84,6 +92,29 @@ async def test_classification(db, directory, endpoint, override, campaign, how):
     found = await directory.classify(endpoint, override)
     assert (found.campaign.name if found.campaign else None) == campaign
     assert how in found.how
+
+
+async def test_an_unregistered_phone_cannot_relabel_prospecting_as_service(
+        db, directory, spool_dir):
+    # Saturday: a service call would go out, prospecting may not (R-D1). A phone astguard does
+    # not know names the service campaign: refused unclassified, hours checked too (R-A).
+    gate = make_gate(db, spool_dir, dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC))
+    relabelled = CallRequest("0612345678", "ari", endpoint="forgotten-phone",
+                             campaign_name="gate-service")
+    decided = await gate.check(relabelled, record=True)
+    assert not decided.verdict.allowed
+    assert decided.verdict.codes[0] == "PURPOSE_UNCLASSIFIED"
+    row = await EvidenceStore(db).get(decided.decision_id)
+    assert row["campaign"] is None and row["decision"] == "deny"
+    assert "poste forgotten-phone inconnu" in row["classification"]
+    # The same campaign named by a registered endpoint that may use it, or by a dialer's
+    # channel (no endpoint), is honoured.
+    for call in (CallRequest("0612345678", "ari", endpoint="gate-agent",
+                             campaign_name="gate-service"),
+                 CallRequest("0612345678", "ari", campaign_name="gate-service")):
+        honoured = await gate.check(call, record=False)
+        assert honoured.verdict.allowed, call
+        assert honoured.verdict.codes == ["OUT_OF_SCOPE_SERVICE_CALL"]
 
 
 async def test_dial_mode_override_can_only_make_a_call_more_automated(db, directory, spool_dir):

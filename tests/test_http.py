@@ -19,7 +19,7 @@ from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
-from tests.conftest import UNREACHABLE_DB, hold_number
+from tests.conftest import UNREACHABLE_DB, hold_number, role_database
 
 pytestmark = pytest.mark.db
 
@@ -27,6 +27,13 @@ RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
 FRIDAY = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 READ = "read-token-0123456789"
 WRITE = "write-token-0123456789"
+
+
+@pytest.fixture
+async def db(database_url):
+    """The API is the service: it runs as its least-privileged role (migration 0008)."""
+    async with role_database(database_url, "service") as database:
+        yield database
 
 
 def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:

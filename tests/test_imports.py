@@ -17,11 +17,18 @@ from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
-from tests.conftest import hold_number
+from tests.conftest import hold_number, role_database
 
 pytestmark = pytest.mark.db
 
 RULES = RuleSettings(emergency_numbers=frozenset(DEFAULT_EMERGENCY))
+
+
+@pytest.fixture(params=["service"])
+async def db(request, database_url):
+    """Imports run as the service's least-privileged role (0008); the owner may do more."""
+    async with role_database(database_url, request.param) as database:
+        yield database
 
 
 @pytest.fixture

@@ -95,7 +95,8 @@ async def test_a_real_decision_leaves_no_full_number_in_the_logs(db, directory, 
         try:
             port = server.sockets[0].getsockname()[1]
             commands = await play_asterisk(
-                port, request("outbound", "0612345678", "gate-agent", "", "", ""))
+                port, request("outbound", "0612345678", "gate-agent", "", "", "",
+                              channel="PJSIP/gate-agent-00000001"))
             # A handler that fails with the number in its exception is masked too.
             logging.getLogger("astguard.test").error(
                 "failed", exc_info=ValueError("bad number +33612345678"))

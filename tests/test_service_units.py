@@ -31,7 +31,8 @@ def test_the_service_runs_unprivileged_and_starts_without_postgresql():
     assert str(defaults.spool_dir) in writable and str(defaults.recording_dir) in writable
     timer = unit("astguard-audit.timer")
     assert timer["Timer"]["OnCalendar"] == "daily"
-    assert unit("astguard-audit.service")["Service"]["ExecStart"].endswith("audit verify")
+    audit = unit("astguard-audit.service")["Service"]["ExecStart"]
+    assert "/astguard audit verify" in audit and "--expect" in audit  # the head kept last time
 
 
 def test_install_service_dry_run_shows_units_with_this_command(tmp_path, capsys, monkeypatch):

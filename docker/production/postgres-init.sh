@@ -8,4 +8,8 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
 CREATE ROLE astguard LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'pw';
 CREATE DATABASE astguard OWNER astguard;
 REVOKE ALL ON DATABASE astguard FROM PUBLIC;
+-- Migration 0008 (least privilege) grants the service's rights to this group role; astguard
+-- cannot create roles. Give `astguard serve` its own login role in it (docs/operations.md).
+CREATE ROLE astguard_service NOLOGIN;
+GRANT CONNECT, TEMPORARY ON DATABASE astguard TO astguard_service;
 SQL

@@ -21,6 +21,7 @@ DEFAULT_PATH = Path("/etc/astguard/astguard.conf")
 # Settings that may come from a file (ASTGUARD_X_FILE): add new secrets here.
 SECRET_KEYS = (
     "ASTGUARD_DATABASE_URL",
+    "ASTGUARD_MIGRATE_DATABASE_URL",  # the tables' owner, for `astguard db migrate` only
     "ASTGUARD_ARI_PASSWORD",
     "ASTGUARD_AMI_SECRET",
     "ASTGUARD_API_READ_TOKENS",

@@ -11,6 +11,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -42,7 +43,9 @@ from astguard.telephony.fastagi import (
     OutboundAgi,
     serve_fastagi,
 )
-from astguard.store.inbound import InboundStore, purge_expired
+from astguard.store.inbound import SPOOL_KIND as INBOUND_SPOOL_KIND
+from astguard.store.inbound import InboundStore, replay_inbound
+from astguard.store.recording_files import purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
@@ -89,6 +92,7 @@ async def components(settings: Settings, clock: Clock | None = None) -> AsyncIte
                 rules=settings.rules, node=socket.gethostname(), metrics=metrics)
     contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
     spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
+    spool.register(INBOUND_SPOOL_KIND, replay_inbound)  # recording evidence (R-I2)
     spool.register("unguarded_call", replay_unguarded)  # the watchdog's rows (issue 17)
     try:
         yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
@@ -139,17 +143,30 @@ async def check_schema_if_reachable(db: Database) -> bool:
     return True
 
 
+async def warn_if_privileged(db: Database) -> None:
+    """`astguard serve` under the tables' owner or a superuser works, but could alter the
+    evidence's guards: say so at start-up (least privilege, migration 0008)."""
+    try:
+        async with db.connection() as conn:
+            problem = await schema.privilege_problem(conn)
+    except StoreUnavailable:
+        return
+    if problem:
+        log.warning("least privilege: %s", problem)
+
+
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
 
 
-async def run_purges(store: InboundStore, clock: Clock,
+async def run_purges(store: InboundStore, clock: Clock, folder: Path,
                      interval: float = PURGE_INTERVAL) -> None:
-    """Forever: delete recordings past their retention, each deletion logged first."""
+    """Forever: delete recordings past their retention (files in `folder` only), each
+    deletion logged."""
     while True:
         try:
-            await purge_expired(store, clock.now())
+            await purge_expired(store, clock.now(), folder)
         except StoreUnavailable:
-            pass  # nothing is deleted without its evidence; try again later
+            pass  # what was not marked yet is found again next time
         except Exception:
             log.exception("retention purge failed")
         await asyncio.sleep(interval)
@@ -162,7 +179,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with components(settings) as c, aiohttp.ClientSession() as session:
         c.spool.prepare()
-        if not await check_schema_if_reachable(c.db):
+        if await check_schema_if_reachable(c.db):
+            await warn_if_privileged(c.db)
+        else:
             log.warning("PostgreSQL unreachable at start-up: prospecting calls are refused "
                         "(GUARD_UNAVAILABLE) until it answers; decisions are spooled")
         if c.clock.mode != "system":
@@ -179,7 +198,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             ari, InboundStore(c.db), recorder,
             RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
                            settings.recording_dir, settings.prompts_dir),
-            clock_mode=c.clock.mode)
+            clock_mode=c.clock.mode, spool=c.spool)
 
         def dispatch(event: dict) -> None:
             stasis.handle(event)
@@ -197,7 +216,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                  for name, start in (
                      ("ari", lambda: ari.run(dispatch)),
                      ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
-                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock)))]
+                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
+                                                  settings.recording_dir)))]
         watchdog = None
         if settings.trunk_endpoints:
             watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,

@@ -56,6 +56,7 @@ class Settings:
     # Readers (reports, chain audit, dashboard, history and decision listings) have their own
     # pool, which may point at a standby, and bounded statements: they never wait on the gate's.
     read_database_url: str = ""  # empty: database_url
+    migrate_database_url: str = ""  # the tables' owner, for `astguard db migrate` only (0008)
     read_pool_size: int = 4
     read_statement_timeout: float = 30.0  # seconds, per statement, enforced by the server
     spool_dir: Path = Path("/var/spool/astguard")
@@ -114,6 +115,7 @@ class Settings:
             agi_read_timeout=reader.number("ASTGUARD_AGI_READ_TIMEOUT", cls.agi_read_timeout),
             db_timeout=reader.number("ASTGUARD_DB_TIMEOUT", cls.db_timeout),
             read_database_url=reader.text("ASTGUARD_READ_DATABASE_URL", ""),
+            migrate_database_url=reader.text("ASTGUARD_MIGRATE_DATABASE_URL", ""),
             read_pool_size=reader.integer("ASTGUARD_READ_POOL_SIZE", cls.read_pool_size, 1, 100),
             read_statement_timeout=reader.number("ASTGUARD_READ_STATEMENT_TIMEOUT",
                                                  cls.read_statement_timeout),
@@ -203,7 +205,7 @@ class Settings:
                 value = "***" if value else ""
             elif f.name in ("api_read_tokens", "api_write_tokens"):
                 value = f"{len(value)} token(s)"
-            elif f.name in ("database_url", "read_database_url"):
+            elif f.name in ("database_url", "read_database_url", "migrate_database_url"):
                 value = mask_url(value)
             elif f.name == "agi_allowed_peers":
                 value = " ".join(map(str, value))

@@ -30,6 +30,7 @@ from lab.asterisk import (
     LabAsterisk,
     ensure_rootfs,
 )
+from lab.database import as_service
 from lab.sipp import Carrier
 from tests.conftest import give_consent, hold_number
 
@@ -121,7 +122,8 @@ def seeded(database_url: str) -> str:
         # refuses it, whatever the purpose (rules-fr 2026-11-26).
         await d.set_campaign("e2e-service-auto", "e2e-acme", "service", "predictive",
                              "0145678901")
-        for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1"):
+        for agent in ("agent1", "agent2", "agent3", "agi-agent1", "predial-agent1",
+                      "freepbx-agent1"):
             await d.set_endpoint(agent, "e2e-prospect",
                                  ["e2e-service", "e2e-recorded", "e2e-service-auto"], agent)
         await d.set_endpoint("agent-nocampaign", None, [], None)
@@ -212,7 +214,7 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
             # Settings from this environment only, never from a configuration file that an
             # installation on the same machine would have in /etc/astguard.
             "ASTGUARD_CONFIG": os.devnull,
-            "ASTGUARD_DATABASE_URL": seeded,
+            "ASTGUARD_DATABASE_URL": as_service(seeded),  # least privilege (0008)
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
             "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",

@@ -107,6 +107,21 @@ def test_campaign_header_is_honoured_only_for_allowed_campaigns(
     assert "non autorisée" in row["classification"]
 
 
+def test_an_unregistered_phone_cannot_relabel_its_call_as_service(
+        guard_factory, carrier, seeded, tmp_path):
+    # Saturday: a service call would go out, prospecting may not. A phone astguard was never
+    # told about names the service campaign in its header: refused, unclassified (R-A).
+    guard_factory(clock=SATURDAY).start()
+    national, e164 = fresh_number()
+    assert agent_call(tmp_path, national, agent="agent-unregistered", expect=403,
+                      headers={"X-Astguard-Campaign": "e2e-service"}).ok
+    assert carrier.invites_to(e164) == []
+    row = only_decision(seeded, e164)
+    assert row["endpoint"] == "agent-unregistered" and row["campaign"] is None
+    assert denials(row) == ["PURPOSE_UNCLASSIFIED", "OUTSIDE_CALL_DAYS"]
+    assert "poste agent-unregistered inconnu" in row["classification"]
+
+
 def test_invalid_number_is_refused(guard, carrier, seeded, tmp_path):
     assert agent_call(tmp_path, "0612", agent="agent1", expect=403).ok
     rows = wait_for(lambda: decisions_for(seeded, "0612"), what="the decision")

@@ -14,7 +14,7 @@ from tests.telephony.test_stasis import RecordingGate
 HEADERS = (
     "agi_network: yes\n"
     "agi_network_script: {script}\n"
-    "agi_channel: PJSIP/agent1-00000001\n"
+    "agi_channel: {channel}\n"
     "agi_uniqueid: 1700000000.1\n"
     "agi_callerid: 1001\n"
     "agi_extension: 0612345678\n"
@@ -23,9 +23,9 @@ HEADERS = (
 )
 
 
-def request(script: str, *args: str) -> bytes:
+def request(script: str, *args: str, channel: str = "PJSIP/agent1-00000001") -> bytes:
     numbered = "".join(f"agi_arg_{i}: {a}\n" for i, a in enumerate(args, 1))
-    return HEADERS.format(script=script, args=numbered).encode()
+    return HEADERS.format(script=script, args=numbered, channel=channel).encode()
 
 
 @pytest.fixture
@@ -75,9 +75,19 @@ async def test_outbound_sets_the_result_variable(agi):
 
 async def test_outbound_refusal_sets_prompt_and_cause(agi):
     app, port, gate = agi
-    commands = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "", ""))
+    commands = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "", "",
+                                                 channel="PJSIP/nobody-00000002"))
     assert commands == ['SET VARIABLE ASTGUARD_RESULT '
                         '"deny|dec-1|21|refus-campagne|+33612345678|PURPOSE_UNCLASSIFIED|"']
+
+
+async def test_the_channels_own_endpoint_wins_over_the_argument(agi):
+    # A phone's endpoint is the one Asterisk names the channel after, not what the arguments
+    # say: agent1's channel passing another endpoint is judged as agent1 (R-A).
+    app, port, gate = agi
+    await play_asterisk(port, request("outbound", "0612345678", "", "service", "", "",
+                                      channel="PJSIP/agent1-00000003"))
+    assert gate.calls[0].endpoint == "agent1" and gate.calls[0].campaign_name == "service"
 
 
 async def test_outcome_route(agi):
@@ -157,7 +167,7 @@ async def test_allowed_call_gets_its_token_before_the_verdict():
         allowed = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "",
                                                     ""))
         refused = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "",
-                                                    ""))
+                                                    "", channel="PJSIP/nobody-00000002"))
     finally:
         server.close()
         await server.wait_closed()

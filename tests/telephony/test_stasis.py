@@ -15,7 +15,12 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.policy.model import Decision
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
-from astguard.telephony.stasis import OutboundStasisApp, call_from_args, result_variable
+from astguard.telephony.stasis import (
+    OutboundStasisApp,
+    call_from_args,
+    channel_device,
+    result_variable,
+)
 from tests.policy.facts import CONSENTED, INVENTORY
 from tests.telephony.fake_ari import FakeAri
 
@@ -161,6 +166,30 @@ def test_missing_args_fall_back_to_the_dialplan_exten():
     call = call_from_args([], source="ari", caller_id="", channel_id="x",
                           fallback_exten="0612345678")
     assert call.dialled == "0612345678" and call.endpoint is None and call.caller_id is None
+
+
+@pytest.mark.parametrize(
+    ("name", "device"),
+    [("PJSIP/agent1-0000002a", "agent1"), ("PJSIP/agent-nocampaign-00000001",
+                                           "agent-nocampaign"),
+     ("Local/0612345678@astguard-dialer-00000003;2", None), ("IAX2/phone-1234", "IAX2/phone"),
+     ("", None), (None, None)],
+)
+def test_channel_device(name, device):
+    assert channel_device(name) == device
+
+
+def test_a_phone_whose_endpoint_argument_is_empty_is_not_taken_for_a_dialer():
+    # The dialplan's filter emptied the endpoint's name: the channel's own name still says
+    # it is a phone, so its campaign header is judged for that endpoint (R-A).
+    call = call_from_args(["0612345678", "", "service-campaign", "", ""], source="ari",
+                          caller_id=None, channel_id="x", fallback_exten=None,
+                          channel_name="PJSIP/t\u00e9l\u00e9phone-00000001")
+    assert call.endpoint == "t\u00e9l\u00e9phone" and call.campaign_name == "service-campaign"
+    dialer = call_from_args(["0612345678", "", "c", "", ""], source="ari", caller_id=None,
+                            channel_id="x", fallback_exten=None,
+                            channel_name="Local/0612345678@astguard-dialer-00000001;2")
+    assert dialer.endpoint is None
 
 
 async def test_allowed_call_carries_a_token_for_its_destination_refused_none(env):

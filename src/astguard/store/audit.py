@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from astguard.errors import InputError
 from astguard.store.database import Database
 
 GENESIS = "0" * 64
@@ -117,6 +119,35 @@ async def head(db: Database) -> tuple[int | None, str | None]:
     async with db.connection() as conn:
         row = await conn.fetchrow("SELECT seq, hash FROM evidence_chain ORDER BY seq DESC LIMIT 1")
     return (row["seq"], row["hash"]) if row else (None, None)
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """A head kept elsewhere: SEQ:HASH, or the line `astguard audit head` printed
+    (`maillon SEQ HASH`), so that a kept log's last line can be passed as it is."""
+    words = text.split()
+    if len(words) == 3 and words[0] == "maillon":
+        text = f"{words[1]}:{words[2]}"
+    seq, sep, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if not sep or not seq.strip().isdigit() or int(seq) < 1 \
+            or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise InputError(f"--expect {text!r} : SEQ:EMPREINTE attendu (numéro de maillon, deux "
+                         "points, 64 caractères hexadécimaux), comme l'affiche astguard audit "
+                         "head")
+    return int(seq), digest
+
+
+async def anchor_problem(db: Database, seq: int, digest: str) -> str | None:
+    """Is a head kept outside the database still in the chain, unchanged? None if it is,
+    else what is wrong: a chain rewritten from that link on passes `verify`, not this."""
+    async with db.connection() as conn:
+        found = await conn.fetchval("SELECT hash FROM evidence_chain WHERE seq = $1", seq)
+    if found is None:
+        return f"le maillon {seq} conservé comme tête n'est plus dans la chaîne"
+    if found != digest:
+        return (f"le maillon {seq} n'a plus l'empreinte conservée ({digest[:12]}… attendu, "
+                f"{found[:12]}… trouvé) : la chaîne a été réécrite")
+    return None
 
 
 async def verify(db: Database, start: dt.datetime | None = None,

@@ -52,16 +52,16 @@ class CallerIdStore:
         async with self._db.connection() as conn:
             if not await conn.fetchval("SELECT 1 FROM principals WHERE id = $1", principal):
                 raise InputError(f"donneur d'ordre inconnu : {principal!r}")
-            await conn.execute(
+            inserted = await conn.execute(
                 """INSERT INTO caller_ids (number, principal, kind, trunk, operator, mandate_ref,
                                            valid_from, valid_to)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                   ON CONFLICT (number, principal, valid_from) DO UPDATE SET
-                       kind = EXCLUDED.kind, trunk = EXCLUDED.trunk,
-                       operator = EXCLUDED.operator, mandate_ref = EXCLUDED.mandate_ref,
-                       valid_to = EXCLUDED.valid_to""",
+                   ON CONFLICT (number, principal, valid_from) DO NOTHING""",
                 shown, principal, kind or detected, trunk, operator, mandate_ref, valid_from,
                 valid_to)
+            if not inserted.endswith(" 1"):
+                await _end_only(conn, shown, principal, valid_from, valid_to,
+                                (kind or detected, trunk, operator, mandate_ref))
         return {"number": shown, "principal": principal, "kind": kind or detected}
 
     async def list(self, principal: str | None = None) -> list[dict[str, Any]]:
@@ -95,6 +95,27 @@ class CallerIdStore:
                 "UPDATE caller_id_alerts SET cleared_at = now(), cleared_by = $2 "
                 "WHERE caller_id = $1 AND cleared_at IS NULL", canonical(number), by)
         return int(status.split()[-1])
+
+
+async def _end_only(conn: asyncpg.Connection, number: str, principal: str,
+                    valid_from: dt.date, valid_to: dt.date | None,
+                    details: tuple[Any, ...]) -> None:
+    """The same entry again (R-F2 inventory rows are append-only, migration 0008): nothing to
+    do, or an end date set or brought forward; any other change is a new row."""
+    row = await conn.fetchrow(
+        "SELECT kind, trunk, operator, mandate_ref, valid_to FROM caller_ids "
+        "WHERE number = $1 AND principal = $2 AND valid_from = $3", number, principal, valid_from)
+    if tuple(row[k] for k in ("kind", "trunk", "operator", "mandate_ref")) != details:
+        raise InputError(f"{number} est déjà inscrit pour {principal} depuis le {valid_from} avec "
+                         "d'autres données : une correction s'inscrit comme une nouvelle ligne "
+                         "(autre date de début --from) ; seule la date de fin peut être avancée")
+    if valid_to == row["valid_to"]:
+        return
+    if valid_to is None or (row["valid_to"] is not None and valid_to > row["valid_to"]):
+        raise InputError(f"{number} ({principal}) : la fin de validité ne peut qu'être avancée ; "
+                         "un renouvellement s'inscrit comme une nouvelle ligne (--from)")
+    await conn.execute("UPDATE caller_ids SET valid_to = $4 WHERE number = $1 AND principal = $2 "
+                       "AND valid_from = $3", number, principal, valid_from, valid_to)
 
 
 async def note_network_refusal(conn: asyncpg.Connection, decision_id: str, *, threshold: int,

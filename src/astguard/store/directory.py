@@ -46,7 +46,8 @@ class Directory:
     # -- the decision path -------------------------------------------------------------------
     async def classify(self, endpoint: str | None, override: str | None, *,
                        conn: asyncpg.Connection | None = None) -> Classification:
-        """Find the call's campaign: the override if the endpoint may use it, else its default."""
+        """Find the call's campaign: the override if the endpoint is registered and may use it
+        (or if there is no endpoint: a dialer), else the endpoint's default."""
         if override and not _IDENT.fullmatch(override):
             return Classification(None, f"campagne demandée illisible : {override!r}")
         if endpoint and not _ENDPOINT.fullmatch(endpoint):
@@ -65,6 +66,12 @@ class Directory:
                       ON c.name = COALESCE($2, ep.default_campaign) AND c.active""",
             endpoint, override)
         ep_known = row["ep_name"] is not None
+        if override and endpoint and not ep_known:
+            # A phone nobody registered may not name its own campaign: it could relabel
+            # prospecting as service and skip every consumer rule (R-A). Only a channel with
+            # no endpoint at all (a dialer's Local channel) names its campaign freely.
+            return Classification(None, f"poste {endpoint} inconnu d'astguard : campagne "
+                                        f"{override} demandée refusée")
         wanted = override or row["default_campaign"]
         if wanted is None:
             why = (f"aucune campagne par défaut pour le poste {endpoint}" if endpoint

@@ -7,11 +7,13 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from astguard.errors import InputError
 from astguard.store.database import Database
+from astguard.store.replay import RecordRejected
 
 log = logging.getLogger(__name__)
 
@@ -109,48 +111,37 @@ class InboundStore:
     async def event(self, call_id: str, kind: str, at: dt.datetime,
                     detail: dict[str, Any] | None = None) -> None:
         async with self._db.connection() as conn:
-            await conn.execute(
-                "INSERT INTO inbound_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                call_id, at, kind, json.dumps(detail or {}, ensure_ascii=False))
+            await _insert_event(conn, call_id, at, kind, detail)
 
     async def recording_started(self, call_id: str, file: str, at: dt.datetime,
                                 retention_days: int) -> None:
+        """The recording's row, written before MixMonitor starts: a recording the evidence
+        does not know of never exists (R-I5), and the purge always finds its file."""
         async with self._db.transaction() as conn:
             await conn.execute(
                 """INSERT INTO recordings (call_id, file, started_at, purge_after)
                    VALUES ($1, $2, $3, $4)""",
                 call_id, file, at, at + dt.timedelta(days=retention_days))
-            await conn.execute(
-                "INSERT INTO inbound_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                call_id, at, "recording_started", json.dumps({"file": file}))
+            await _insert_event(conn, call_id, at, "recording_started", {"file": file})
 
     async def recording_stopped(self, call_id: str, at: dt.datetime, reason: str) -> None:
         async with self._db.transaction() as conn:
-            await conn.execute("UPDATE recordings SET stopped_at = $2 "
-                               "WHERE call_id = $1 AND stopped_at IS NULL", call_id, at)
-            await conn.execute(
-                "INSERT INTO inbound_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                call_id, at, "recording_stopped", json.dumps({"reason": reason}))
+            await _recording_stopped(conn, call_id, at, reason)
 
-    async def mark_deleted(self, call_id: str, at: dt.datetime, reason: str) -> str | None:
-        """Write the deletion's evidence first; return the file to delete (None: nothing)."""
+    async def recording_deleted(self, call_id: str, at: dt.datetime, reason: str,
+                                result: str) -> bool:
+        """The evidence of a removal already attempted on disk (`result`, from
+        recording_files.remove_recording). Only a file that is gone marks the recording deleted;
+        otherwise it is due again at once and the next purge retries. True if marked."""
         async with self._db.transaction() as conn:
-            file = await conn.fetchval(
-                "UPDATE recordings SET deleted_at = $2, delete_reason = $3 "
-                "WHERE call_id = $1 AND deleted_at IS NULL RETURNING file", call_id, at, reason)
-            if file is not None:
-                await conn.execute(
-                    "INSERT INTO inbound_events (call_id, at, kind, detail) "
-                    "VALUES ($1, $2, 'recording_deleted', $3)",
-                    call_id, at, json.dumps({"reason": reason, "file": file}))
-        return file
+            return await _recording_deleted(conn, call_id, at, reason, result)
 
-    async def due_for_purge(self, now: dt.datetime) -> list[str]:
+    async def due_for_purge(self, now: dt.datetime) -> list[tuple[str, str]]:
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT call_id FROM recordings WHERE deleted_at IS NULL AND purge_after <= $1 "
-                "ORDER BY purge_after", now)
-        return [str(r["call_id"]) for r in rows]
+                "SELECT call_id, file FROM recordings WHERE deleted_at IS NULL "
+                "AND purge_after <= $1 ORDER BY purge_after", now)
+        return [(str(r["call_id"]), r["file"]) for r in rows]
 
     async def call_evidence(self, call_id: str) -> dict[str, Any]:
         async with self._db.connection() as conn:
@@ -165,29 +156,71 @@ class InboundStore:
                 "recording": dict(rec) if rec else None}
 
 
-def delete_file(path: Path) -> str:
-    """Delete a recording file; say what happened (the evidence is already written)."""
-    try:
-        path.unlink()
-        return "deleted"
-    except FileNotFoundError:
-        return "already absent"
-    except OSError as exc:
-        log.error("recording %s could not be deleted: %s", path, exc)
-        return f"error: {exc.strerror}"
+FILE_GONE = ("deleted", "already absent")  # remove_recording's results that mean no file
 
 
-async def purge_expired(store: InboundStore, now: dt.datetime) -> list[dict[str, str]]:
-    """Delete recordings past their retention (R-I4): the deletion's evidence is written first,
-    so a recording whose evidence cannot be written is never deleted; a second run finds
-    nothing to do."""
-    done = []
-    for call_id in await store.due_for_purge(now):
-        file = await store.mark_deleted(call_id, now, "durée de conservation échue")
-        if file is None:
-            continue  # another purge took it
-        result = delete_file(Path(file))
-        await store.event(call_id, "file_removal", now, {"result": result})
-        log.info("purge: %s %s (%s)", call_id, file, result)
-        done.append({"call_id": call_id, "file": file, "result": result})
-    return done
+async def _insert_event(conn: asyncpg.Connection, call_id: str, at: dt.datetime, kind: str,
+                        detail: dict[str, Any] | None) -> None:
+    await conn.execute(
+        "INSERT INTO inbound_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        call_id, at, kind, json.dumps(detail or {}, ensure_ascii=False))
+
+
+async def _recording_stopped(conn: asyncpg.Connection, call_id: str, at: dt.datetime,
+                             reason: str) -> None:
+    await conn.execute("UPDATE recordings SET stopped_at = $2 "
+                       "WHERE call_id = $1 AND stopped_at IS NULL", call_id, at)
+    await _insert_event(conn, call_id, at, "recording_stopped", {"reason": reason})
+
+
+async def _recording_deleted(conn: asyncpg.Connection, call_id: str, at: dt.datetime,
+                             reason: str, result: str) -> bool:
+    if result in FILE_GONE:
+        file = await conn.fetchval(
+            "UPDATE recordings SET deleted_at = $2, delete_reason = $3 "
+            "WHERE call_id = $1 AND deleted_at IS NULL RETURNING file", call_id, at, reason)
+        if file is not None:
+            await _insert_event(conn, call_id, at, "recording_deleted",
+                                {"reason": reason, "file": file})
+    else:  # still on disk: due again now, so that the purge retries (R-I2, R-I4)
+        await conn.execute("UPDATE recordings SET purge_after = LEAST(purge_after, $2) "
+                           "WHERE call_id = $1 AND deleted_at IS NULL", call_id, at)
+        file = None
+    await _insert_event(conn, call_id, at, "file_removal", {"result": result,
+                                                            "reason": reason})
+    return file is not None
+
+
+SPOOL_KIND = "inbound"  # the spool's kind for recording evidence written late
+
+
+def spool_row(op: str, call_id: str, at: dt.datetime, **fields: Any) -> dict[str, Any]:
+    """A recording-evidence write that waits in the spool while PostgreSQL is away."""
+    return {"op": op, "call_id": call_id, "at": at.isoformat(), **fields}
+
+
+async def replay_inbound(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """The spool's replayer for recording evidence written late (kind "inbound"): True when
+    written, False when this very record is already there (a batch replayed after a crash)."""
+    call_id, at, op = row["call_id"], dt.datetime.fromisoformat(row["at"]), row["op"]
+    if op == "event":
+        kind, detail = row["kind"], row.get("detail") or {}
+    elif op == "recording_stopped":
+        kind, detail = "recording_stopped", {"reason": row["reason"]}
+    elif op == "recording_deleted":
+        kind, detail = "file_removal", {"result": row["result"], "reason": row["reason"]}
+    else:
+        raise RecordRejected(f"enregistrement d'appel entrant inconnu : {op!r}")
+    if await conn.fetchval(
+            "SELECT 1 FROM inbound_events WHERE call_id = $1 AND kind = $2 AND at = $3 "
+            "AND detail = $4::jsonb", call_id, kind, at, json.dumps(detail, ensure_ascii=False)):
+        return False
+    if not await conn.fetchval("SELECT 1 FROM inbound_calls WHERE id = $1", call_id):
+        raise RecordRejected(f"appel entrant {call_id} inconnu")
+    if op == "event":
+        await _insert_event(conn, call_id, at, kind, detail)
+    elif op == "recording_stopped":
+        await _recording_stopped(conn, call_id, at, row["reason"])
+    else:
+        await _recording_deleted(conn, call_id, at, row["reason"], row["result"])
+    return True

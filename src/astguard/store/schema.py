@@ -100,3 +100,22 @@ async def check(conn: asyncpg.Connection) -> None:
     if pending:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
         raise SchemaError(f"database schema is behind: pending {names}; run `astguard db migrate`")
+
+
+async def privilege_problem(conn: asyncpg.Connection) -> str | None:
+    """Why the role the service runs as is not least-privileged (migration 0008), or None:
+    a superuser or the tables' owner can alter tables and switch the evidence triggers off."""
+    row = await conn.fetchrow(
+        """SELECT current_user AS role, r.rolsuper,
+                  pg_has_role(current_user, t.tableowner, 'MEMBER') AS owner
+           FROM pg_roles r, pg_tables t
+           WHERE r.rolname = current_user AND t.tablename = 'decisions'
+             AND t.schemaname = current_schema()""")
+    if row is None:
+        return None
+    if row["rolsuper"] or row["owner"]:
+        what = "superutilisateur" if row["rolsuper"] else "propriétaire des tables"
+        return (f"le rôle PostgreSQL {row['role']!r} est {what} : il peut modifier le schéma et "
+                "désactiver les déclencheurs de la preuve ; faire tourner le service sous un "
+                "rôle membre de astguard_service (docs/operations.md)")
+    return None

@@ -20,7 +20,7 @@ from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
 from astguard.policy import DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
-from astguard.settings import Settings
+from astguard.settings import Settings, mask_url
 from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store import schema
@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the settings in force (secrets masked)")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
-    db.add_parser("migrate", help="apply pending migrations")
+    mig = db.add_parser("migrate", help="apply pending migrations (as the tables' owner)")
+    mig.add_argument("--url", help="the owner's PostgreSQL URL (default: "
+                                   "ASTGUARD_MIGRATE_DATABASE_URL, else ASTGUARD_DATABASE_URL)")
     db.add_parser("status", help="say whether the schema is current")
 
     chk = sub.add_parser("check", help="dry run: decide a call as if dialled now, record nothing")
@@ -160,11 +162,39 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_DATABASE if "GUARD_UNAVAILABLE" in decided.verdict.codes else 1
 
 
+async def _migrate(args: argparse.Namespace) -> int:
+    """Migrations run as the owner role, the service as a role that cannot alter the schema
+    (migration 0008): the owner's URL comes from --url or ASTGUARD_MIGRATE_DATABASE_URL."""
+    settings = Settings.load(args.config, require_database=False)
+    url = args.url or settings.migrate_database_url or settings.database_url
+    if not url:
+        raise ConfigError("ASTGUARD_MIGRATE_DATABASE_URL (ou --url) manquant : l'URL PostgreSQL "
+                          "du rôle propriétaire des tables")
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise StoreUnavailable(f"{mask_url(url)} : {exc}") from None
+    try:
+        done = await schema.migrate(conn)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        role = await conn.fetchval("SELECT current_user")
+        raise ConfigError(f"le rôle {role!r} ne peut pas modifier le schéma ({exc}) : migrer "
+                          "avec le rôle propriétaire (ASTGUARD_MIGRATE_DATABASE_URL ou --url)"
+                          ) from None
+    finally:
+        await conn.close()
+    print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
+                         or "nothing, schema already current"))
+    return 0
+
+
 async def _run(args: argparse.Namespace) -> int:
     if args.command in cli_install.COMMANDS:
         return await cli_install.run(args)
     if args.command == "audit" and args.audit_cmd == "dialplan":
         return cli_dialplan.run(args)  # no settings, no database: a file check
+    if args.command == "db" and args.db_cmd == "migrate":
+        return await _migrate(args)
     settings = Settings.load(args.config)
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
@@ -210,13 +240,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         return await cli_reports.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
-            if args.db_cmd == "migrate":
-                done = await schema.migrate(conn)
-                print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
-                                     or "nothing, schema already current"))
-            else:
-                await schema.check(conn)
-                print("schema current")
+            await schema.check(conn)
+            print("schema current")
         return 0
     if cmd == "principal":
         await c.directory.add_principal(args.id, args.name)

@@ -7,7 +7,8 @@ import argparse
 import json
 from typing import Any
 
-from astguard.store.inbound import MODES, InboundStore, purge_expired
+from astguard.store.inbound import MODES, InboundStore
+from astguard.store.recording_files import purge_expired
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 async def run(c: Any, args: argparse.Namespace) -> int:
     store = InboundStore(c.db)
     if args.command == "purge":
-        done = await purge_expired(store, c.clock.now())
+        done = await purge_expired(store, c.clock.now(), c.settings.recording_dir)
         for item in done:
             print(f"supprimé {item['file']} ({item['result']})")
         print(f"{len(done)} enregistrement(s) purgé(s)")

@@ -38,6 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ve.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default: the start)")
     ve.add_argument("--to", dest="last", help="last day, included (default: today)")
     ve.add_argument("--json", action="store_true")
+    ve.add_argument("--expect", metavar="SEQ:HASH",
+                    help="a head kept elsewhere (astguard audit head): must still be in the chain")
     au_sub.add_parser("head", help="the chain's last link: keep it elsewhere as an anchor")
     ca = au_sub.add_parser("calls", help="every trunk call in Asterisk's records had an allow "
                                          "decision before it; list those that did not")
@@ -79,11 +81,14 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         print(f"maillon {seq} {digest}" if seq else "chaîne vide")
         return 0
     start = end = None
+    anchor = audit.parse_anchor(args.expect) if args.expect else None
     if args.first or args.last:
         start, end = period(args.first or "1970-01-01", args.last, today)
     result = await audit.verify(c.db, start, end)
+    lost = await audit.anchor_problem(c.db, *anchor) if anchor else None
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        extra = {"expect": args.expect, "expect_problem": lost} if anchor else {}
+        print(json.dumps({**result.as_dict(), **extra}, ensure_ascii=False, indent=2))
     elif result.ok:
         kinds = ", ".join(f"{audit.KIND_LABELS[k]} {n}" for k, n in sorted(result.by_kind.items()))
         print(f"chaîne intacte : {result.checked} maillon(s) vérifié(s) ({kinds or 'aucun'}); "
@@ -92,7 +97,10 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         assert result.first_break is not None
         print(f"CHAÎNE ROMPUE après {result.checked} maillon(s) intact(s) — premier "
               f"enregistrement en cause : {result.first_break.describe()}")
-    return 0 if result.ok else 1
+    if anchor and not args.json:
+        print(f"TÊTE CONSERVÉE INTROUVABLE : {lost}" if lost
+              else f"tête conservée présente : maillon {anchor[0]} inchangé")
+    return 0 if result.ok and lost is None else 1
 
 
 

@@ -193,6 +193,7 @@ class OutboundAgi:
         call = call_from_args(
             request.args, source="agi", caller_id=headers.get("agi_callerid"),
             channel_id=headers.get("agi_uniqueid"), fallback_exten=headers.get("agi_extension"),
+            channel_name=headers.get("agi_channel"),
         )
         decided = await self._gate.check(call, record=True)
         token = call_token(self._tokens, decided)

@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
-from astguard.store.inbound import InboundPolicy, InboundStore, delete_file
+from astguard.store.inbound import InboundPolicy, InboundStore
+from astguard.store.recording_evidence import RecordingEvidence
+from astguard.store.recording_files import remove_recording
+from astguard.store.spool import Spool
 from astguard.telephony.ari import AriClient, event_time
 from astguard.telephony.recorder import Recorder, RecorderError
 
@@ -53,9 +56,12 @@ class RecordingPaths:
 
 class InboundStasisApp:
     def __init__(self, ari: AriClient, store: InboundStore, recorder: Recorder,
-                 paths: RecordingPaths, clock_mode: str = "system") -> None:
+                 paths: RecordingPaths, clock_mode: str = "system",
+                 spool: Spool | None = None) -> None:
         self._ari = ari
         self._store = store
+        # Once a call is under way its evidence never raises: it waits in the spool instead.
+        self.evidence = RecordingEvidence(store, spool)
         self._recorder = recorder
         self._paths = paths
         self._clock_mode = clock_mode
@@ -109,13 +115,25 @@ class InboundStasisApp:
     # -- steps --------------------------------------------------------------------------------
     async def _on_start(self, channel: dict[str, Any], did: str, at: dt.datetime) -> None:
         channel_id = channel["id"]
+        released = False
+        try:
+            released = await self._announce(channel, did, at)
+        except Exception:
+            log.exception("inbound %s: failed on channel %s", did, channel_id)
+        finally:
+            if not released:  # whatever failed, the caller goes on to the agent
+                await self._release(channel_id)
+
+    async def _announce(self, channel: dict[str, Any], did: str, at: dt.datetime) -> bool:
+        """Answer and start the announcement. True when the channel stays in Stasis for it
+        (PlaybackFinished releases it), False when it must go back to the dialplan now."""
+        channel_id = channel["id"]
         caller = (channel.get("caller") or {}).get("number") or None
         try:
             policy = await self._store.policy_for(did)
         except StoreUnavailable:
             log.error("inbound %s: no evidence store, so no recording", did)
-            await self._release(channel_id)
-            return
+            return False
         call_id = str(uuid.uuid4())
         mode = policy.mode if policy else "off"
         prompt = policy.prompt if policy and mode != "off" else None
@@ -126,12 +144,10 @@ class InboundStasisApp:
                 retention_class=policy.retention_class if policy else None,
                 clock_mode=self._clock_mode)
         except StoreUnavailable:
-            await self._release(channel_id)  # no evidence, no recording (R-I5)
-            return
+            return False  # no evidence, no recording (R-I5)
         if policy is None or mode == "off":
-            await self._store.event(call_id, "not_recorded", at, {"reason": "politique : off"})
-            await self._release(channel_id)
-            return
+            await self.evidence.event(call_id, "not_recorded", at, {"reason": "politique : off"})
+            return False
         call = _Call(call_id, channel_id, channel.get("name", ""), policy)
         self._calls[channel_id] = call
         try:
@@ -141,39 +157,54 @@ class InboundStasisApp:
             call.announcing = True
             await self._ari.play(channel_id, f"sound:astguard/{policy.prompt}",
                                  call.playback_id)
-            await self._store.event(call_id, "playback_started", dt.datetime.now(dt.UTC),
-                                    {"prompt": policy.prompt})
         except AriError as exc:
             self._by_playback.pop(call.playback_id or "", None)
             call.announcing = False
-            await self._store.event(call_id, "not_recorded", dt.datetime.now(dt.UTC),
-                                    {"reason": "RECORDING_NOT_ANNOUNCED", "detail": str(exc)})
-            await self._release(channel_id)
+            await self.evidence.event(call_id, "not_recorded", dt.datetime.now(dt.UTC),
+                                      {"reason": "RECORDING_NOT_ANNOUNCED", "detail": str(exc)})
+            return False
+        await self.evidence.event(call_id, "playback_started", dt.datetime.now(dt.UTC),
+                                  {"prompt": policy.prompt})
+        return True
 
     async def _on_key(self, call: _Call, digit: str, at: dt.datetime) -> None:
-        await self._store.event(call.call_id, "key", at, {"digit": digit,
-                                                          "during": "announcement"
-                                                          if call.announcing else "call"})
-        if digit != call.policy.objection_key or call.objected:
-            return
-        call.objected = True
-        await self._store.event(call.call_id, "objection", at, {
-            "code": "RECORDING_OBJECTED",
-            "during": "announcement" if call.announcing else "call"})
-        if call.announcing and call.playback_id:
-            try:
-                await self._ari.stop_playback(call.playback_id)
-            except AriError:
-                pass  # finished meanwhile
-        elif call.recording:
-            await self._stop_and_delete(call, at, "objection de l'appelant")
+        during = "announcement" if call.announcing else "call"
+        objection = digit == call.policy.objection_key and not call.objected
+        stopped, result = False, ""
+        if objection:
+            # R-I2: the objection is carried out first, its evidence written after (spooled
+            # if PostgreSQL is away), so that it holds whatever state the store is in.
+            call.objected = True
+            if call.announcing and call.playback_id:
+                try:
+                    await self._ari.stop_playback(call.playback_id)
+                except AriError:
+                    pass  # finished meanwhile
+            elif call.recording:
+                stopped = True
+                result = await self._stop_and_remove(call)
+        await self.evidence.event(call.call_id, "key", at, {"digit": digit, "during": during})
+        if objection:
+            await self.evidence.event(call.call_id, "objection", at, {
+                "code": "RECORDING_OBJECTED", "during": during})
+        if stopped:
+            await self._removal_evidence(call, at, "objection de l'appelant", result)
 
     async def _after_announcement(self, call: _Call, state: str | None,
                                   at: dt.datetime) -> None:
-        await self._store.event(call.call_id, "playback_finished", at, {"state": state})
+        try:
+            await self._record_if_announced(call, state, at)
+        except Exception:
+            log.exception("inbound %s: failed after the announcement", call.call_id)
+        finally:
+            await self._release(call.channel_id)  # in every case, the call goes on
+
+    async def _record_if_announced(self, call: _Call, state: str | None,
+                                   at: dt.datetime) -> None:
+        await self.evidence.event(call.call_id, "playback_finished", at, {"state": state})
         if call.gone:
-            await self._store.event(call.call_id, "not_recorded", at,
-                                    {"reason": "raccroché pendant l'annonce"})
+            await self.evidence.event(call.call_id, "not_recorded", at,
+                                      {"reason": "raccroché pendant l'annonce"})
             return
         if call.objected:
             reason: str | None = "RECORDING_OBJECTED"
@@ -185,23 +216,34 @@ class InboundStasisApp:
         else:
             reason = await self._start_recording(call, at)
         if reason is not None:
-            await self._store.event(call.call_id, "not_recorded", at, {"reason": reason})
+            await self.evidence.event(call.call_id, "not_recorded", at, {"reason": reason})
         try:
             await self._ari.subscribe_channel(call.channel_id)  # objection later in the call
         except AriError as exc:
             log.warning("inbound %s: cannot follow the call: %s", call.call_id, exc)
-        await self._release(call.channel_id)
 
     async def _start_recording(self, call: _Call, at: dt.datetime,
                                agent_channel: str | None = None) -> str | None:
         name = f"{call.call_id}.wav"
+        file = self._paths.astguard_dir / name
+        started = dt.datetime.now(dt.UTC)
+        try:  # the row first: no recording the evidence does not know of (R-I5)
+            await self._store.recording_started(call.call_id, str(file), started,
+                                                call.policy.retention_days)
+        except StoreUnavailable as exc:
+            return f"preuve impossible à écrire : {exc}"
         try:
             await self._recorder.start(call.channel_name,
                                        f"{self._paths.asterisk_dir.rstrip('/')}/{name}")
         except RecorderError as exc:
+            now = dt.datetime.now(dt.UTC)
+            await self.evidence.recording_stopped(call.call_id, now, "enregistreur indisponible")
+            await self.evidence.recording_deleted(call.call_id, now, "enregistrement non démarré",
+                                                  remove_recording(file,
+                                                                   self._paths.astguard_dir))
             return f"enregistreur indisponible : {exc}"
         call.recording = True
-        call.file_for_astguard = self._paths.astguard_dir / name
+        call.file_for_astguard = file
         self._by_call_id[call.call_id] = call
         try:
             if agent_channel is None:
@@ -217,24 +259,27 @@ class InboundStasisApp:
                                              OUTBOUND_AGENT_FEATURES)
         except AriError as exc:
             log.warning("inbound %s: agent's objection code not armed: %s", call.call_id, exc)
-        await self._store.recording_started(call.call_id, str(call.file_for_astguard),
-                                            dt.datetime.now(dt.UTC),
-                                            call.policy.retention_days)
         return None
 
-    async def _stop_and_delete(self, call: _Call, at: dt.datetime, reason: str) -> None:
+    async def _stop_and_remove(self, call: _Call) -> str:
+        """Stop MixMonitor and remove what it captured, before any evidence is written."""
         try:
             await self._recorder.stop(call.channel_name)
         except RecorderError as exc:
+            # The file is removed all the same: what MixMonitor still writes goes to an
+            # unlinked file that vanishes when it closes.
             log.error("inbound %s: StopMixMonitor failed: %s", call.call_id, exc)
         call.recording = False
-        await self._store.recording_stopped(call.call_id, at, reason)
-        file = await self._store.mark_deleted(call.call_id, dt.datetime.now(dt.UTC), reason)
-        if file:
-            await asyncio.sleep(0.2)  # let MixMonitor close the file it was writing
-            outcome = delete_file(Path(file))
-            await self._store.event(call.call_id, "file_removal", dt.datetime.now(dt.UTC),
-                                    {"result": outcome})
+        await asyncio.sleep(0.2)  # let MixMonitor close the file it was writing
+        if call.file_for_astguard is None:
+            return "already absent"
+        return remove_recording(call.file_for_astguard, self._paths.astguard_dir)
+
+    async def _removal_evidence(self, call: _Call, at: dt.datetime, reason: str,
+                                result: str) -> None:
+        await self.evidence.recording_stopped(call.call_id, at, reason)
+        await self.evidence.recording_deleted(call.call_id, dt.datetime.now(dt.UTC), reason,
+                                              result)
 
     async def objection_by_agent(self, call_id: str) -> bool:
         """The agent's code: the caller said they object. True when a recording was stopped."""
@@ -243,11 +288,14 @@ class InboundStasisApp:
             return False
         lock = self._locks.setdefault(call.channel_id, asyncio.Lock())
         async with lock:
+            if not call.recording:  # the caller's own key got there first
+                return True
             at = dt.datetime.now(dt.UTC)
             call.objected = True
-            await self._store.event(call.call_id, "objection", at, {
+            result = await self._stop_and_remove(call)  # first, whatever the store's state
+            await self.evidence.event(call.call_id, "objection", at, {
                 "code": "RECORDING_OBJECTED", "during": "call", "by": "agent"})
-            await self._stop_and_delete(call, at, "objection signalée par l'agent")
+            await self._removal_evidence(call, at, "objection signalée par l'agent", result)
         return True
 
     def recorded_channel(self, call_id: str) -> str | None:
@@ -256,11 +304,11 @@ class InboundStasisApp:
         return call.channel_name if call is not None and call.recording else None
 
     async def _on_hangup(self, call: _Call, event: dict[str, Any], at: dt.datetime) -> None:
-        await self._store.event(call.call_id, "hangup", at, {
+        await self.evidence.event(call.call_id, "hangup", at, {
             "cause": event.get("cause"), "during": "announcement" if call.announcing
             else "call"})
         if call.recording:
-            await self._store.recording_stopped(call.call_id, at, "fin d'appel")
+            await self.evidence.recording_stopped(call.call_id, at, "fin d'appel")
         self._by_call_id.pop(call.call_id, None)
 
     async def _release(self, channel_id: str) -> None:

@@ -79,15 +79,17 @@ class OutboundRecordingAgi:
                 prompt_sha256=self._inbound.prompt_hash(policy.prompt),
                 retention_class=policy.retention_class, clock_mode=self._clock_mode,
                 direction="outbound", decision_id=decision_id)
-            await self._announce_then_record(request, call_id, policy, channel_id,
-                                             channel_name, agent_channel)
         except StoreUnavailable as exc:
-            log.error("outbound %s: evidence lost mid-way (%s): no recording", call_id, exc)
+            log.error("outbound %s: no evidence store (%s): no recording", call_id, exc)
+            return
+        # From here the call's evidence never raises (it is spooled if the store goes away).
+        await self._announce_then_record(request, call_id, policy, channel_id,
+                                         channel_name, agent_channel)
 
     async def _announce_then_record(self, request: TimedRequest, call_id: str, policy: Any,
                                     channel_id: str, channel_name: str,
                                     agent_channel: str) -> None:
-        store = self._store
+        store = self._inbound.evidence
         await store.event(call_id, "playback_started", _now(), {"prompt": policy.prompt})
         reply = await self._stream(request, f"astguard/{policy.prompt}", policy.objection_key)
         at = _now()

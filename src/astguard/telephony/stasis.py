@@ -53,6 +53,17 @@ def result_variable(decided: Decided) -> str:
     return "|".join(fields)
 
 
+def channel_device(channel_name: str | None) -> str | None:
+    """The device a channel belongs to, from the name Asterisk gives it: the PJSIP endpoint
+    ("PJSIP/agent1-0000002a" -> "agent1"), "TECH/device" for other technologies, None for a
+    Local channel (a dialer's origination) or no name."""
+    tech, sep, rest = (channel_name or "").partition("/")
+    if not sep or not rest or tech == "Local":
+        return None
+    device = rest.rsplit("-", 1)[0] if "-" in rest else rest
+    return device if tech == "PJSIP" else f"{tech}/{device}"
+
+
 def call_token(tokens: CallTokens | None, decided: Decided) -> str | None:
     """The token an allowed call carries to the trunk (Stasis and AGI alike), else None."""
     if tokens is None or not decided.verdict.allowed:
@@ -61,10 +72,21 @@ def call_token(tokens: CallTokens | None, decided: Decided) -> str | None:
 
 
 def call_from_args(args: list[str], *, source: str, caller_id: str | None,
-                   channel_id: str | None, fallback_exten: str | None) -> CallRequest:
-    """Build the call from the dialplan's arguments: exten, endpoint, campaign, mode, department."""
+                   channel_id: str | None, fallback_exten: str | None,
+                   channel_name: str | None = None) -> CallRequest:
+    """Build the call from the dialplan's arguments: exten, endpoint, campaign, mode, department.
+
+    A phone's channel is known by its device whatever the arguments say: an endpoint whose
+    name the dialplan's filter emptied or altered must not pass for a dialer's channel, whose
+    campaign variable is honoured freely (R-A). A non-PJSIP device is never a registered one.
+    """
     padded = [a.strip() for a in args] + [""] * 5
     exten, endpoint, campaign, mode, department = padded[:5]
+    device = channel_device(channel_name)
+    if device is not None and device != endpoint:
+        log.warning("channel %s: endpoint argument %r, taken as %r", channel_name, endpoint,
+                    device)
+        endpoint = device
     dial_mode = None
     if mode:
         try:
@@ -183,7 +205,8 @@ class OutboundStasisApp:
         channel_id = channel["id"]
         caller = (channel.get("caller") or {}).get("number")
         call = call_from_args(args, source="ari", caller_id=caller, channel_id=channel_id,
-                              fallback_exten=(channel.get("dialplan") or {}).get("exten"))
+                              fallback_exten=(channel.get("dialplan") or {}).get("exten"),
+                              channel_name=channel.get("name"))
         try:
             decided = await self._gate.check(call, record=True)
         except Exception:

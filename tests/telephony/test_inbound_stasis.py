@@ -1,0 +1,174 @@
+"""Recorded calls when PostgreSQL blips, against the recording fake ARI and the real PostgreSQL
+made unreachable mid-call (the store's Database swapped for one pointed at a closed port):
+the caller is never left in Stasis, an objection is carried out before its evidence is written
+(spooled meanwhile), and MixMonitor never starts on a recording the evidence does not hold."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from astguard.store.database import Database
+from astguard.store.inbound import InboundStore
+from astguard.store.spool import Spool
+from astguard.telephony.ari import AriClient
+from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
+from astguard.telephony.recorder import RecorderError
+from tests.conftest import UNREACHABLE_DB
+from tests.telephony.fake_ari import FakeAri
+
+pytestmark = pytest.mark.db
+
+
+class FolderRecorder:
+    """Stands in for MixMonitor over AMI: a started recording is a file in the folder."""
+
+    def __init__(self, folder: Path, fail: bool = False) -> None:
+        self.folder = folder
+        self.fail = fail
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+
+    async def start(self, channel: str, file: str) -> None:
+        if self.fail:
+            raise RecorderError("AMI unreachable: test")
+        self.started.append(channel)
+        (self.folder / Path(file).name).write_bytes(b"RIFF....WAVE")
+
+    async def stop(self, channel: str) -> None:
+        self.stopped.append(channel)
+
+
+@pytest.fixture
+async def env(db, tmp_path):
+    fake = FakeAri()
+    await fake.start()
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    spool = Spool(tmp_path / "spool")
+    spool.prepare()
+    did = f"01{uuid.uuid4().int % 10**8:08d}"
+    store = InboundStore(db)
+    await store.set_policy(did, "announce")
+    down = Database(UNREACHABLE_DB, timeout=1.0)
+    async with aiohttp.ClientSession() as session:
+        ari = AriClient(session, fake.url, "astguard", "secret", "astguard")
+        recorder = FolderRecorder(folder)
+        app = InboundStasisApp(ari, store, recorder, RecordingPaths(str(folder), folder,
+                                                                    tmp_path), spool=spool)
+        yield Env(fake, app, store, recorder, folder, spool, did, db, down)
+    await down.close()
+    await fake.stop()
+
+
+class Env:
+    def __init__(self, fake, app, store, recorder, folder, spool, did, db, down) -> None:
+        self.fake, self.app, self.store, self.recorder = fake, app, store, recorder
+        self.folder, self.spool, self.did, self.db, self.down = folder, spool, did, db, down
+
+    def store_away(self) -> None:
+        self.store._db = self.down  # PostgreSQL unreachable from now on
+
+    def store_back(self) -> None:
+        self.store._db = self.db
+
+    async def start_call(self, channel: str) -> str:
+        self.app.handle({"type": "StasisStart", "args": ["inbound", self.did],
+                         "channel": {"id": channel, "name": f"PJSIP/caller-{channel}",
+                                     "caller": {"number": "0612345678"}}})
+        await self.app.drain()
+        (playback,) = [r.query["playbackId"] for r in self.fake.requests
+                       if r.path == f"/channels/{channel}/play"]
+        return playback
+
+    async def announced(self, playback: str) -> None:
+        self.app.handle({"type": "PlaybackFinished",
+                         "playback": {"id": playback, "state": "done"}})
+        await self.app.drain()
+
+    def continued(self, channel: str) -> bool:
+        return f"/channels/{channel}/continue" in self.fake.paths()
+
+    async def evidence(self, channel: str) -> dict:
+        async with self.db.connection() as conn:
+            call_id = await conn.fetchval(
+                "SELECT id FROM inbound_calls WHERE channel_id = $1", channel)
+        return await self.store.call_evidence(str(call_id))
+
+
+def kinds(evidence: dict) -> list[str]:
+    return [e["kind"] for e in evidence["events"]]
+
+
+async def test_store_lost_during_the_announcement_still_releases_the_caller(env):
+    playback = await env.start_call("in1")
+    assert not env.continued("in1")  # in Stasis, listening to the announcement
+    env.store_away()
+    await env.announced(playback)
+    assert env.continued("in1")  # back to the dialplan: the call reaches the agent
+    # No evidence could say a recording started: MixMonitor never ran (R-I5).
+    assert env.recorder.started == [] and list(env.folder.iterdir()) == []
+    env.store_back()
+    assert await env.spool.flush(env.db) >= 2  # what happened meanwhile is written now
+    evidence = await env.evidence("in1")
+    assert kinds(evidence)[-2:] == ["playback_finished", "not_recorded"]
+    assert evidence["events"][-1]["detail"]["reason"].startswith("preuve impossible")
+    assert evidence["recording"] is None
+
+
+async def test_the_callers_objection_with_the_store_away_stops_and_deletes_first(env):
+    playback = await env.start_call("in2")
+    await env.announced(playback)
+    assert env.recorder.started == ["PJSIP/caller-in2"] and env.continued("in2")
+    (file,) = env.folder.iterdir()
+    evidence = await env.evidence("in2")
+    assert evidence["recording"]["file"] == str(file)  # the row was there before MixMonitor
+    env.store_away()
+    env.app.handle({"type": "ChannelDtmfReceived", "digit": "1",
+                    "channel": {"id": "in2"}})
+    await env.app.drain()
+    assert env.recorder.stopped == ["PJSIP/caller-in2"] and not file.exists()  # R-I2
+    env.store_back()
+    await env.spool.flush(env.db)
+    evidence = await env.evidence("in2")
+    assert kinds(evidence)[-5:] == ["key", "objection", "recording_stopped",
+                                    "recording_deleted", "file_removal"]
+    assert evidence["recording"]["deleted_at"] is not None
+    assert evidence["recording"]["delete_reason"] == "objection de l'appelant"
+
+
+async def test_the_agents_objection_with_the_store_away_stops_and_deletes_first(env):
+    playback = await env.start_call("in3")
+    await env.announced(playback)
+    (file,) = env.folder.iterdir()
+    call_id = str((await env.evidence("in3"))["call"]["id"])
+    env.store_away()
+    assert await env.app.objection_by_agent(call_id) is True
+    assert env.recorder.stopped == ["PJSIP/caller-in3"] and not file.exists()
+    env.store_back()
+    await env.spool.flush(env.db)
+    evidence = await env.evidence("in3")
+    assert "objection" in kinds(evidence)
+    assert evidence["recording"]["delete_reason"] == "objection signalée par l'agent"
+
+
+async def test_a_recorder_that_fails_leaves_no_recording_open(env):
+    env.recorder.fail = True
+    playback = await env.start_call("in4")
+    await env.announced(playback)
+    assert env.continued("in4")
+    evidence = await env.evidence("in4")
+    assert evidence["recording"]["deleted_at"] is not None  # nothing for the purge to find
+    (not_recorded,) = [e for e in evidence["events"] if e["kind"] == "not_recorded"]
+    assert not_recorded["detail"]["reason"].startswith("enregistreur indisponible")
+
+
+async def test_store_away_from_the_start_releases_at_once(env):
+    env.store_away()
+    env.app.handle({"type": "StasisStart", "args": ["inbound", env.did],
+                    "channel": {"id": "in5", "name": "PJSIP/caller-in5"}})
+    await env.app.drain()
+    assert env.fake.paths() == ["/channels/in5/continue"]
