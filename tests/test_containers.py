@@ -234,3 +234,18 @@ def test_production_ami_and_http_are_what_the_installer_writes():
     assert files.section_values(manager, "general")["bindaddr"] == "127.0.0.1"
     http = files.section_values((PRODUCTION / "asterisk/http.conf").read_text(), "general")
     assert (http["bindaddr"], http["bindport"]) == ("127.0.0.1", "8088")
+
+
+def test_production_serves_as_the_least_privileged_role():
+    # Issue 11 (least privilege): the tables' owner migrates; `serve` logs in as astguard_app,
+    # a member of astguard_service (the rights migration 0008 grants), never as the owner.
+    _, _, compose = production()
+    migrate, serve = compose["services"]["migrate"], compose["services"]["astguard"]
+    assert migrate["environment"]["ASTGUARD_MIGRATE_DATABASE_URL_FILE"] == \
+        "/run/secrets/astguard_owner_database_url"
+    assert serve["environment"]["ASTGUARD_DATABASE_URL_FILE"] == \
+        "/run/secrets/astguard_database_url"
+    assert "astguard_owner_database_url" not in serve["secrets"]
+    init = (PRODUCTION / "postgres-init.sh").read_text()
+    assert "CREATE ROLE astguard_app LOGIN" in init and "IN ROLE astguard_service" in init
+    assert "astguard_app_password" in compose["services"]["postgres"]["secrets"]
