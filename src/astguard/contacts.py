@@ -156,6 +156,12 @@ class ContactService:
             async with self._db.connection() as conn:
                 row = await store.allowed_decision(conn, decision_id)
             if row is None:
+                if self._spool is not None and await self._spool.holds(decision_id):
+                    # The call's decision still waits in the spool (written after a blip):
+                    # the code waits behind it, in order, rather than being lost.
+                    return await self._spool_code(
+                        kind, source, days, StoreUnavailable("décision encore en attente"),
+                        decision_id=decision_id)
                 raise InputError("aucun appel autorisé ne correspond à cette décision")
             return await self.record_block(kind, row["number_e164"], row["principal"],
                                            source=source, days=days,
@@ -173,6 +179,11 @@ class ContactService:
                 row = await store.last_allowed_call(conn, endpoint, None)
             if row is None:
                 raise InputError(f"aucun appel récent pour le poste {endpoint}")
+            if row["number_e164"] is None or row["principal"] is None:
+                # The last call was not to a consumer (an emergency number): never apply the
+                # code to an older call's consumer.
+                raise InputError(f"le dernier appel du poste {endpoint} n'était pas un appel "
+                                 "à un consommateur")
             return await self.record_for_decision(str(row["id"]), kind, source=source,
                                                   days=days)
         except StoreUnavailable as exc:
@@ -207,6 +218,8 @@ class ContactService:
         else:
             call = await store.last_allowed_call(conn, row["endpoint"], at)
             decision_id = str(call["id"]) if call else None
+        if call is not None and (call["number_e164"] is None or call["principal"] is None):
+            call = None  # the last call was not to a consumer: never an older one's
         if call is None:
             raise RecordRejected(f"code {kind} ({row.get('source')}) tapé le {at.isoformat()} "
                                  f"sans appel autorisé correspondant "

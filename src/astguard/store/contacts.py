@@ -141,9 +141,11 @@ async def allowed_decision(conn: asyncpg.Connection, decision_id: str) -> asyncp
 
 async def last_allowed_call(conn: asyncpg.Connection, endpoint: str,
                             before: dt.datetime | None) -> asyncpg.Record | None:
-    """The last call this endpoint was allowed to place (before `before`, when given)."""
+    """The last call this endpoint was allowed to place (before `before`, when given), whatever
+    its purpose: an agent's code after a service call is about that call's consumer, never an
+    older one's (the caller checks that it has a consumer and a principal)."""
     return await conn.fetchrow(
         "SELECT id, principal, number_e164, agent, endpoint FROM decisions "
-        "WHERE endpoint = $1 AND decision = 'allow' AND counts_as_attempt "
+        "WHERE endpoint = $1 AND decision = 'allow' "
         "AND ($2::timestamptz IS NULL OR decided_at <= $2) "
         "ORDER BY decided_at DESC, recorded_at DESC LIMIT 1", endpoint, before)

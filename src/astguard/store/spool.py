@@ -113,6 +113,22 @@ class Spool:
                 total += sum(1 for line in fh if line.strip())
         return total
 
+    def _holds_sync(self, record_id: str) -> bool:
+        needle = record_id.encode()
+        for path in self._pending_files():
+            with contextlib.suppress(FileNotFoundError), path.open("rb") as fh:
+                for line in fh:
+                    if needle not in line:
+                        continue
+                    with contextlib.suppress(ValueError):
+                        if (json.loads(line).get("row") or {}).get("id") == record_id:
+                            return True
+        return False
+
+    async def holds(self, record_id: str) -> bool:
+        """Whether a record with this id (a decision) still waits in the spool (off the loop)."""
+        return await asyncio.to_thread(self._holds_sync, record_id)
+
     async def refresh_depth(self) -> int:
         self.last_depth = await asyncio.to_thread(self.depth)
         return self.last_depth
