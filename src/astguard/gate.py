@@ -36,6 +36,7 @@ from astguard.store.contacts import load_history
 from astguard.store.database import Database
 from astguard.store.directory import Classification, Directory
 from astguard.store.caller_ids import NETWORK_REFUSED_CAUSE, note_network_refusal
+from astguard.store.replay import replay_outcome
 from astguard.store.evidence import (
     Outcome,
     attach_outcome,
@@ -81,6 +82,19 @@ class Gate:
         # Last known classification per (endpoint, override): lets service and b2b calls go on
         # while the store is away. Prospecting is refused then whatever the cache says.
         self._known: OrderedDict[tuple[str | None, str | None], Campaign] = OrderedDict()
+        if spool is not None:
+            spool.register("outcome", self._replay_outcome)
+
+    async def _replay_outcome(self, conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+        """An outcome written from the spool counts a network refusal like a live one (R-G1)."""
+        written = await replay_outcome(conn, row)
+        if written and row.get("hangup_cause") == NETWORK_REFUSED_CAUSE \
+                and not row.get("answered"):
+            raised = await note_network_refusal(
+                conn, row["decision_id"], threshold=self._rules.network_refusal_threshold,
+                window=self._rules.network_refusal_window)
+            self._metrics.network_alerts += raised
+        return written
 
     async def check(self, call: CallRequest, *, record: bool,
                     campaign: Campaign | None = None) -> Decided:

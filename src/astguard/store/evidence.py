@@ -31,7 +31,7 @@ _JSON_COLUMNS = ("local_times", "reasons")
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    answered: bool
+    answered: bool | None  # None: not observed (the ARI websocket was down at the time)
     dial_status: str | None
     hangup_cause: int | None
     hangup_cause_text: str | None

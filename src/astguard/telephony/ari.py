@@ -123,15 +123,16 @@ class AriClient:
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"playbacks/{playback_id}")
 
-    async def channel_exists(self, channel_id: str) -> bool:
-        """Whether Asterisk still has the channel (404: it ended). Raises AriError otherwise."""
+    async def channel_info(self, channel_id: str) -> dict[str, Any] | None:
+        """What Asterisk says of a live channel ({} when it says nothing), None when it ended
+        (404). Raises AriError otherwise."""
         try:
-            await self.request("GET", f"/channels/{channel_id}")
+            info = await self.request("GET", f"/channels/{channel_id}")
         except AriError as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
+        return info if isinstance(info, dict) else {}
 
     async def subscribe_channel(self, channel_id: str) -> None:
         """Keep receiving a channel's events after it leaves Stasis (to see its outcome)."""

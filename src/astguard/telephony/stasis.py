@@ -115,6 +115,15 @@ class _Tracked:
     decision_id: str
     answered_at: dt.datetime | None = None
     dial_status: str | None = None
+    gap: bool = False  # events were lost while the websocket was down
+    answered_unseen: bool = False  # found Up after the gap: answered, moment unknown
+
+    @property
+    def answered(self) -> bool | None:
+        """True when seen (or found Up), False when followed throughout, None when unknown."""
+        if self.answered_at is not None or self.answered_unseen:
+            return True
+        return None if self.gap else False
 
 
 class OutboundStasisApp:
@@ -154,7 +163,7 @@ class OutboundStasisApp:
             if tracked.answered_at is not None:
                 duration = round((ended - tracked.answered_at).total_seconds(), 3)
             outcome = Outcome(
-                answered=tracked.answered_at is not None,
+                answered=tracked.answered,
                 dial_status=tracked.dial_status,
                 hangup_cause=event.get("cause"),
                 hangup_cause_text=event.get("cause_txt"),
@@ -165,12 +174,18 @@ class OutboundStasisApp:
 
     async def _reconcile(self) -> None:
         """After the websocket came back: events of the outage are lost. A followed channel that
-        still exists is followed again; one that ended meanwhile gets its outcome now, saying
-        honestly what was not seen (no hang-up cause or duration), and is forgotten."""
+        still exists is followed again (answered meanwhile if Asterisk says it is Up); one that
+        ended meanwhile gets its outcome now, saying honestly what was not seen (no hang-up
+        cause or duration; answered unknown unless seen), and is forgotten."""
         for channel_id in list(self._tracked):
             try:
-                alive = await self._ari.channel_exists(channel_id)
-                if alive:
+                info = await self._ari.channel_info(channel_id)
+                if info is not None:
+                    tracked = self._tracked.get(channel_id)
+                    if tracked is not None:
+                        tracked.gap = True
+                        if info.get("state") == "Up" and tracked.answered_at is None:
+                            tracked.answered_unseen = True
                     await self._ari.subscribe_channel(channel_id)
                     continue
             except AriError as exc:
@@ -180,8 +195,9 @@ class OutboundStasisApp:
             if tracked is None:
                 continue  # its ChannelDestroyed arrived meanwhile
             log.warning("channel %s ended while the ARI websocket was down", channel_id)
+            tracked.gap = True
             await self._gate.outcome(tracked.decision_id, Outcome(
-                answered=tracked.answered_at is not None,
+                answered=tracked.answered,
                 dial_status=tracked.dial_status,
                 hangup_cause=None,
                 hangup_cause_text=LOST_END,
@@ -219,13 +235,14 @@ class OutboundStasisApp:
             self._tracked[channel_id] = _Tracked(decided.decision_id)
         token = call_token(self._tokens, decided)
         try:
+            if token:
+                # The token first, as over FastAGI: an allow verdict never reaches the channel
+                # without it (the trunk watchdog would hang the call up, and the evidence would
+                # say both "allowed" and "unguarded"). If it fails, no verdict: refused.
+                await self._ari.set_variable(channel_id, INHERITED_VARIABLE, token)
             await asyncio.gather(
                 self._ari.set_variable(channel_id, "ASTGUARD_RESULT", result_variable(decided)),
                 *([self._ari.subscribe_channel(channel_id)] if track else []),
-                # The trunk watchdog lets through only channels carrying this token; if
-                # setting it fails, the call is hung up there (fail closed).
-                *([self._ari.set_variable(channel_id, INHERITED_VARIABLE, token)]
-                  if token else []),
             )
         except AriError as exc:
             log.error("could not hand the verdict to channel %s: %s", channel_id, exc)
