@@ -303,3 +303,16 @@ async def test_gate_backend_terminated_mid_decision(url, spool_dir):
 
 async def _has_waiters(url: str) -> bool:
     return await waiting_on_locks(url) > 0
+
+
+def test_a_transaction_timeout_of_postgresql_17_fails_closed():
+    # 25P04 (transaction_timeout) cannot be injected on this machine's PostgreSQL 15: the
+    # classifier is checked on the server's own exception type for that SQLSTATE.
+    from astguard.store.database import is_unavailable
+
+    exc = asyncpg.PostgresError("terminating connection due to transaction timeout")
+    exc.sqlstate = "25P04"
+    assert is_unavailable(exc)
+    other = asyncpg.PostgresError("syntax")
+    other.sqlstate = "42601"
+    assert not is_unavailable(other)

@@ -40,6 +40,7 @@ UNAVAILABLE_CLASSES = {
 UNAVAILABLE_STATES = {
     "25006": "transaction en lecture seule (serveur de secours après une bascule ?)",
     "25P03": "transaction inactive trop longtemps",
+    "25P04": "transaction trop longue (transaction_timeout, PostgreSQL 17)",
     "55P03": "verrou non obtenu à temps",
 }
 # Client-side: the socket, a timeout, a pool closed or a connection lost under us. asyncpg
