@@ -25,8 +25,10 @@ FRIDAY = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 async def test_spooled_network_refusal_is_counted_at_replay(db, spool_dir):
     d = Directory(db)
     await d.add_principal("r2n-acme", "ACME")
-    await hold_number(db, "r2n-acme")
-    await d.set_campaign("r2n-prospect", "r2n-acme", "prospecting", "manual", "0162123456",
+    # A number of its own: a refusal counted against the shared +33162123456 would raise an
+    # alert that every later test presenting it would see (R-G1 warning).
+    await hold_number(db, "r2n-acme", "+33162123488")
+    await d.set_campaign("r2n-prospect", "r2n-acme", "prospecting", "manual", "0162123488",
                          scope="energie")
     await d.set_endpoint("r2n-agent", "r2n-prospect", [], "Alice")
     await give_consent(db, "r2n-acme", "+33612396001")
