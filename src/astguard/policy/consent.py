@@ -58,15 +58,19 @@ def check_consent_regime(history: ContactHistory, campaign: Campaign, now: dt.da
     return reasons + consent_reasons(history.consents, campaign, now)
 
 
+# R-B2 (2026-11-26): what a prospecting campaign without a scope is refused for, whatever the
+# regime or exception (here for consents, in decide.py for the rest).
+NO_SCOPE = Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
+    "scope": None, "detail": "campagne sans périmètre : aucun consentement ni contrat ne la couvre"})
+
+
 def consent_reasons(consents: tuple[ConsentRecord, ...], campaign: Campaign,
                      now: dt.datetime) -> list[Reason]:
     """R-B1/R-B2: one valid consent suffices; otherwise the most telling failure."""
     if campaign.scope is None:
         # R-B2 (2026-11-26): a campaign without a scope is matched by no consent.
         missing = [] if consents else [Reason(ReasonCode.NO_CONSENT, {})]
-        return missing + [Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
-            "scope": None, "detail": "campagne sans périmètre : aucun consentement ni contrat "
-                                     "ne la couvre"})]
+        return missing + [NO_SCOPE]
     mine = [c for c in consents if c.principal == campaign.principal]
     if not consents:
         return [Reason(ReasonCode.NO_CONSENT, {})]

@@ -15,6 +15,7 @@ from astguard.policy.call_window import (
 )
 from astguard.policy.caller_id import CliPolicy, canonical, check_presented, shipped_tables
 from astguard.policy.consent import (
+    NO_SCOPE,
     PARIS,
     consent_reasons,
     check_bloctel_regime,
@@ -134,9 +135,6 @@ def _destination_and_hours(
     return times
 
 
-_NO_SCOPE = Reason(ReasonCode.CONSENT_SCOPE_MISMATCH, {
-    "scope": None, "detail": "campagne sans périmètre : aucun consentement ni contrat ne la couvre"})
-
 _HOUR_CODES = (ReasonCode.OUTSIDE_CALL_DAYS, ReasonCode.PUBLIC_HOLIDAY,
                ReasonCode.OUTSIDE_CALL_WINDOW)
 
@@ -167,7 +165,7 @@ def _pressure_and_consent(campaign: Campaign, history: ContactHistory, now: dt.d
             r.code is ReasonCode.CONSENT_SCOPE_MISMATCH for r in reasons):
         # R-B2 (2026-11-26): every prospecting campaign has a scope; one stored without it is
         # refused at dial time, whatever the regime or exception.
-        reasons.append(_NO_SCOPE)
+        reasons.append(NO_SCOPE)
     if campaign.dial_mode.without_human:
         # R-H1: prospecting by an automated system without human intervention needs consent,
         # in both regimes, whatever the contract or press exception.
