@@ -176,6 +176,34 @@ async def test_bloctel_bad_line_changes_nothing(db, directory, tmp_path):
     assert await count(db, "bloctel_scrubs") == before
 
 
+@pytest.mark.parametrize("chunk_chars", [23, 1 << 20])
+async def test_bloctel_chunks_name_bad_lines_and_agree(db, directory, tmp_path, monkeypatch,
+                                                       chunk_chars):
+    """Plain chunks take the chunk path, others the line path: the same lines, the same
+    numbers and the same line numbers whatever the chunk size (app/number_batches)."""
+    from astguard.app import number_batches
+    monkeypatch.setattr(number_batches, "CHUNK_CHARS", chunk_chars)
+    day = dt.date(2026, 7, 21) if chunk_chars < 100 else dt.date(2026, 7, 22)
+    plain = "".join(f"06770001{n:02d}\n" for n in range(30))
+    bad = write(tmp_path, "bad.txt", plain + "0677000200\r\n06770002\n\n+33677000201\n"
+                + plain + "x\n")
+    returned = write(tmp_path, "r.txt", "+33677000100\n")
+    with pytest.raises(ImportFailed) as info:
+        await import_bloctel(db, "im-acme", bad, returned, day, progress=False)
+    assert [n for n, _ in info.value.report.bad] == [32, 65]
+    assert "06770002" in info.value.report.bad[0][1]
+    good = write(tmp_path, "good.txt", plain + "06 77 00 02 00\r\n+33677000201\n" + plain)
+    report = await import_bloctel(db, "im-acme", good, returned, day, progress=False)
+    assert (report.lines, report.valid, report.inserted) == (63, 32, 32)
+    async with db.connection() as conn:
+        listed = await conn.fetch("SELECT number_e164, listed FROM bloctel_scrubs WHERE "
+                                  "principal = 'im-acme' AND scrubbed_on = $1 "
+                                  "ORDER BY number_e164", day)
+    assert [(r["number_e164"], r["listed"]) for r in listed] == \
+        [("+33677000100", False)] + [(f"+336770001{n:02d}", True) for n in range(1, 30)] + \
+        [("+33677000200", True), ("+33677000201", True)]
+
+
 def test_progress_without_a_terminal_prints_tenths():
     out = io.StringIO()
     bar = Progress(1000, "import x", stream=out)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TextIO
 
 from astguard.app.imports import (
-    BATCH,
     ImportFailed,
     ImportReport,
     Progress,
@@ -22,6 +21,8 @@ from astguard.app.imports import (
     number_field,
     open_text,
 )
+from astguard.app.number_batches import chunks, e164_text, lines_of
+from astguard.store.bulk import copy_text
 from astguard.store.database import Database
 from astguard.store.directory import valid_identifier
 
@@ -36,7 +37,11 @@ def _number_column(header: list[str]) -> int | None:
 
 
 def _bloctel_numbers(text: TextIO, report: ImportReport) -> Iterator[str]:
-    """One number per line, or a CSV (comma or semicolon) with a number column."""
+    """One number per line, or a CSV (comma or semicolon) with a number column; in batches of
+    E.164 numbers, one a line (COPY's text format).
+
+    Chunks of plain numbers (the usual file) go through number_batches.e164_text; any other
+    chunk line by line, which names each bad line (the same answer either way)."""
     first = text.readline()
     if not first:
         return
@@ -44,31 +49,48 @@ def _bloctel_numbers(text: TextIO, report: ImportReport) -> Iterator[str]:
     header = next(csv.reader([first], delimiter=delimiter))
     column = _number_column(header)
     line = 1
+    rest: Iterator[str] = chunks(text)
     if column is None:  # no header: the first line is data
         column = 0
-        text_lines: Iterator[str] = _chain_first(first, text)
+        rest = _chain_first(first if first.endswith(("\n", "\r")) else first + "\n", rest)
         line = 0
-    else:
-        text_lines = iter(text)
-    for raw in text_lines:
-        line += 1
-        if not raw.strip():
+    for chunk in rest:
+        fast = e164_text(chunk) if column == 0 else None
+        if fast is not None:
+            count = chunk.count("\n")
+            line += count
+            report.lines += count
+            report.valid += count
+            yield fast
             continue
-        report.lines += 1
-        fields = next(csv.reader([raw], delimiter=delimiter)) if delimiter in raw else [raw]
-        if column >= len(fields):
-            report.reject(line, "colonne du numéro absente")
-            continue
-        try:
-            number = number_field(fields[column])
-        except ValueError as exc:
-            report.reject(line, str(exc))
-            continue
-        report.valid += 1
-        yield number
+        batch: list[str] = []
+        for raw in lines_of(chunk):
+            line += 1
+            number = _bloctel_line(raw, line, column, delimiter, report)
+            if number is not None:
+                batch.append(number + "\n")
+        yield "".join(batch)
 
 
-def _chain_first(first: str, rest: TextIO) -> Iterator[str]:
+def _bloctel_line(raw: str, line: int, column: int, delimiter: str,
+                  report: ImportReport) -> str | None:
+    if not raw.strip():
+        return None
+    report.lines += 1
+    fields = next(csv.reader([raw], delimiter=delimiter)) if delimiter in raw else [raw]
+    if column >= len(fields):
+        report.reject(line, "colonne du numéro absente")
+        return None
+    try:
+        number = number_field(fields[column])
+    except ValueError as exc:
+        report.reject(line, str(exc))
+        return None
+    report.valid += 1
+    return number
+
+
+def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
 
@@ -89,16 +111,10 @@ async def import_bloctel(db: Database, principal: str, submitted: Path, returned
         for path, table in ((submitted, "bloctel_submitted"), (returned, "bloctel_returned")):
             text, position = open_text(path)
             try:
-                batch: list[tuple[str]] = []
-                for number in _bloctel_numbers(text, report):
-                    batch.append((number,))
-                    if len(batch) >= BATCH:
-                        if not report.bad_count:
-                            await conn.copy_records_to_table(table, records=batch)
-                        batch.clear()
-                        bar.update(done + position(), report.lines)
-                if batch and not report.bad_count:
-                    await conn.copy_records_to_table(table, records=batch)
+                for numbers in _bloctel_numbers(text, report):
+                    if numbers and not report.bad_count:  # after a bad line: validation only
+                        await copy_text(conn, table, numbers)
+                    bar.update(done + position(), report.lines)
                 done += position()
             except UnicodeDecodeError as exc:
                 report.reject(report.lines + 1, f"{path} : encodage illisible ({exc})")
@@ -106,16 +122,22 @@ async def import_bloctel(db: Database, principal: str, submitted: Path, returned
                 text.close()
         if report.bad_count:
             raise ImportFailed(report)
-        await conn.execute("CREATE INDEX ON bloctel_returned (n)")
-        status = await conn.execute(
-            """INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
-               SELECT DISTINCT ON (s.n) $1, s.n, $2::date,
-                      NOT EXISTS (SELECT 1 FROM bloctel_returned r WHERE r.n = s.n)
-               FROM bloctel_submitted s
-               ON CONFLICT (principal, number_e164, scrubbed_on) DO NOTHING""",
+        # One set-based statement: the distinct submitted numbers, a hash anti-join against the
+        # returned ones (a submitted number Bloctel did not return is listed), the insert.
+        await conn.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        row = await conn.fetchrow(
+            """WITH submitted AS MATERIALIZED (SELECT DISTINCT n FROM bloctel_submitted),
+                    returned AS (SELECT DISTINCT n FROM bloctel_returned),
+                    inserted AS (
+                      INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
+                      SELECT $1, s.n, $2::date, r.n IS NULL
+                      FROM submitted s LEFT JOIN returned r ON r.n = s.n
+                      ON CONFLICT (principal, number_e164, scrubbed_on) DO NOTHING
+                      RETURNING 1)
+               SELECT (SELECT count(*) FROM submitted) AS valid,
+                      (SELECT count(*) FROM inserted) AS inserted""",
             principal, scrubbed_on)
-        report.inserted = int(status.split()[-1])
-        report.valid = await conn.fetchval("SELECT count(DISTINCT n) FROM bloctel_submitted")
+        report.valid, report.inserted = row["valid"], row["inserted"]
     bar.update(total, report.lines, final=True)
     report.seconds = time.monotonic() - t0
     return report

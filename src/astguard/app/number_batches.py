@@ -1,0 +1,110 @@
+"""Numbers by the hundred thousand: a chunk of file lines turned into E.164 in one pass.
+
+Imports and list scrubbing read files of millions of numbers. Line by line, `fast_e164` costs a
+few microseconds a number (separators, shape, plan lookup, an f-string); most files hold one
+plain shape throughout (`0612345678` or `+33612345678`). For such a chunk the whole chunk's
+shape is checked by one regular expression and each number's E.164 is its block's prefix plus
+its digits: the block's answer is `fast_e164`'s own (policy.numbers' per-block resolution,
+itself checked equal to the live parser on every block by tests/test_number_blocks.py).
+
+Whenever a line is in another shape, or a block is not allotted, or a block's canonical form
+drops digits (Saint-Pierre-et-Miquelon), the chunk is not answered here (None) and the caller
+takes the line-by-line path, which names every bad line. tests/test_number_batches.py checks
+the answers equal to `fast_e164` line by line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from typing import TextIO
+
+from astguard.policy.numbers import _block  # the per-block resolution fast_e164 uses
+
+# The two plain shapes, a line each: a national number, or +33 and its 9 digits (no national
+# 0). [0-9], not \d: other scripts' digits take the line-by-line path.
+_NATIONAL_LINE = re.compile(r"0([1-9][0-9]{4})[0-9]{4}\n")
+_PLUS33_LINE = re.compile(r"\+33([1-9][0-9]{4})[0-9]{4}\n")
+
+# 5-digit block (ZABPQ) -> "+<country code>" for allotted blocks kept whole in E.164.
+_PREFIX: dict[str, str] = {}
+_NO_PREFIX: set[str] = set()
+
+CHUNK_CHARS = 1 << 20  # about 90,000 lines of a one-number-per-line file
+
+
+def _prefixes(blocks: set[str]) -> set[str] | None:
+    """The distinct E.164 prefixes of these blocks; None if one of them cannot be answered
+    here (not allotted, or digits dropped in E.164)."""
+    found = set()
+    for block in blocks:
+        prefix = _PREFIX.get(block)
+        if prefix is None:
+            if block in _NO_PREFIX:
+                return None
+            resolution = _block(block)
+            if resolution is None or resolution.strip:
+                _NO_PREFIX.add(block)
+                return None
+            prefix = _PREFIX[block] = f"+{resolution.country_code}"
+        found.add(prefix)
+    return found
+
+
+def e164_text(chunk: str) -> str | None:
+    """`chunk` (lines each ending with "\\n") with every line replaced by its E.164 form, as
+    `fast_e164` gives it line by line; or None: the caller then reads the chunk line by line.
+    The result has one line per line of `chunk`, in the same order."""
+    for shape, width, digits in ((_NATIONAL_LINE, 11, 1), (_PLUS33_LINE, 13, 3)):
+        blocks = shape.findall(chunk)
+        # Matches never overlap and each is `width` long: they tile the chunk exactly when
+        # their count times the width is its length, i.e. every line has the shape.
+        if blocks and len(blocks) * width == len(chunk):
+            break
+    else:
+        return None
+    prefixes = _prefixes(set(blocks))
+    if prefixes is None:
+        return None
+    if prefixes == {"+33"}:  # metropolitan blocks: the text as it is, or the 0 made +33
+        return chunk if digits == 3 else "+33" + chunk[1:].replace("\n0", "\n+33")
+    lines = chunk.split("\n")
+    lines.pop()  # after the last "\n"
+    prefix = _PREFIX
+    return "".join([f"{prefix[b]}{n[digits:]}\n" for b, n in zip(blocks, lines, strict=True)])
+
+
+def e164_chunk(chunk: str) -> list[str] | None:
+    """e164_text's answer as a list, one E.164 number per line of `chunk`."""
+    text = e164_text(chunk)
+    if text is None:
+        return None
+    numbers = text.split("\n")
+    numbers.pop()
+    return numbers
+
+
+def chunks(text: TextIO, size: int | None = None) -> Iterator[str]:
+    """The rest of `text` in chunks of whole lines (as `iter(text)` would split them with
+    newline=""; a chunk never ends between "\\r" and "\\n"). The last line gets a "\\n"."""
+    size = size or CHUNK_CHARS
+    while True:
+        chunk = text.read(size)
+        if not chunk:
+            return
+        if not chunk.endswith("\n"):
+            chunk += text.readline()  # the end of the line (after a "\r": its "\n", if any)
+        if chunk.endswith("\r"):
+            follow = text.read(1)
+            chunk += follow
+            if follow and follow != "\n":
+                chunk += text.readline()
+        if not chunk.endswith(("\n", "\r")):
+            chunk += "\n"
+        yield chunk
+
+
+def lines_of(chunk: str) -> Iterator[str]:
+    """The chunk's lines as a file opened with newline="" gives them."""
+    return iter(io.StringIO(chunk, newline=""))
