@@ -21,6 +21,7 @@ from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.app.contacts import ContactService
 from astguard.errors import StoreUnavailable
 from astguard.app.gate import Gate
+from astguard.app.scrub import Scrubber
 from astguard.metrics import Metrics
 from astguard.readiness import Readiness
 from astguard.settings import Settings
@@ -111,7 +112,8 @@ def api_app(c: Components, readiness: Readiness | None = None) -> web.Applicatio
               read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
               gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
               reports=c.reports, clock=c.clock, db=c.read_db,
-              readiness=readiness.report if readiness else None)
+              readiness=readiness.report if readiness else None,
+              scrubber=Scrubber(c.read_db, readers, c.clock, settings.rules))
     app = api.app()
     Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
               clock=c.clock).install(app)

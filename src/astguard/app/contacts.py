@@ -18,6 +18,7 @@ from astguard.errors import InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, Facts, RuleSettings, decide
 from astguard.policy.consent import regime_for
 from astguard.policy.decide import consumer_today
+from astguard.policy.caller_id import CallerIdRecord
 from astguard.policy.model import ContactHistory, Regime
 from astguard.policy.numbers import NumberError, parse_number
 from astguard.policy.pressure import refusal_until, window_start
@@ -381,25 +382,32 @@ class ContactService:
 
     def next_callable(self, number: str, campaign: Campaign, store_facts: store.StoreFacts,
                       now: dt.datetime) -> dict[str, Any]:
-        """The first moment from now on when the same decision would allow the call."""
-        call = CallRequest(number, "history")
-        history = store_facts.history
-        facts = Facts(campaign, "history", history=ContactHistory(
-            attempt_days=history.attempt_days, blocks=history.blocks,
-            consents=history.consents, contracts=history.contracts, bloctel=history.bloctel),
-            inventory=store_facts.inventory, blocked_caller_ids=store_facts.blocked)
-        first = decide(call, facts, now, self._rules)
-        if first.allowed:
-            return {"at": now.isoformat(), "now": True, "reasons": []}
-        zones = [t.zone for t in first.local_times] or ["Europe/Paris"]
-        for candidate in _window_starts(now, zones, self._rules):
-            verdict = decide(call, facts, candidate, self._rules)
-            if verdict.allowed:
-                return {"at": candidate.isoformat(), "now": False,
-                        "local_times": [t.as_dict() for t in verdict.local_times],
-                        "reasons_now": first.codes}
-        return {"at": None, "now": False, "reasons_now": first.codes,
-                "detail": f"aucun moment autorisé dans les {_SEARCH_DAYS} prochains jours"}
+        return next_callable(number, campaign, store_facts.history, store_facts.inventory,
+                             store_facts.blocked, now, self._rules)
+
+
+def next_callable(number: str, campaign: Campaign, history: ContactHistory,
+                  inventory: tuple[CallerIdRecord, ...], blocked: frozenset[str],
+                  now: dt.datetime, rules: RuleSettings) -> dict[str, Any]:
+    """The first moment from now on when the same decision would allow the call (pure: the
+    history page and list scrubbing both ask here)."""
+    call = CallRequest(number, "history")
+    facts = Facts(campaign, "history", history=ContactHistory(
+        attempt_days=history.attempt_days, blocks=history.blocks,
+        consents=history.consents, contracts=history.contracts, bloctel=history.bloctel),
+        inventory=inventory, blocked_caller_ids=blocked)
+    first = decide(call, facts, now, rules)
+    if first.allowed:
+        return {"at": now.isoformat(), "now": True, "reasons": []}
+    zones = [t.zone for t in first.local_times] or ["Europe/Paris"]
+    for candidate in _window_starts(now, zones, rules):
+        verdict = decide(call, facts, candidate, rules)
+        if verdict.allowed:
+            return {"at": candidate.isoformat(), "now": False,
+                    "local_times": [t.as_dict() for t in verdict.local_times],
+                    "reasons_now": first.codes}
+    return {"at": None, "now": False, "reasons_now": first.codes,
+            "detail": f"aucun moment autorisé dans les {_SEARCH_DAYS} prochains jours"}
 
 
 def _window_starts(now: dt.datetime, zones: list[str],

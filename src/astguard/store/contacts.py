@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -61,17 +61,8 @@ class StoreFacts:
     blocked: frozenset[str]  # of those, the ones with an open CALL_BLOCKED_BY_NETWORK alert
 
 
-async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
-                       today: dt.date, now: dt.datetime, callback_tolerance: dt.timedelta,
-                       window_days: int,
-                       caller_ids: Sequence[str] = ()) -> StoreFacts:
-    """Lock (principal, consumer) for the transaction and read its history and the caller-ID
-    facts: one round trip (migration 0003). Outside a transaction the lock is released
-    when the statement ends."""
-    row = await conn.fetchrow(
-        "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7, $8)",
-        principal, dialled, today - dt.timedelta(days=window_days), today,
-        now - callback_tolerance, now + callback_tolerance, now, list(caller_ids))
+def history_of(row: asyncpg.Record) -> ContactHistory:
+    """The history in a row shaped as astguard_contact_facts returns it (migration 0003)."""
     blocks = json.loads(row["blocks"])
     consents = json.loads(row["consents"])
     contracts = json.loads(row["contracts"])
@@ -91,6 +82,21 @@ async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
         bloctel=BloctelScrub(_day(bloctel["day"]), bloctel["listed"]) if bloctel else None,
         callback_at=row["callback"],
     )
+    return history
+
+
+async def load_history(conn: asyncpg.Connection, principal: str, dialled: str,
+                       today: dt.date, now: dt.datetime, callback_tolerance: dt.timedelta,
+                       window_days: int,
+                       caller_ids: Sequence[str] = ()) -> StoreFacts:
+    """Lock (principal, consumer) for the transaction and read its history and the caller-ID
+    facts: one round trip (migration 0003). Outside a transaction the lock is released
+    when the statement ends."""
+    row = await conn.fetchrow(
+        "SELECT * FROM astguard_contact_facts($1, $2, $3, $4, $5, $6, $7, $8)",
+        principal, dialled, today - dt.timedelta(days=window_days), today,
+        now - callback_tolerance, now + callback_tolerance, now, list(caller_ids))
+    history = history_of(row)
     inventory = tuple(CallerIdRecord(
         number=i["number"], principal=i["principal"], valid_from=_day(i["valid_from"]),
         valid_to=_day(i["valid_to"]), trunk=i["trunk"], mandate_ref=i["mandate_ref"])
@@ -149,3 +155,70 @@ async def last_allowed_call(conn: asyncpg.Connection, endpoint: str,
         "WHERE endpoint = $1 AND decision = 'allow' "
         "AND ($2::timestamptz IS NULL OR decided_at <= $2) "
         "ORDER BY decided_at DESC, recorded_at DESC LIMIT 1", endpoint, before)
+
+
+# The history columns of astguard_contact_facts (migration 0007), for many numbers at once and
+# without the lock: list scrubbing reads, it never counts (app/scrub.py).
+_BATCH_FACTS = """
+WITH input AS (SELECT i.n, i.today FROM unnest($2::text[], $3::date[]) AS i(n, today)),
+grouped AS (
+  SELECT i.n, i.today,
+         coalesce((SELECT array_agg(o.number_e164 ORDER BY o.number_e164)
+                   FROM consumer_numbers c JOIN consumer_numbers o
+                        ON o.consumer_key = c.consumer_key
+                   WHERE c.number_e164 = i.n), ARRAY[i.n]) AS numbers
+  FROM input i)
+SELECT g.n,
+  (SELECT coalesce(json_agg(a.local_day ORDER BY a.local_day), '[]') FROM attempts a
+     WHERE a.principal = $1 AND a.number_e164 = ANY(g.numbers)
+       AND a.local_day >= g.today - $4::int) AS attempts,
+  (SELECT coalesce(json_agg(json_build_object('kind', b.kind, 'day', b.local_day,
+                                              'until', b.until_day, 'at', b.recorded_at)), '[]')
+     FROM contact_blocks b
+     WHERE b.principal = $1 AND b.number_e164 = ANY(g.numbers)
+       AND (b.until_day IS NULL OR b.until_day >= g.today OR b.kind = 'refusal')) AS blocks,
+  (SELECT coalesce(json_agg(json_build_object('id', k.id, 'principal', k.principal,
+              'scopes', k.scopes, 'collected_at', k.collected_at,
+              'valid_until', k.valid_until, 'withdrawn_at', k.withdrawn_at,
+              'proof_ref', k.proof_ref)), '[]')
+     FROM consents k WHERE k.number_e164 = ANY(g.numbers)) AS consents,
+  (SELECT coalesce(json_agg(json_build_object('principal', t.principal, 'scopes', t.scopes,
+              'started_on', t.started_on, 'ended_on', t.ended_on,
+              'reference', t.reference)), '[]')
+     FROM contracts t WHERE t.principal = $1 AND t.number_e164 = ANY(g.numbers)) AS contracts,
+  (SELECT json_build_object('day', s.scrubbed_on, 'listed', s.listed) FROM bloctel_scrubs s
+     WHERE s.principal = $1 AND s.number_e164 = g.n AND s.scrubbed_on <= g.today
+     ORDER BY s.scrubbed_on DESC LIMIT 1) AS bloctel,
+  (SELECT cb.scheduled_at FROM callbacks cb
+     WHERE cb.principal = $1 AND cb.number_e164 = ANY(g.numbers)
+       AND cb.scheduled_at BETWEEN $5 AND $6
+     ORDER BY abs(extract(epoch FROM cb.scheduled_at - $7)) LIMIT 1) AS callback
+FROM grouped g"""
+
+
+async def batch_histories(conn: asyncpg.Connection, principal: str,
+                          days: Mapping[str, dt.date], now: dt.datetime,
+                          callback_tolerance: dt.timedelta,
+                          window_days: int) -> dict[str, ContactHistory]:
+    """Each number's history as load_history reads it (same columns, same conditions, the
+    consumer's local day per number), for a batch of numbers in one query, without locking."""
+    rows = await conn.fetch(_BATCH_FACTS, principal, list(days), list(days.values()),
+                            window_days, now - callback_tolerance, now + callback_tolerance,
+                            now)
+    return {row["n"]: history_of(row) for row in rows}
+
+
+async def caller_id_facts(conn: asyncpg.Connection, principal: str, caller_ids: Sequence[str]
+                          ) -> tuple[tuple[CallerIdRecord, ...], frozenset[str]]:
+    """The inventory entries and open network alerts of these caller IDs (as load_history)."""
+    inventory = await conn.fetch(
+        "SELECT number, principal, valid_from, valid_to, trunk, mandate_ref FROM caller_ids "
+        "WHERE principal = $1 AND number = ANY($2)", principal, list(caller_ids))
+    blocked = await conn.fetch(
+        "SELECT caller_id FROM caller_id_alerts WHERE cleared_at IS NULL "
+        "AND caller_id = ANY($1)", list(caller_ids))
+    return (tuple(CallerIdRecord(number=i["number"], principal=i["principal"],
+                                 valid_from=i["valid_from"], valid_to=i["valid_to"],
+                                 trunk=i["trunk"], mandate_ref=i["mandate_ref"])
+                  for i in inventory),
+            frozenset(b["caller_id"] for b in blocked))

@@ -32,6 +32,7 @@ from astguard.surfaces import (
     cli_inbound,
     cli_install,
     cli_reports,
+    cli_scrub,
     dry_run,
 )
 from astguard.surfaces.table import render_decision, render_rows
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_callerid.add_parsers(sub)
     cli_inbound.add_parsers(sub)
     cli_reports.add_parsers(sub)
+    cli_scrub.add_parsers(sub)
     cli_install.add_parsers(sub)
 
     sp = sub.add_parser("spool", help="the local evidence spool")
@@ -238,6 +240,8 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
         return await cli_inbound.run(c, args)
     if cmd in cli_reports.COMMANDS:
         return await cli_reports.run(c, args)
+    if cmd in cli_scrub.COMMANDS:
+        return await cli_scrub.run(c, args)
     if cmd == "db":
         async with c.db.connection() as conn:
             await schema.check(conn)

@@ -21,7 +21,8 @@ from astguard.errors import InputError, StoreUnavailable
 from astguard.app.gate import Gate
 from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
-from astguard.surfaces import dry_run
+from astguard.app.scrub import Scrubber
+from astguard.surfaces import dry_run, http_scrub
 from astguard.policy.numbers import NumberError, fast_e164
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store import audit
@@ -113,7 +114,8 @@ class Api:
                  metrics: Metrics | None = None, reports: Reports | None = None,
                  clock: Clock | None = None, db: Database | None = None,
                  sessions: Sessions | None = None,
-                 readiness: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
+                 readiness: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+                 scrubber: Scrubber | None = None) -> None:
         self._gate = gate
         self._contacts = contacts
         self._directory = directory
@@ -127,6 +129,7 @@ class Api:
         self._db = db
         self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
         self._readiness = readiness  # the running service's probes (astguard.readiness)
+        self._scrubber = scrubber  # list scrubbing (surfaces/http_scrub.py)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -150,6 +153,8 @@ class Api:
         r.add_get("/v1/health", self.health)
         r.add_get("/v1/ready", self.ready)
         r.add_get("/metrics", self.prometheus)
+        if self._scrubber is not None:
+            http_scrub.register(r, lambda h: self._guard(_READ, h), self._scrubber)
         return app
 
     @web.middleware
