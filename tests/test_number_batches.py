@@ -101,3 +101,25 @@ def test_chunks_split_lines_as_reading_line_by_line(size):
 def test_chunk_size_is_read_at_call_time(monkeypatch):
     monkeypatch.setattr(number_batches, "CHUNK_CHARS", 22)
     assert len(list(chunks(io.StringIO("0612345678\n" * 10, newline="")))) == 5
+
+
+def test_a_consumer_number_built_from_its_block_equals_the_live_parse():
+    """List scrubbing parses each block once (app/number_batches.consumer_number): every
+    attribute of ConsumerNumber must be the live parser's, for every number of a block."""
+    from astguard.app.number_batches import _TEMPLATES, consumer_number
+    from astguard.policy.numbers import parse_number
+    rng = random.Random(11)
+    checked = 0
+    for block in rng.sample(range(10_000, 100_000), 1500) + [26221, 69212, 38812, 59027]:
+        _TEMPLATES.clear()
+        for suffix in ("0000", f"{rng.randrange(10_000):04d}", "9999"):
+            for text in (f"0{block}{suffix}", f"+33 {block}{suffix}"):
+                try:
+                    live = parse_number(text)
+                except NumberError:
+                    with pytest.raises(NumberError):
+                        consumer_number(text)
+                    continue
+                assert consumer_number(text) == live, text
+                checked += 1
+    assert checked > 1000

@@ -15,12 +15,18 @@ the answers equal to `fast_e164` line by line.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
 from typing import TextIO
 
-from astguard.policy.numbers import _block  # the per-block resolution fast_e164 uses
+from astguard.policy.numbers import (  # the per-block resolution fast_e164 uses
+    ConsumerNumber,
+    _block,
+    fast_e164,
+    parse_number,
+)
 
 # The two plain shapes, a line each: a national number, or +33 and its 9 digits (no national
 # 0). [0-9], not \d: other scripts' digits take the line-by-line path.
@@ -108,3 +114,44 @@ def chunks(text: TextIO, size: int | None = None) -> Iterator[str]:
 def lines_of(chunk: str) -> Iterator[str]:
     """The chunk's lines as a file opened with newline="" gives them."""
     return iter(io.StringIO(chunk, newline=""))
+
+
+# --- a consumer number per block, for list scrubbing ---------------------------------------------
+
+_TEMPLATES: dict[str, ConsumerNumber] = {}
+
+
+def block_of(e164: str) -> str | None:
+    """The 5-digit block (ZABPQ) of a national-plan number's canonical E.164, else None."""
+    for code in ("+33", "+262", "+590", "+594", "+596"):
+        if e164.startswith(code) and len(e164) == len(code) + 9:
+            return e164[len(code):len(code) + 5]
+    return None  # abroad, or Saint-Pierre-et-Miquelon's 6-digit form: number by number
+
+
+def plan_of(dialled: str) -> tuple[str, ConsumerNumber]:
+    """(E.164, the number's plan attributes: parse_number's ConsumerNumber with dialled, e164
+    and national blanked), the attributes taken from the number's block (Arcep assigns blocks
+    of 10,000 numbers; tests/test_number_batches.py checks every attribute equal on sampled
+    numbers of every block), so that a list of millions parses each block once. Raises
+    NumberError as parse_number does."""
+    e164 = fast_e164(dialled)
+    block = block_of(e164)
+    if block is None:
+        return e164, _blank(parse_number(dialled))
+    template = _TEMPLATES.get(block)
+    if template is None:
+        template = _TEMPLATES[block] = _blank(parse_number(dialled))
+    return e164, template
+
+
+def consumer_number(dialled: str) -> ConsumerNumber:
+    """parse_number's answer, from plan_of (what tests/test_number_batches.py compares)."""
+    e164, plan = plan_of(dialled)
+    if block_of(e164) is None:
+        return parse_number(dialled)
+    return dataclasses.replace(plan, dialled=dialled, e164=e164, national="0" + e164[-9:])
+
+
+def _blank(number: ConsumerNumber) -> ConsumerNumber:
+    return dataclasses.replace(number, dialled="", e164="", national=None)

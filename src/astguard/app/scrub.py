@@ -14,7 +14,6 @@ list of millions costs one evaluation per distinct situation, not one per number
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from astguard.policy import CallRequest, Campaign, Facts, RuleSettings, decide
 from astguard.policy.caller_id import CallerIdRecord, canonical
 from astguard.policy.decide import consumer_today
 from astguard.policy.model import ContactHistory
-from astguard.policy.numbers import ConsumerNumber, NumberError, is_emergency, parse_number
+from astguard.app.number_batches import plan_of
+from astguard.policy.numbers import ConsumerNumber, NumberError, is_emergency
 from astguard.store import contacts as store
 from astguard.store.database import Database
 from astguard.store.directory import Directory
@@ -137,15 +137,30 @@ class _Evaluator:
         self._now = now
         self._rules = rules
         self._memo: dict[tuple[object, ...], _Answer] = {}
+        self._days: dict[ConsumerNumber, dt.date] = {}  # the consumer's day, per plan
+        self._plans: dict[str, ConsumerNumber] = {}  # the current batch's, by number
 
     def target(self, dialled: str) -> tuple[str, dt.date] | None:
-        """(E.164, the consumer's local day) as the gate reads the history, or None."""
-        return consumer_today(CallRequest(dialled, SOURCE, campaign_name=self._campaign.name),
-                              self._now, self._rules)
+        """(E.164, the consumer's local day) as the gate reads the history, or None; the
+        number's plan attributes are kept for the memo's key."""
+        try:
+            e164, plan = plan_of(dialled)
+        except NumberError:
+            return None
+        day = self._days.get(plan)
+        if day is None:  # the policy's own answer, once per distinct plan attributes
+            found = consumer_today(CallRequest(dialled, SOURCE), self._now, self._rules)
+            if found is None:  # pragma: no cover (consumer_number parsed it)
+                return None
+            day = self._days[plan] = found[1]
+        self._plans[dialled] = plan
+        return e164, day
 
     def __call__(self, dialled: str, history: ContactHistory | None) -> _Answer:
-        key = self._key(dialled, history)
-        if key is not None:
+        plan = self._plans.pop(dialled, None)
+        key = None
+        if plan is not None and not is_emergency(dialled, self._rules.emergency_numbers):
+            key = (plan, _without_ids(history))
             found = self._memo.get(key)
             if found is not None:
                 return found
@@ -155,15 +170,6 @@ class _Evaluator:
                 self._memo.clear()
             self._memo[key] = answer
         return answer
-
-    def _key(self, dialled: str, history: ContactHistory | None) -> tuple[object, ...] | None:
-        if is_emergency(dialled, self._rules.emergency_numbers):
-            return None
-        try:
-            number = parse_number(dialled)
-        except NumberError:
-            return None
-        return (_plan_attributes(number), _without_ids(history))
 
     def _evaluate(self, dialled: str, history: ContactHistory | None) -> _Answer:
         call = CallRequest(dialled, SOURCE, campaign_name=self._campaign.name)
@@ -181,12 +187,12 @@ class _Evaluator:
         return _Answer(False, tuple(verdict.codes), at)
 
 
-def _plan_attributes(number: ConsumerNumber) -> ConsumerNumber:
-    return dataclasses.replace(number, dialled="", e164="", national=None)
-
-
-def _without_ids(history: ContactHistory | None) -> ContactHistory | None:
-    if history is None or not history.consents:
-        return history
-    return dataclasses.replace(history, consents=tuple(
-        dataclasses.replace(c, id=0, proof_ref="") for c in history.consents))
+def _without_ids(history: ContactHistory | None) -> tuple[object, ...] | None:
+    """The history as decide() reads it, without the consents' identifiers and proofs (which
+    only go into a verdict's evidence, never into its codes)."""
+    if history is None:
+        return None
+    return (history.attempt_days, history.blocks,
+            tuple((c.principal, c.scopes, c.collected_at, c.valid_until, c.withdrawn_at)
+                  for c in history.consents),
+            history.contracts, history.bloctel, history.callback_at)

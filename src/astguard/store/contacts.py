@@ -205,7 +205,14 @@ async def batch_histories(conn: asyncpg.Connection, principal: str,
     rows = await conn.fetch(_BATCH_FACTS, principal, list(days), list(days.values()),
                             window_days, now - callback_tolerance, now + callback_tolerance,
                             now)
-    return {row["n"]: history_of(row) for row in rows}
+    empty = ContactHistory()
+    return {row["n"]: empty if _nothing(row) else history_of(row) for row in rows}
+
+
+def _nothing(row: asyncpg.Record) -> bool:
+    return (row["attempts"] == "[]" and row["blocks"] == "[]" and row["consents"] == "[]"
+            and row["contracts"] == "[]" and row["bloctel"] is None
+            and row["callback"] is None)
 
 
 async def caller_id_facts(conn: asyncpg.Connection, principal: str, caller_ids: Sequence[str]
