@@ -52,6 +52,27 @@ def _obj(required: list[str], **props: dict[str, Any]) -> dict[str, Any]:
 
 
 _S = {"type": "string"}
+
+
+def _scrub() -> dict[str, Any]:
+    """POST /v1/scrub (surfaces/http_scrub.py): a text body in, CSV or JSON lines out."""
+    op = _op(
+        "Vérifier une liste de numéros (jusqu'à 10 millions) pour une campagne : verdict "
+        "actuel, motifs et prochain moment appelable de chaque numéro, sans rien "
+        "enregistrer", params=[
+            {"name": "campaign", "in": "query", "required": True, "schema": _S},
+            {"name": "at", "in": "query", "schema": _S,
+             "description": "ISO-8601 ; sans décalage : heure de Paris (défaut : maintenant)"},
+            {"name": "format", "in": "query", "schema": {"enum": ["csv", "jsonl"]},
+             "description": "Sinon l'en-tête Accept (application/x-ndjson : lignes JSON)"}],
+        content={"text/csv": {"schema": _S}, "application/x-ndjson": {"schema": _S}})
+    op["description"] += (" Le contrôle au moment de la numérotation reste l'autorité : "
+                          "entre la vérification et l'appel, une tentative, un refus ou un "
+                          "retrait de consentement peut changer la réponse.")
+    op["requestBody"] = {"required": True, "content": {"text/plain": {"schema": {
+        "type": "string", "description": "Un numéro par ligne, ou un CSV avec une colonne "
+                                         "numero (UTF-8)"}}}}
+    return op
 _NUMBER = {"type": "string", "description": "Numéro national (0612345678) ou E.164"}
 _INSTANT = {"type": "string", "format": "date-time", "description": "ISO-8601 avec décalage"}
 _BLOCK = _obj(["number", "principal"], number=_NUMBER, principal=_S, agent=_S,
@@ -87,6 +108,7 @@ def openapi_document() -> dict[str, Any]:
                           caller_id=_S, department=_S,
                           at={"type": "string", "description":
                               "ISO-8601 ; sans décalage : heure de Paris"}))},
+            "/v1/scrub": {"post": _scrub()},
             "/v1/history/{number}": {"get": _op(
                 "Historique d'un consommateur et prochain moment appelable", params=[
                     {"name": "number", "in": "path", "required": True, "schema": _S},
