@@ -265,16 +265,17 @@ def import_run(kind: str, lines: int, work: Path) -> dict:
         with path.open("w") as fh:
             fh.write("number,principal,scopes,collected_at,channel,wording,proof_ref\n")
             for n in range(lines):
-                fh.write(f"+33{700_000_000 + n},bench,energie,2026-10-01T10:00:00+02:00,"
+                # 06 10 to 06 19: allotted mobile blocks (07 00 is not, rules-fr R-D4 data)
+                fh.write(f"+33{610_000_000 + n},bench,energie,2026-10-01T10:00:00+02:00,"
                          f"web,v3,imp-{n}\n")
         argv = ["import", "consents", str(path), "--json"]
     else:
         submitted, returned = work / f"sub-{lines}.txt", work / f"ret-{lines}.txt"
         with submitted.open("w") as s, returned.open("w") as r:
             for n in range(lines):
-                s.write(f"07{n:08d}\n")
+                s.write(f"06{10_000_000 + n:08d}\n")
                 if n % 10:
-                    r.write(f"+337{n:08d}\n")
+                    r.write(f"+336{10_000_000 + n:08d}\n")
         argv = ["import", "bloctel", "--principal", "bench", "--submitted", str(submitted),
                 "--returned", str(returned), "--date", "2026-07-21", "--json"]
     env = {**os.environ, "ASTGUARD_DATABASE_URL": f"{PG}/{DB}",
