@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import re
 
-from astguard.errors import StoreUnavailable
+from astguard.errors import StoreUnavailable, TelephonyError
 from astguard.store.bindings import decision_channel, recording_announced
 from astguard.store.database import Database
 
 _UNSAFE = re.compile(r"[^-A-Za-z0-9_.]")  # what [astguard-code] FILTERs out of an endpoint
 
 
-class AgiRefused(Exception):
+class AgiRefused(TelephonyError):
     """The request names something that is not its own call: nothing is done or recorded."""
 
 

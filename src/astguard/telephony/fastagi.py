@@ -30,7 +30,7 @@ from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
 from astguard.contacts import ContactService
-from astguard.errors import InputError, StoreUnavailable
+from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.gate import Gate
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
-class AgiProtocolError(Exception):
+class AgiProtocolError(TelephonyError):
     pass
 
 
