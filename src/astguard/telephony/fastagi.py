@@ -41,7 +41,8 @@ from astguard.telephony.agi_binding import (
     check_bridged_to,
     check_endpoint,
 )
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony import contract
+from astguard.telephony.call_token import CallTokens
 from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,8 @@ class OutboundAgi:
         self._tokens = tokens
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("outbound", self.outbound)
-        app.add_route("outcome", self.outcome)
+        app.add_route(contract.ROUTE_OUTBOUND, self.outbound)
+        app.add_route(contract.ROUTE_OUTCOME, self.outcome)
 
     async def outbound(self, request: TimedRequest) -> None:
         headers = request.headers
@@ -198,8 +199,8 @@ class OutboundAgi:
         decided = await self._gate.check(call, record=True)
         token = call_token(self._tokens, decided)
         if token:  # first: a verdict without its token would be hung up at the trunk
-            await request.set_variable(INHERITED_VARIABLE, token)
-        await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
+            await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
+        await request.set_variable(contract.RESULT_VARIABLE, result_variable(decided))
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))
 
@@ -234,12 +235,12 @@ class ContactsAgi:
         self._binding = binding
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("feature", self.feature)
-        app.add_route("code", self.code)
+        app.add_route(contract.ROUTE_FEATURE, self.feature)
+        app.add_route(contract.ROUTE_CODE, self.code)
 
     async def feature(self, request: TimedRequest) -> None:
         kind = (request.args or [""])[0]
-        reply = await request.send_command("GET VARIABLE ASTGUARD_DECISION_ID")
+        reply = await request.send_command(f"GET VARIABLE {contract.DECISION_ID_VARIABLE}")
         decision_id = _variable_value(reply)
         prompt = _FAILED_PROMPT
         if decision_id:  # the agent's own call only
@@ -266,7 +267,7 @@ class ContactsAgi:
                 prompt = _CONFIRMATION[kind]
             except (InputError, StoreUnavailable) as exc:
                 log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
-        await request.set_variable("ASTGUARD_CODE_PROMPT", prompt)
+        await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
 
 
 class InboundAgi:
@@ -276,10 +277,10 @@ class InboundAgi:
         self._inbound = inbound
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("objection", self.objection)
+        app.add_route(contract.ROUTE_OBJECTION, self.objection)
 
     async def objection(self, request: TimedRequest) -> None:
-        reply = await request.send_command("GET VARIABLE ASTGUARD_INBOUND_CALL")
+        reply = await request.send_command(f"GET VARIABLE {contract.INBOUND_CALL_VARIABLE}")
         call_id = _variable_value(reply)
         stopped = False
         if call_id:  # only from a channel bridged to the recorded one

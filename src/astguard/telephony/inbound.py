@@ -24,11 +24,15 @@ from astguard.errors import AriError, StoreUnavailable
 from astguard.policy.reasons import ReasonCode
 from astguard.policy.recording import POLICY_OFF, RecordingPolicy
 from astguard.telephony.ari import AriClient, event_time
+from astguard.telephony.contract import (
+    INBOUND_AGENT_FEATURES,
+    INBOUND_CALL_VARIABLE,
+    INHERITED_INBOUND_CALL_VARIABLE,
+    OUTBOUND_AGENT_FEATURES,
+)
 from astguard.telephony.recorder import Recorder, RecorderError
 
 log = logging.getLogger(__name__)
-# What [astguard-present] enables on an agent's outbound call, and the objection code.
-OUTBOUND_AGENT_FEATURES = "astguard-refus#astguard-opposition#astguard-objection"
 
 
 @dataclass
@@ -237,12 +241,12 @@ class InboundStasisApp:
         try:
             if agent_channel is None:
                 # The agent's channel inherits these: its *85 code names this call (R-I2).
-                await self._ari.set_variable(call.channel_id, "__ASTGUARD_INBOUND_CALL",
+                await self._ari.set_variable(call.channel_id, INHERITED_INBOUND_CALL_VARIABLE,
                                              call.call_id)
                 await self._ari.set_variable(call.channel_id, "__DYNAMIC_FEATURES",
-                                             "astguard-objection")
+                                             INBOUND_AGENT_FEATURES)
             else:  # an outbound call: the agent's channel exists already
-                await self._ari.set_variable(agent_channel, "ASTGUARD_INBOUND_CALL",
+                await self._ari.set_variable(agent_channel, INBOUND_CALL_VARIABLE,
                                              call.call_id)
                 await self._ari.set_variable(agent_channel, "DYNAMIC_FEATURES",
                                              OUTBOUND_AGENT_FEATURES)

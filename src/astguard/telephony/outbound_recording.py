@@ -23,6 +23,7 @@ from astguard.errors import StoreUnavailable
 from astguard.policy.reasons import ReasonCode
 from astguard.policy.recording import RecordingPolicy
 from astguard.telephony.agi_binding import ChannelBinding
+from astguard.telephony.contract import ROUTE_OUTBOUND_RECORDING
 from astguard.telephony.fastagi import AgiProtocolError, HardenedFastAGI, TimedRequest
 from astguard.telephony.inbound import InboundStasisApp
 
@@ -46,7 +47,7 @@ class OutboundRecordingAgi:
         self._inbound = inbound
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("outbound-recording", self.answered)
+        app.add_route(ROUTE_OUTBOUND_RECORDING, self.answered)
 
     async def answered(self, request: TimedRequest) -> None:
         args = request.args + ["", ""]

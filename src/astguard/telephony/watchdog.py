@@ -32,7 +32,8 @@ from astguard.policy.numbers import is_emergency
 from astguard.store.spool import Spool
 from astguard.store.unguarded import UnguardedCall, UnguardedStore, as_row
 from astguard.telephony.ari import AriClient, event_time
-from astguard.telephony.call_token import VARIABLE, CallTokens, trunk_number
+from astguard.telephony.call_token import CallTokens, trunk_number
+from astguard.telephony.contract import TOKEN_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class TrunkWatchdog:
                       originator: str | None) -> None:
         # The linked id (which call this leg belongs to) is read alongside, for the evidence.
         token, linkedid = await asyncio.gather(
-            self._ari.get_variable(channel_id, VARIABLE),
+            self._ari.get_variable(channel_id, TOKEN_VARIABLE),
             self._ari.get_variable(channel_id, "CHANNEL(linkedid)"), return_exceptions=True)
         if isinstance(token, BaseException):
             log.warning("watchdog: token of %s unreadable (%s): taken as absent",
