@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from astguard.app.contacts import ContactService
 from astguard.app.recording import RecordingService
 from astguard.clock import PinnedClock, SystemClock
-from astguard.contacts import ContactService
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest
 from astguard.store.database import Database

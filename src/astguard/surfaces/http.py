@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from astguard.clock import Clock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
 from astguard.surfaces import dry_run
