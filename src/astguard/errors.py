@@ -3,7 +3,7 @@
     AstguardError
     ├── ConfigError        a setting is missing or malformed (fail fast at start-up)
     ├── InputError         a caller gave bad input (CLI exit 2, HTTP 4xx)
-    │   └── ImportFailed       an import file cannot be read (imports.py)
+    │   └── ImportFailed       an import refused, its report saying why (app/imports.py)
     ├── InvalidValue       a value the pure policy cannot read; also a ValueError
     │   ├── NumberError        not a valid telephone number (policy/numbers.py)
     │   └── DepartmentError    not a French department (policy/call_window.py)
