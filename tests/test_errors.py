@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import astguard
 from astguard import errors
@@ -53,3 +54,31 @@ def test_policy_parse_errors_are_still_value_errors():
     from astguard.policy.numbers import NumberError
 
     assert issubclass(NumberError, ValueError) and issubclass(DepartmentError, ValueError)
+
+
+def _drawn_parents() -> dict[str, str]:
+    """Each class of the docstring's drawing with the class it hangs from."""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").splitlines():
+        match = re.match(r"^([\s│├└─]*?)(\w+Error|\w+Rejected|\w+Failed|\w+Refused|"
+                         r"\w+Denied|\w+Unavailable|InvalidValue)\b", line)
+        if not match:
+            continue
+        depth, name = len(match[1]), match[2]
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[name] = stack[-1][1]
+        stack.append((depth, name))
+    return parents
+
+
+def test_the_drawing_shows_each_exceptions_own_parent():
+    drawn = _drawn_parents()
+    actual = {}
+    for name, cls in _defined_exceptions().items():
+        if cls is not AstguardError and name not in OUTSIDE_THE_TREE:
+            base = next(b for b in cls.__bases__ if issubclass(b, AstguardError))
+            actual[cls.__name__] = base.__name__
+    assert drawn == actual
