@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from astguard.errors import AstguardError
 from astguard.store.evidence import COLUMNS, attach_outcome, insert_decision
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 Replayer = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[bool]]
 
 
-class RecordRejected(Exception):
+class RecordRejected(AstguardError):
     """This record cannot be written as it is; the message says why, in French."""
 
 

@@ -30,8 +30,8 @@ from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
 from astguard.app.contacts import ContactService
-from astguard.errors import InputError, StoreUnavailable
 from astguard.app.gate import Gate
+from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
 from astguard.store.evidence import Outcome
@@ -41,7 +41,8 @@ from astguard.telephony.agi_binding import (
     check_bridged_to,
     check_endpoint,
 )
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens, TokenCheck
+from astguard.telephony import contract
+from astguard.telephony.call_token import CallTokens, TokenCheck
 from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
-class AgiProtocolError(Exception):
+class AgiProtocolError(TelephonyError):
     pass
 
 
@@ -191,9 +192,9 @@ class OutboundAgi:
         self._allowed: OrderedDict[str, str] = OrderedDict()
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("outbound", self.outbound)
-        app.add_route("outcome", self.outcome)
-        app.add_route("reuse", self.reuse)
+        app.add_route(contract.ROUTE_OUTBOUND, self.outbound)
+        app.add_route(contract.ROUTE_OUTCOME, self.outcome)
+        app.add_route(contract.ROUTE_REUSE, self.reuse)
 
     async def outbound(self, request: TimedRequest) -> None:
         headers = request.headers
@@ -206,11 +207,11 @@ class OutboundAgi:
         token = call_token(self._tokens, decided)
         result = result_variable(decided)
         if token:  # first: a verdict without its token would be hung up at the trunk
-            await request.set_variable(INHERITED_VARIABLE, token)
+            await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
             self._allowed[decided.decision_id] = result
             while len(self._allowed) > _REUSABLE:
                 self._allowed.popitem(last=False)
-        await request.set_variable("ASTGUARD_RESULT", result)
+        await request.set_variable(contract.RESULT_VARIABLE, result)
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))
 
@@ -228,8 +229,8 @@ class OutboundAgi:
             log.warning("agi reuse refused for %s (%s): decided anew", asked,
                         check.problem or "décision inconnue de ce nœud")
             return
-        await request.set_variable("ASTGUARD_RESULT", result)
-        await request.set_variable("ASTGUARD_REUSED", "1")
+        await request.set_variable(contract.RESULT_VARIABLE, result)
+        await request.set_variable(contract.REUSED_VARIABLE, "1")
         log.info("agi reuse of decision %s for %s", check.decision_id, asked)
 
     async def outcome(self, request: TimedRequest) -> None:
@@ -263,12 +264,12 @@ class ContactsAgi:
         self._binding = binding
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("feature", self.feature)
-        app.add_route("code", self.code)
+        app.add_route(contract.ROUTE_FEATURE, self.feature)
+        app.add_route(contract.ROUTE_CODE, self.code)
 
     async def feature(self, request: TimedRequest) -> None:
         kind = (request.args or [""])[0]
-        reply = await request.send_command("GET VARIABLE ASTGUARD_DECISION_ID")
+        reply = await request.send_command(f"GET VARIABLE {contract.DECISION_ID_VARIABLE}")
         decision_id = _variable_value(reply)
         prompt = _FAILED_PROMPT
         if decision_id:  # the agent's own call only
@@ -295,7 +296,7 @@ class ContactsAgi:
                 prompt = _CONFIRMATION[kind]
             except (InputError, StoreUnavailable) as exc:
                 log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
-        await request.set_variable("ASTGUARD_CODE_PROMPT", prompt)
+        await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
 
 
 class InboundAgi:
@@ -305,10 +306,10 @@ class InboundAgi:
         self._inbound = inbound
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("objection", self.objection)
+        app.add_route(contract.ROUTE_OBJECTION, self.objection)
 
     async def objection(self, request: TimedRequest) -> None:
-        reply = await request.send_command("GET VARIABLE ASTGUARD_INBOUND_CALL")
+        reply = await request.send_command(f"GET VARIABLE {contract.INBOUND_CALL_VARIABLE}")
         call_id = _variable_value(reply)
         stopped = False
         if call_id:  # only from a channel bridged to the recorded one

@@ -40,7 +40,8 @@ from astguard.policy.numbers import is_emergency
 from astguard.store.spool import Spool
 from astguard.store.unguarded import UnguardedCall, UnguardedStore, as_row
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
-from astguard.telephony.call_token import VARIABLE, CallTokens, trunk_number
+from astguard.telephony.call_token import CallTokens, trunk_number
+from astguard.telephony.contract import TOKEN_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class TrunkWatchdog:
         is the user part of the channel's own To header."""
         # The linked id (which call this leg belongs to) is read alongside, for the evidence.
         token, linkedid, target = await asyncio.gather(
-            self._ari.get_variable(channel_id, VARIABLE),
+            self._ari.get_variable(channel_id, TOKEN_VARIABLE),
             self._ari.get_variable(channel_id, "CHANNEL(linkedid)"),
             self._ari.get_variable(channel_id, REMOTE_URI) if number is None else _none(),
             return_exceptions=True)
