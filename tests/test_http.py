@@ -212,9 +212,13 @@ async def test_caller_id_inventory_over_http(client):
 
 
 def test_the_documented_check_fields_are_the_accepted_ones():
+    from astguard.surfaces.api_models import CheckRequest
     from astguard.surfaces.dry_run import FIELDS
     from astguard.surfaces.openapi import openapi_document as document
 
-    schema = document()["paths"]["/v1/check"]["post"]["requestBody"]["content"][
-        "application/json"]["schema"]
-    assert set(schema["properties"]) == FIELDS and schema["additionalProperties"] is False
+    doc = document()
+    ref = doc["paths"]["/v1/check"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(schema["properties"]) == FIELDS == set(CheckRequest.model_fields)
+    assert schema["additionalProperties"] is False

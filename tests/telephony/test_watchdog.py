@@ -80,8 +80,9 @@ async def test_a_trunk_channel_without_token_is_hung_up_and_recorded(env):
     assert row["hung_up_at"] is not None and row["lifetime_ms"] is not None
     assert row["linkedid"] == "1795683875.2"
     assert row["seq"] is not None  # linked into the evidence chain
-    assert metrics.unguarded[("carrier", "hung_up")] == 1
-    assert 'astguard_unguarded_calls_total{endpoint="carrier",action="hung_up"} 1' \
+    assert metrics.value("astguard_unguarded_calls_total", endpoint="carrier",
+                         action="hung_up") == 1
+    assert 'astguard_unguarded_calls_total{action="hung_up",endpoint="carrier"} 1.0' \
         in metrics.render()
     result = await audit.verify(db)
     assert result.ok, result.first_break
@@ -101,7 +102,7 @@ async def test_a_guarded_channel_is_left_alone(env):
                 "peer": channel})
     await dog.drain()
     assert fake.paths("DELETE") == [] and await rows_for(db, channel_id) == []
-    assert metrics.trunk_checks["valid"] == 1
+    assert metrics.value("astguard_trunk_channels_checked_total", result="valid") == 1
 
 
 @pytest.mark.parametrize(("token", "problem"), [
