@@ -83,7 +83,7 @@ async def _body(request: web.Request, model: type[rq.Body]) -> Any:
 
 def _query(request: web.Request, model: type[rq.Query]) -> Any:
     # A parameter given twice is refused rather than read one way or the other.
-    names = list(request.query.keys())
+    names = [name for name, _ in request.query.items()]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError("paramètre(s) répété(s) : " + ", ".join(twice))
