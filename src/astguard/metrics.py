@@ -10,6 +10,7 @@ counts. bench/metrics.py measures what an update costs the decision path (docs/b
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -98,14 +99,27 @@ class Metrics:
         ProcessCollector(registry=r)
         self.gauges: dict[str, Callable[[], float]] = {}
         r.register(_ScrapeGauges(self.gauges))
+        # The decision path's labelled children, kept here: prometheus_client's `labels()`
+        # costs more than the increment itself (bench/metrics.py). Few label sets exist
+        # (verdict x source, code x effect).
+        self._children: dict[tuple[str, ...], Any] = {}
 
     # Updates --------------------------------------------------------------------------------
 
     def decision(self, decision: str, source: str, reasons: list[tuple[str, str]],
                  seconds: float) -> None:
-        self._decisions.labels(decision, source).inc()
+        children = self._children
+        key = ("d", decision, source)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = self._decisions.labels(decision, source)
+        child.inc()
         for code, effect in reasons:
-            self._reasons.labels(code, effect).inc()
+            key = ("r", code, effect)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self._reasons.labels(code, effect)
+            child.inc()
         self._latency.observe(seconds)
 
     def db_error(self) -> None:
