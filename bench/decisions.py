@@ -37,7 +37,7 @@ from pathlib import Path
 import asyncpg
 
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store import schema

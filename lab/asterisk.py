@@ -9,6 +9,7 @@ the same files the container and `astguard asterisk install` use.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -42,22 +43,34 @@ def rootfs_path() -> Path:
 
 
 def ensure_rootfs(log=print) -> Path:
+    """The cached root filesystem, built once. Several runs (parallel test sessions, CI beside a
+    developer) may ask at the same time: one builds under a lock, the others wait for it."""
     root = rootfs_path()
     if (root / ".astguard-complete").exists():
         return root
     if shutil.which("debootstrap") is None:
         raise LabError("debootstrap is missing: apt-get install debootstrap")
-    tmp = root.with_name(root.name + ".partial")
-    _umount_all(tmp)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    log(f"building the Asterisk root filesystem in {root} (about a minute, cached after)")
-    subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tmp)],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-    (tmp / ".astguard-complete").write_text(" ".join(PACKAGES) + "\n")
-    tmp.rename(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (root / ".astguard-complete").exists():
+            return root
+        tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
+        _umount_all(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f"building the Asterisk root filesystem in {root} (about a minute, cached after)")
+        try:
+            subprocess.run(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+                 str(tmp)],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+            (tmp / ".astguard-complete").write_text(" ".join(PACKAGES) + "\n")
+            shutil.rmtree(root, ignore_errors=True)  # an incomplete one left by a killed run
+            tmp.rename(root)
+        finally:
+            _umount_all(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 

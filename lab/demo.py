@@ -21,8 +21,8 @@ from pathlib import Path
 import asyncpg
 
 from astguard.clock import SystemClock
-from astguard.contacts import ContactService
-from astguard.bloctel import import_bloctel
+from astguard.app.contacts import ContactService
+from astguard.app.bloctel import import_bloctel
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database

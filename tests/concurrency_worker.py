@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database

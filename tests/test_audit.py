@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.contacts import ContactService
-from astguard.gate import Gate
+from astguard.app.contacts import ContactService
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store import audit

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from astguard.call_audit import audit_calls
+from astguard.app.call_audit import audit_calls
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory

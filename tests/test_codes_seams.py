@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.contacts import CodeSpooled, ContactService
+from astguard.app.contacts import CodeSpooled, ContactService
 from astguard.errors import InputError
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database

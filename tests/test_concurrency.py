@@ -62,7 +62,7 @@ async def test_simultaneous_decisions_from_several_processes_let_exactly_the_cap
 
 
 async def test_linked_numbers_share_one_cap(db, database_url, campaign, tmp_path):
-    from astguard.contacts import ContactService  # noqa: PLC0415
+    from astguard.app.contacts import ContactService  # noqa: PLC0415
     from tests.conftest import OPEN_CLOCK  # noqa: PLC0415
 
     service = ContactService(db, OPEN_CLOCK)

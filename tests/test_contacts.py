@@ -9,9 +9,9 @@ import itertools
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, DialMode, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
@@ -170,12 +170,12 @@ async def test_database_lost_between_classification_and_decision_fails_closed(
         db, directory, spool_dir, monkeypatch):
     import asyncpg
 
-    import astguard.gate
+    import astguard.app.gate
 
     async def connection_lost(*args, **kwargs):
         raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
 
-    monkeypatch.setattr(astguard.gate, "load_history", connection_lost)
+    monkeypatch.setattr(astguard.app.gate, "load_history", connection_lost)
     gate = make_gate(db, spool_dir)
     decided = await gate.check(CallRequest("0612345678", "ari", endpoint="gate-agent"),
                                record=True)

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from astguard.clock import PinnedClock
-from astguard.contacts import ContactService
-from astguard.gate import Gate
+from astguard.app.contacts import ContactService
+from astguard.app.gate import Gate
 from astguard.policy import RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database

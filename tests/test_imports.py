@@ -10,9 +10,9 @@ import pytest
 
 from astguard.clock import PinnedClock
 from astguard.errors import InputError
-from astguard.gate import Gate
-from astguard.bloctel import import_bloctel
-from astguard.imports import ImportFailed, Progress, import_file
+from astguard.app.gate import Gate
+from astguard.app.bloctel import import_bloctel
+from astguard.app.imports import ImportFailed, Progress, import_file
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import StoreUnavailable
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.metrics import Metrics
 from astguard.readiness import Readiness
 from astguard.settings import Settings

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
 from astguard.settings import DEFAULT_EMERGENCY
@@ -271,7 +271,7 @@ async def test_full_disk_refuses_calls_says_so_and_keeps_what_was_written(
     assert all(d.verdict.allowed and d.spooled for d in kept)
     fill(small_disk / "filler")
     refused = None
-    with caplog.at_level(logging.CRITICAL, logger="astguard.gate"):
+    with caplog.at_level(logging.CRITICAL, logger="astguard.app.gate"):
         for _ in range(20):  # what still fits in the file's last page goes in, then it fails
             decided = await gate.check(call, record=True)
             if not decided.spooled:

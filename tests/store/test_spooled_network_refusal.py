@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.caller_ids import NETWORK_REFUSED_CAUSE

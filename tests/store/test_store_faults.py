@@ -13,7 +13,7 @@ import pytest
 
 from astguard.clock import PinnedClock
 from astguard.errors import StoreUnavailable
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database, is_unavailable

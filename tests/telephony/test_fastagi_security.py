@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from astguard.clock import PinnedClock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest
 from astguard.store.database import Database

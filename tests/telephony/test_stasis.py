@@ -10,7 +10,7 @@ import datetime as dt
 import aiohttp
 import pytest
 
-from astguard.gate import Decided
+from astguard.app.gate import Decided
 from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, RuleSettings, decide
 from astguard.policy.model import Decision
 from astguard.settings import DEFAULT_EMERGENCY

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError
-from astguard.bloctel import import_bloctel
-from astguard.imports import KINDS, import_file
+from astguard.app.bloctel import import_bloctel
+from astguard.app.imports import KINDS, import_file
 from astguard.instants import input_day, input_instant
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from astguard.call_audit import CallAuditResult, audit_calls
+from astguard.app.call_audit import CallAuditResult, audit_calls
 from astguard.errors import InputError
 from astguard.instants import PARIS, input_instant, period
 from astguard.store import audit

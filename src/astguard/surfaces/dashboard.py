@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from astguard.clock import Clock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.instants import PARIS, period
 from astguard.policy.reasons import text_of

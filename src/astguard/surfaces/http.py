@@ -22,9 +22,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from astguard.clock import Clock
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.instants import PARIS, period
 from astguard.metrics import Metrics
 from astguard.surfaces import dry_run

@@ -29,9 +29,9 @@ from typing import Any
 from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
-from astguard.contacts import ContactService
+from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
-from astguard.gate import Gate
+from astguard.app.gate import Gate
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
 from astguard.store.evidence import Outcome

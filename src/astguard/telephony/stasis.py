@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from astguard.errors import AriError
-from astguard.gate import Decided, Gate
+from astguard.app.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
 from astguard.store.evidence import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from astguard.imports import (
+from astguard.app.imports import (
     BATCH,
     ImportFailed,
     ImportReport,
