@@ -326,3 +326,10 @@ async def test_every_json_answer_is_its_documented_model(client):
     assert rows and rows[0].recorded_at[10] == "T"  # ISO-8601, not str(datetime)
     health = await client.get("/v1/health")
     assert await health.json() == {"status": "ok"}
+
+
+async def test_errors_outside_the_api_are_french_text(db, tmp_path):
+    async with TestClient(TestServer(api_for(db, tmp_path).app())) as c:
+        resp = await c.get("/tableau/nulle-part")
+        assert resp.status == 404 and resp.content_type == "text/plain"
+        assert await resp.text() == "ressource inconnue : GET /tableau/nulle-part"

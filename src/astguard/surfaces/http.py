@@ -93,6 +93,13 @@ def _query(request: web.Request, model: type[rq.Query]) -> Any:
         raise InputError(french_message(exc, model, where="paramètre")) from None
 
 
+def _said(request: web.Request, status: int, message: str) -> web.Response:
+    """An error as the path's clients read it: JSON on the API, plain text on the dashboard."""
+    if request.path.startswith(("/v1/", "/metrics")):
+        return _error(status, message)
+    return web.Response(status=status, text=message, charset="utf-8")
+
+
 def _iso(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
 
@@ -140,10 +147,10 @@ class Api:
             # An answer that does not match its model: a bug here, never the client's.
             log.exception("answer to %s %s does not match its model", request.method,
                           request.path)
-            return _error(500, "erreur interne : réponse non conforme (voir le journal)")
+            return _said(request, 500, "erreur interne : réponse non conforme (voir le journal)")
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            return _error(500, "erreur interne (voir le journal du service)")
+            return _said(request, 500, "erreur interne (voir le journal du service)")
 
     def token_right(self, request: web.Request) -> str | None:
         """The right the request gives: a bearer token's, or (reads only, so that a forged
@@ -372,10 +379,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
     message = _HTTP_FRENCH.get(exc.status, f"erreur HTTP {exc.status}")
     if exc.status in (404, 405):
         message += f" : {request.method} {request.path}"
-    if request.path.startswith(("/v1/", "/metrics")):
-        response = _error(exc.status, message)
-    else:
-        response = web.Response(status=exc.status, text=message, charset="utf-8")
+    response = _said(request, exc.status, message)
     if exc.status == 405 and "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
     return response
