@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from astguard.clock import Clock
 from astguard.app.contacts import ContactService
