@@ -9,6 +9,7 @@ import uuid
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_EMERGENCY
@@ -82,8 +83,9 @@ async def test_a_trunk_channel_without_token_is_hung_up_and_recorded(env):
     assert row["seq"] is not None  # linked into the evidence chain
     assert metrics.value("astguard_unguarded_calls_total", endpoint="carrier",
                          action="hung_up") == 1
-    assert 'astguard_unguarded_calls_total{action="hung_up",endpoint="carrier"} 1.0' \
-        in metrics.render()
+    exposed = [(s.labels, s.value) for f in text_string_to_metric_families(metrics.render())
+               for s in f.samples if s.name == "astguard_unguarded_calls_total"]
+    assert exposed == [({"endpoint": "carrier", "action": "hung_up"}, 1.0)]
     result = await audit.verify(db)
     assert result.ok, result.first_break
     assert result.by_kind.get("unguarded_call", 0) >= 1
