@@ -326,6 +326,7 @@ async def test_every_json_answer_is_its_documented_model(client):
     assert rows and rows[0].recorded_at[10] == "T"  # ISO-8601, not str(datetime)
     health = await client.get("/v1/health")
     assert await health.json() == {"status": "ok"}
+    assert (await client.head("/v1/health")).status == 200
 
 
 async def test_errors_outside_the_api_are_french_text(db, tmp_path):

@@ -130,7 +130,10 @@ class Api:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=_JSON_MAX)
         for op in OPERATIONS:
-            app.router.add_route(op.method.upper(), op.path, self._serve(op))
+            if op.method == "get":  # and HEAD, as aiohttp's add_get always gave
+                app.router.add_get(op.path, self._serve(op))
+            else:
+                app.router.add_route(op.method.upper(), op.path, self._serve(op))
         return app
 
     @web.middleware
