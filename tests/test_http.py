@@ -334,3 +334,23 @@ async def test_errors_outside_the_api_are_french_text(db, tmp_path):
         resp = await c.get("/tableau/nulle-part")
         assert resp.status == 404 and resp.content_type == "text/plain"
         assert await resp.text() == "ressource inconnue : GET /tableau/nulle-part"
+
+
+def test_every_pydantic_error_is_said_in_french():
+    """Errors of types the table does not list, or whose context lacks a key, still read
+    French; pydantic's own text never does."""
+    from pydantic import BaseModel, Field, ValidationError
+
+    from astguard.surfaces.api_errors import french_message
+
+    class Odd(BaseModel):
+        ratio: float = Field(gt=0)
+        when: dt.date
+        tags: list[str] = Field(max_length=1)
+
+    try:
+        Odd.model_validate({"ratio": -1, "when": "hier", "tags": ["a", "b"]})
+    except ValidationError as exc:
+        message = french_message(exc, Odd)
+    assert message == ("champ 'ratio' : valeur supérieure à 0.0 attendue ; champ 'when' : valeur "
+                       "invalide ; champ 'tags' : au plus 1 élément(s) attendu(s)")

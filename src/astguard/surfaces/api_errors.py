@@ -86,6 +86,10 @@ def french_message(exc: ValidationError, model: type[BaseModel], *, where: str =
             out.append(f"{where} {field!r}{label} manquant")
             continue
         template = _FRENCH.get(kind, "valeur invalide")
-        text = template.format(**{**ctx, "input": e.get("input"), "expected": _expected(ctx)})
+        try:
+            text = template.format(**{**ctx, "input": e.get("input"),
+                                      "expected": _expected(ctx)})
+        except (KeyError, IndexError, ValueError):  # a context this pydantic does not give
+            text = "valeur invalide"
         out.append(f"{where} {field!r}{label} : {text}")
     return " ; ".join(out) or "requête invalide"
