@@ -122,6 +122,7 @@ _TAGS = [
 _STATUS_TEXT = {400: "Requête invalide (le message nomme le champ)",
                 401: "Jeton absent ou inconnu", 403: "Ce jeton ne permet que la lecture",
                 404: "Fonction non configurée sur ce nœud",
+                500: "Erreur interne (détail dans le journal du service)",
                 503: "Base de données indisponible (réessayer)"}
 
 
@@ -175,7 +176,7 @@ def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> di
         responses["200"] = {"description": "Déjà enregistré (envoi rejoué)", "content": ok}
     else:
         responses["200"] = {"description": "Réponse", "content": ok}
-    errors = set(op.statuses)
+    errors = set(op.statuses) | {500}  # an unexpected failure, said in French too
     if op.right is not None:
         errors.add(401)
     if op.right == WRITE:
