@@ -237,7 +237,3 @@ class InspectionQuery(PeriodQuery):
     format: Literal["json", "csv", "html"] = Field(
         "json", title="format", description="json, csv ou html (imprimable)")
 
-
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    CheckRequest, BlockRequest, SuspensionRequest, ConsentRequest, WithdrawRequest,
-    AttemptRequest, CallerIdRequest)
