@@ -209,7 +209,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
 
         def crashed(name: str) -> None:
-            c.metrics.task_restarts[name] += 1
+            c.metrics.task_restart(name)
 
         tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
                  for name, start in (

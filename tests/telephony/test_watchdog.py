@@ -11,6 +11,7 @@ import uuid
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_EMERGENCY
@@ -87,9 +88,11 @@ async def test_a_trunk_channel_without_token_is_hung_up_and_recorded(env):
     assert row["hung_up_at"] is not None and row["lifetime_ms"] is not None
     assert row["linkedid"] == "1795683875.2"
     assert row["seq"] is not None  # linked into the evidence chain
-    assert metrics.unguarded[("carrier", "hung_up")] == 1
-    assert 'astguard_unguarded_calls_total{endpoint="carrier",action="hung_up"} 1' \
-        in metrics.render()
+    assert metrics.value("astguard_unguarded_calls_total", endpoint="carrier",
+                         action="hung_up") == 1
+    exposed = [(s.labels, s.value) for f in text_string_to_metric_families(metrics.render())
+               for s in f.samples if s.name == "astguard_unguarded_calls_total"]
+    assert exposed == [({"endpoint": "carrier", "action": "hung_up"}, 1.0)]
     result = await audit.verify(db)
     assert result.ok, result.first_break
     assert result.by_kind.get("unguarded_call", 0) >= 1
@@ -108,7 +111,7 @@ async def test_a_guarded_channel_is_left_alone(env):
                 "peer": channel})
     await dog.drain()
     assert fake.paths("DELETE") == [] and await rows_for(db, channel_id) == []
-    assert metrics.trunk_checks["valid"] == 1
+    assert metrics.value("astguard_trunk_channels_checked_total", result="valid") == 1
 
 
 @pytest.mark.parametrize(("token", "problem"), [

@@ -104,7 +104,7 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
     def _refuse(self, reason: str, message: str, *args: Any) -> None:
         self.refused[reason] += 1
         if self._metrics is not None:
-            self._metrics.agi_refused[reason] += 1
+            self._metrics.agi_refusal(reason)
         log.warning(message, *args)
 
     def peer_allowed(self, peer: Any) -> bool:

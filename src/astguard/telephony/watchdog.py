@@ -220,9 +220,9 @@ class TrunkWatchdog:
             number = uri_user(target) if isinstance(target, str) else ""
         check = self._tokens.verify(token, number, now=tracked.token_age_at)
         if check.valid:
-            self._metrics.trunk_checks["valid"] += 1
+            self._metrics.trunk_check("valid")
             return
-        self._metrics.trunk_checks["invalid"] += 1
+        self._metrics.trunk_check("invalid")
         emergency = is_emergency(number, self._emergency)
         hung_up_at = None
         if emergency:
@@ -244,7 +244,7 @@ class TrunkWatchdog:
             token_decision_id=check.decision_id, problem=check.problem, mode=self._mode,
             action=action, emergency=emergency, created_at=tracked.created_at,
             detected_at=dt.datetime.now(dt.UTC), hung_up_at=hung_up_at, node=self._node)
-        self._metrics.unguarded[(tracked.endpoint, action)] += 1
+        self._metrics.unguarded_call(tracked.endpoint, action)
         log.critical("UNGUARDED_CALL %s to %r on trunk %s (%s): %s%s", tracked.name, number,
                      tracked.endpoint, check.problem, call.action_label,
                      f" after {call.lifetime_ms:.1f} ms" if call.lifetime_ms is not None
