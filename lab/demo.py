@@ -23,6 +23,7 @@ import asyncpg
 from astguard.clock import SystemClock
 from astguard.app.contacts import ContactService
 from astguard.app.bloctel import import_bloctel
+from astguard.policy import RuleSettings
 from astguard.policy.caller_id import shipped_tables
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
@@ -138,7 +139,7 @@ async def prepare_database() -> str:
     await d.set_endpoint("agent2", "demo-predictif", [], "dialer")
     await d.set_endpoint("agent-nocampaign", None, [], None)
     # Consents (R-B) for every demo consumer but the one that shows NO_CONSENT.
-    contacts = ContactService(db, SystemClock())
+    contacts = ContactService(db, SystemClock(), RuleSettings(emergency_numbers=frozenset()))
     numbers = {c.number for scene in SCENES for c in scene.calls} - {"0612", "112", "0612345620"}
     for number in sorted(numbers):
         await contacts.add_consent("acme", number, scopes=["energie"],

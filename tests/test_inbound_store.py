@@ -11,8 +11,8 @@ import pytest
 from astguard.errors import InputError, StoreUnavailable
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
-from astguard.store.recording_evidence import RecordingEvidence
-from astguard.store.recording_files import OUTSIDE, purge_expired
+from astguard.app.recording_evidence import RecordingEvidence
+from astguard.app.recording_files import OUTSIDE, purge_expired
 from astguard.store.spool import Spool
 from tests.conftest import ROLES, UNREACHABLE_DB, role_database
 
@@ -208,13 +208,14 @@ async def test_long_retention_with_a_legal_basis(db):
 async def test_the_running_service_purges(db, tmp_path):
     import asyncio
 
+    from astguard.app.inbound import InboundRecordings
     from astguard.clock import PinnedClock
     from astguard.service import run_purges
 
     store = InboundStore(db)
     call_id, file = await a_recording(store, tmp_path, started=T0, days=1)
-    task = asyncio.create_task(run_purges(store, PinnedClock(T0 + dt.timedelta(days=3)),
-                                          tmp_path, interval=0.05))
+    recordings = InboundRecordings(store, PinnedClock(T0 + dt.timedelta(days=3)), tmp_path)
+    task = asyncio.create_task(run_purges(recordings, interval=0.05))
     try:
         async with asyncio.timeout(5):
             while (await store.call_evidence(call_id))["recording"]["deleted_at"] is None:

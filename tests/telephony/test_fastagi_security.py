@@ -20,6 +20,7 @@ from astguard.clock import PinnedClock
 from astguard.app.contacts import ContactService
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest
+from astguard.store.bindings import DecisionBindings
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
 from astguard.telephony.agi_binding import AgiRefused, check_bridged_to, endpoint_of
@@ -150,7 +151,7 @@ async def decided(request, db: Database, directory, spool_dir) -> str:  # noqa: 
 async def routes(db: Database, spool_dir: Path, tmp_path: Path
                  ) -> AsyncIterator[tuple[HardenedFastAGI, int]]:
     app = HardenedFastAGI(read_timeout=5.0)
-    binding = ChannelBinding(db)
+    binding = ChannelBinding(DecisionBindings(db))
     gate = make_gate(db, spool_dir)
     OutboundAgi(gate, binding).install(app)
     ContactsAgi(ContactService(db, PinnedClock(OPEN), RULES), binding).install(app)

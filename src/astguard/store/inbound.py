@@ -6,34 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from astguard.errors import InputError
 from astguard.store.database import Database
+from astguard.values import InboundPolicy
 from astguard.store.replay import RecordRejected
 
 log = logging.getLogger(__name__)
 
 MODES = ("off", "announce", "sampled")
 CNIL_QUALITY_DAYS = 183  # six months for quality and training recordings (R-I4)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundPolicy:
-    did: str
-    mode: str
-    sample_percent: int
-    prompt: str
-    objection_key: str
-    retention_days: int
-    legal_basis: str | None
-
-    @property
-    def retention_class(self) -> str:
-        return "qualité-formation" if self.legal_basis is None else "base-légale"
 
 
 class InboundStore:

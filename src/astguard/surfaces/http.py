@@ -23,11 +23,10 @@ from astguard.instants import PARIS, input_day, input_instant, period
 from astguard.metrics import Metrics
 from astguard.surfaces import dry_run
 from astguard.policy.numbers import NumberError, fast_e164
-from astguard.store.caller_ids import CallerIdStore
-from astguard.store import audit
-from astguard.store.database import Database
-from astguard.store.directory import Directory
-from astguard.store.reports import DecisionFilter, Reports
+from astguard.app.caller_ids import CallerIds
+from astguard.app.campaigns import Campaigns
+from astguard.app.supervision import Supervision
+from astguard.values import DecisionFilter
 from astguard.surfaces.openapi import openapi_document
 from astguard.surfaces.report_render import inspection_csv, inspection_html
 from astguard.surfaces.web_security import (
@@ -106,12 +105,12 @@ class Body:
 
 
 class Api:
-    def __init__(self, *, gate: Gate, contacts: ContactService, directory: Directory,
-                 caller_ids: CallerIdStore,
+    def __init__(self, *, gate: Gate, contacts: ContactService, directory: Campaigns,
+                 caller_ids: CallerIds,
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
-                 metrics: Metrics | None = None, reports: Reports | None = None,
-                 clock: Clock | None = None, db: Database | None = None,
+                 metrics: Metrics | None = None, reports: Supervision | None = None,
+                 clock: Clock | None = None,
                  sessions: Sessions | None = None,
                  readiness: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self._gate = gate
@@ -124,7 +123,6 @@ class Api:
         self._metrics = metrics
         self._reports = reports
         self._clock = clock
-        self._db = db
         self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
         self._readiness = readiness  # the running service's probes (astguard.readiness)
 
@@ -304,7 +302,7 @@ class Api:
 
     # Supervision and inspection (read-only) ------------------------------------------------
 
-    def _need(self) -> tuple[Reports, Clock]:
+    def _need(self) -> tuple[Supervision, Clock]:
         if self._reports is None or self._clock is None:
             raise web.HTTPNotFound(text="reports are not configured")
         return self._reports, self._clock
@@ -380,7 +378,7 @@ class Api:
         raise InputError("format : json, csv ou html")
 
     async def audit_verify(self, request: web.Request) -> web.Response:
-        if self._db is None:
+        if self._reports is None:
             raise web.HTTPNotFound(text="audit is not configured")
         start = end = None
         if "from" in request.query or "to" in request.query:
@@ -388,7 +386,7 @@ class Api:
             today = clock.now().astimezone(PARIS).date()
             start, end = period(request.query.get("from", "1970-01-01"),
                                 request.query.get("to"), today)
-        return _ok((await audit.verify(self._db, start, end)).as_dict())
+        return _ok((await self._reports.verify_chain(start, end)).as_dict())
 
     async def openapi(self, request: web.Request) -> web.Response:
         return _ok(openapi_document())

@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 
 from astguard.errors import StoreUnavailable
-from astguard.store.bindings import decision_channel, recording_announced
-from astguard.store.database import Database
+from astguard.app.ports import DecisionLookups
 
 _UNSAFE = re.compile(r"[^-A-Za-z0-9_.]")  # what [astguard-code] FILTERs out of an endpoint
 
@@ -57,12 +56,12 @@ def check_bridged_to(recorded_channel: str | None, bridge_peers: str) -> None:
 
 
 class ChannelBinding:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, lookups: DecisionLookups) -> None:
+        self._lookups = lookups
 
     async def decision_on_channel(self, decision_id: str, channel_id: str) -> None:
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
         except StoreUnavailable:
             return  # cannot tell: see the module's docstring
         if found is not None and found.channel_id != channel_id:
@@ -77,11 +76,11 @@ class ChannelBinding:
         if not channel_id or channel_id == agent_channel:
             raise AgiRefused("the consumer's channel is missing or is the agent's own")
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
             if found is None or not found.allowed or found.channel_id != agent_channel:
                 raise AgiRefused(f"decision {decision_id} is no allowed call of channel "
                                  f"{agent_channel!r}")
-            if await recording_announced(self._db, decision_id):
+            if await self._lookups.recording_announced(decision_id):
                 raise AgiRefused(f"decision {decision_id}: recording already announced")
         except StoreUnavailable as exc:
             raise AgiRefused(f"evidence store unavailable: {exc}") from None

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
-from astguard.store.inbound import InboundPolicy, InboundStore
-from astguard.store.recording_evidence import RecordingEvidence
-from astguard.store.recording_files import remove_recording
-from astguard.store.spool import Spool
+from astguard.app.ports import Journal, RecordingStore
+from astguard.app.recording_evidence import RecordingEvidence
+from astguard.app.recording_files import remove_recording
+from astguard.values import InboundPolicy
 from astguard.telephony.ari import AriClient, event_time
 from astguard.telephony.recorder import Recorder, RecorderError
 
@@ -55,9 +55,9 @@ class RecordingPaths:
 
 
 class InboundStasisApp:
-    def __init__(self, ari: AriClient, store: InboundStore, recorder: Recorder,
+    def __init__(self, ari: AriClient, store: RecordingStore, recorder: Recorder,
                  paths: RecordingPaths, clock_mode: str = "system",
-                 spool: Spool | None = None) -> None:
+                 spool: Journal | None = None) -> None:
         self._ari = ari
         self._store = store
         # Once a call is under way its evidence never raises: it waits in the spool instead.

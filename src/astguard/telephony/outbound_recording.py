@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from astguard.errors import StoreUnavailable
-from astguard.store.inbound import InboundStore
+from astguard.app.ports import RecordingStore
 from astguard.telephony.agi_binding import ChannelBinding
 from astguard.telephony.fastagi import AgiProtocolError, HardenedFastAGI, TimedRequest
 from astguard.telephony.inbound import InboundStasisApp
@@ -43,7 +43,7 @@ def _valid_uuid(text: str) -> bool:
 
 
 class OutboundRecordingAgi:
-    def __init__(self, store: InboundStore, inbound: InboundStasisApp, binding: ChannelBinding,
+    def __init__(self, store: RecordingStore, inbound: InboundStasisApp, binding: ChannelBinding,
                  clock_mode: str = "system") -> None:
         self._store = store
         self._binding = binding
