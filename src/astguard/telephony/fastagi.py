@@ -41,7 +41,7 @@ from astguard.telephony.agi_binding import (
     check_bridged_to,
     check_endpoint,
 )
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens, TokenCheck
 from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,9 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
         return headers
 
 
+_REUSABLE = 10_000  # allows remembered for a failover's /reuse (tokens live 300 s anyway)
+
+
 class OutboundAgi:
     """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
 
@@ -183,10 +186,14 @@ class OutboundAgi:
         self._gate = gate
         self._binding = binding  # None: outcomes are not checked against the decision's channel
         self._tokens = tokens
+        # The verdicts of the allows this process issued a token for, by decision id: what
+        # /reuse answers (never what the channel's variables say).
+        self._allowed: OrderedDict[str, str] = OrderedDict()
 
     def install(self, app: HardenedFastAGI) -> None:
         app.add_route("outbound", self.outbound)
         app.add_route("outcome", self.outcome)
+        app.add_route("reuse", self.reuse)
 
     async def outbound(self, request: TimedRequest) -> None:
         headers = request.headers
@@ -197,11 +204,33 @@ class OutboundAgi:
         )
         decided = await self._gate.check(call, record=True)
         token = call_token(self._tokens, decided)
+        result = result_variable(decided)
         if token:  # first: a verdict without its token would be hung up at the trunk
             await request.set_variable(INHERITED_VARIABLE, token)
-        await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
+            self._allowed[decided.decision_id] = result
+            while len(self._allowed) > _REUSABLE:
+                self._allowed.popitem(last=False)
+        await request.set_variable("ASTGUARD_RESULT", result)
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))
+
+    async def reuse(self, request: TimedRequest) -> None:
+        """A trunk failover (FreePBX's hook runs again for the route's next trunk): re-use the
+        decision on this channel, one call being one decision and one attempt (R-D6), only if
+        the channel's token is one astguard signed for this very number, still fresh, naming an
+        allow this process made; then answer the verdict as recorded (caller ID and destination
+        included). Otherwise ASTGUARD_REUSED stays unset and the dialplan decides anew."""
+        token, asked = (request.args + ["", ""])[:2]
+        check = (self._tokens.verify(token, asked) if self._tokens is not None
+                 else TokenCheck(False, None, "aucun secret de jeton"))
+        result = self._allowed.get(check.decision_id or "") if check.valid else None
+        if result is None:
+            log.warning("agi reuse refused for %s (%s): decided anew", asked,
+                        check.problem or "décision inconnue de ce nœud")
+            return
+        await request.set_variable("ASTGUARD_RESULT", result)
+        await request.set_variable("ASTGUARD_REUSED", "1")
+        log.info("agi reuse of decision %s for %s", check.decision_id, asked)
 
     async def outcome(self, request: TimedRequest) -> None:
         args = request.args + [""] * 4
