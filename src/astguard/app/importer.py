@@ -17,9 +17,10 @@ class Importer:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def file(self, kind: str, path: Path) -> ImportReport:
-        return await import_file(self._db, kind, path)
+    async def file(self, kind: str, path: Path, *, progress: bool = True) -> ImportReport:
+        return await import_file(self._db, kind, path, progress=progress)
 
     async def bloctel(self, principal: str, submitted: Path, returned: Path,
-                      scrubbed_on: dt.date) -> ImportReport:
-        return await import_bloctel(self._db, principal, submitted, returned, scrubbed_on)
+                      scrubbed_on: dt.date, *, progress: bool = True) -> ImportReport:
+        return await import_bloctel(self._db, principal, submitted, returned, scrubbed_on,
+                                    progress=progress)
