@@ -34,7 +34,7 @@ from astguard.app.gate import Gate
 from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
-from astguard.store.evidence import Outcome
+from astguard.values import Outcome
 from astguard.telephony.agi_binding import (
     AgiRefused,
     ChannelBinding,

@@ -21,7 +21,7 @@ from typing import Any
 from astguard.errors import AriError
 from astguard.app.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
-from astguard.store.evidence import Outcome
+from astguard.values import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
 from astguard.telephony.contract import (
