@@ -12,6 +12,8 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from astguard.app.caller_ids import CallerIds
+from astguard.app.campaigns import Campaigns
 from astguard.app.contacts import ContactService
 from astguard.app.gate import Gate
 from astguard.app.scrub import Scrubber
@@ -139,20 +141,21 @@ async def test_the_memo_never_mixes_numbers_of_different_facts(db, population):
     assert [line.callable for line in lines] == [True, False, True, False, False] * 3
 
 
-def _api(db, directory, tmp_path, at, max_numbers=10_000_000) -> Api:
+def _api(db, directory, tmp_path, at, max_numbers=10_000_000, scrub=True) -> Api:
     gate = Gate(db=db, directory=directory, spool=Spool(tmp_path), clock=PinnedClock(at),
                 rules=RULES, node="t")
     return Api(gate=gate, contacts=ContactService(db, PinnedClock(at), RULES),
-               directory=directory, caller_ids=CallerIdStore(db, shipped_tables().npv_roots),
+               directory=Campaigns(directory),
+               caller_ids=CallerIds(CallerIdStore(db, shipped_tables().npv_roots),
+                                    PinnedClock(at), RULES),
                read_tokens=frozenset({"read-token-0123456789"}), write_tokens=frozenset(),
                scrubber=Scrubber(db, directory, PinnedClock(at), RULES,
-                                 max_numbers=max_numbers))
+                                 max_numbers=max_numbers) if scrub else None)
 
 
-class _C:  # what cli_scrub.run reads of the components
+class _C:  # what cli_scrub.run reads of the components: the root's scrubber
     def __init__(self, db, directory, at):
-        self.read_db, self.directory, self.clock = db, directory, PinnedClock(at)
-        self.settings = argparse.Namespace(rules=RULES)
+        self.scrubber = Scrubber(db, directory, PinnedClock(at), RULES)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -185,8 +188,10 @@ async def test_cli_and_api_give_the_same_bytes(db, population, tmp_path, fmt):
 
 @pytest.mark.parametrize(("query", "body", "status", "message"), [
     ("campaign=nope", b"0677100001\n", 400, "campagne 'nope' inconnue"),
-    ("", b"0677100001\n", 400, "campagne manquante"),
-    ("campaign=sc-prospect&format=xml", b"0677100001\n", 400, "format 'xml' inconnu"),
+    ("", b"0677100001\n", 400, "paramètre 'campaign' (campagne) manquant"),
+    ("campaign=sc-prospect&format=xml", b"0677100001\n", 400,
+     "valeur 'xml' inconnue ; valeurs acceptées : csv, jsonl"),
+    ("campaign=sc-prospect&campagne=x", b"0677100001\n", 400, "paramètre inconnu : campagne"),
     ("campaign=sc-prospect&at=demain", b"0677100001\n", 400, "date ISO-8601 attendue"),
     ("campaign=sc-prospect", b"0677100001\n" * 4, 400, "trop de numéros"),
     ("campaign=sc-prospect", b"\xff\xfe0677\n", 400, "UTF-8 attendu"),
@@ -199,6 +204,42 @@ async def test_api_refuses_bad_input_in_french(db, population, tmp_path, query, 
                                  headers={"Authorization": "Bearer read-token-0123456789"})
         assert resp.status == status
         assert message in (await resp.json())["error"]
+
+
+async def test_the_format_parameter_wins_over_accept(db, population, tmp_path):
+    async with TestClient(TestServer(_api(db, population, tmp_path, FRIDAY).app())) as client:
+        resp = await client.post("/v1/scrub?campaign=sc-prospect&format=csv",
+                                 data=b"0677100001\n",
+                                 headers={"Authorization": "Bearer read-token-0123456789",
+                                          "Accept": "application/x-ndjson"})
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert (await resp.text()).startswith("number,e164,")
+
+
+async def test_api_without_a_scrubber_and_without_a_token_answers_in_french(db, population,
+                                                                             tmp_path):
+    api = _api(db, population, tmp_path, FRIDAY, scrub=False)
+    async with TestClient(TestServer(api.app())) as client:
+        resp = await client.post("/v1/scrub?campaign=sc-prospect", data=b"0677100001\n",
+                                 headers={"Authorization": "Bearer read-token-0123456789"})
+        assert resp.status == 404
+        assert "non configurée" in (await resp.json())["error"]
+        resp = await client.post("/v1/scrub?campaign=sc-prospect", data=b"0677100001\n")
+        assert resp.status == 401
+
+
+def test_the_openapi_document_describes_scrub():
+    from astguard.surfaces.openapi import openapi_document
+    op = openapi_document()["paths"]["/v1/scrub"]["post"]
+    assert op["operationId"] == "scrub_list"
+    assert set(op["requestBody"]["content"]) == {"application/octet-stream"}
+    assert "colonne numero" in op["requestBody"]["description"]
+    assert set(op["responses"]["200"]["content"]) == {"text/csv", "application/x-ndjson"}
+    assert {p["name"]: p["required"] for p in op["parameters"]} == \
+        {"campaign": True, "at": False, "format": False}
+    assert "reste l'autorité" in op["description"]
+    assert {"400", "401", "404", "500", "503"} <= set(op["responses"])
 
 
 async def test_cli_refuses_a_missing_file_and_an_unknown_campaign(db, population, tmp_path):
@@ -222,3 +263,14 @@ def test_the_command_line_knows_scrub():
                                  "--at", "2026-11-27T10:00:00+01:00"])
     assert (args.command, args.file, args.campaign, args.format) == ("scrub", "l.txt", "c",
                                                                      "jsonl")
+    assert _parser().parse_args(["scrub", "l.txt", "--campaign", "c", "--json"]).json
+
+
+async def test_cli_json_is_json_lines(db, population, tmp_path):
+    path = tmp_path / "l.txt"
+    path.write_text("0677100001\n")
+    out = io.StringIO()
+    args = argparse.Namespace(file=str(path), campaign="sc-prospect", at=None, format="csv",
+                              json=True)
+    assert await cli_scrub.run(_C(db, population, FRIDAY), args, out) == 0
+    assert json.loads(out.getvalue())["e164"] == "+33677100001"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from astguard.errors import InputError
 from astguard.policy.reasons import rule_of, text_of
 from astguard.store.database import Database
+from astguard.instants import local_time_text
+from astguard.values import MAX_ROWS, DecisionFilter
 
-MAX_ROWS = 1000
+__all__ = ["MAX_ROWS", "DecisionFilter", "Reports", "local_time_text"]
 
 _DENY_CODES = ("ARRAY(SELECT r->>'code' FROM jsonb_array_elements(d.reasons) r "
                "WHERE r->>'effect' = 'deny')")
@@ -26,28 +27,6 @@ _DECISION_COLUMNS = f"""
     d.reason_codes, d.answered, d.dial_status, d.hangup_cause, d.hangup_cause_text,
     d.duration_s, d.outcome_at, d.emergency
 """
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionFilter:
-    start: dt.datetime
-    end: dt.datetime
-    campaign: str | None = None
-    agent: str | None = None  # the agent's name or its endpoint
-    reason: str | None = None  # a reason code the decision carries
-    decision: str | None = None  # allow / deny
-    principal: str | None = None
-    number: str | None = None
-    limit: int = 200
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise InputError("période vide : la fin doit suivre le début")
-        if self.decision not in (None, "allow", "deny"):
-            raise InputError("décision : allow ou deny")
-        if not 1 <= self.limit <= MAX_ROWS or self.offset < 0:
-            raise InputError(f"limite de 1 à {MAX_ROWS}, décalage positif")
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -62,15 +41,6 @@ def _row(r: Any) -> dict[str, Any]:
     out["deny_codes"] = list(out.get("deny_codes") or [])
     out["reason_codes"] = list(out.get("reason_codes") or [])
     return out
-
-
-def local_time_text(local_times: list[dict[str, str]]) -> str:
-    """The consumer's local time(s) as recorded: '2026-11-27 11:00 (Europe/Paris)'."""
-    parts = []
-    for t in local_times:
-        local = dt.datetime.fromisoformat(t["local"])
-        parts.append(f"{local:%Y-%m-%d %H:%M} ({t['zone']})")
-    return " ; ".join(parts)
 
 
 class Reports:

@@ -27,8 +27,10 @@ from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.instants import PARIS, period
 from astguard.policy.reasons import text_of
-from astguard.store.directory import Directory
-from astguard.store.reports import DecisionFilter, Reports, local_time_text
+from astguard.app.campaigns import Campaigns
+from astguard.app.supervision import Supervision
+from astguard.instants import local_time_text
+from astguard.values import DecisionFilter
 from astguard.surfaces.http import Api
 from astguard.surfaces.report_render import DECISION_FR, inspection_html, paris
 from astguard.surfaces.web_security import (
@@ -147,8 +149,8 @@ def _decision_cell(decision: str) -> str:
 
 
 class Dashboard:
-    def __init__(self, *, api: Api, reports: Reports, contacts: ContactService,
-                 directory: Directory, clock: Clock,
+    def __init__(self, *, api: Api, reports: Supervision, contacts: ContactService,
+                 directory: Campaigns, clock: Clock,
                  stream_interval: float = STREAM_INTERVAL,
                  throttle: LoginThrottle | None = None) -> None:
         self._api = api

@@ -16,8 +16,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from astguard.store.reports import local_time_text
-from astguard.store.unguarded import ACTION_LABELS
+from astguard.instants import local_time_text
+from astguard.values import ACTION_LABELS
 
 PARIS = ZoneInfo("Europe/Paris")
 DECISION_FR = {"allow": "autorisé", "deny": "refusé"}

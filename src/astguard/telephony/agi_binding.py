@@ -18,16 +18,12 @@ and losing one that was genuine is worse than honouring one that cannot be check
 
 from __future__ import annotations
 
-import re
 
-from astguard.errors import StoreUnavailable
-from astguard.store.bindings import decision_channel, recording_announced
-from astguard.store.database import Database
+from astguard.app.ports import DecisionLookups
+from astguard.errors import StoreUnavailable, TelephonyError
+from astguard.telephony.contract import NOT_NAME
 
-_UNSAFE = re.compile(r"[^-A-Za-z0-9_.]")  # what [astguard-code] FILTERs out of an endpoint
-
-
-class AgiRefused(Exception):
+class AgiRefused(TelephonyError):
     """The request names something that is not its own call: nothing is done or recorded."""
 
 
@@ -36,7 +32,7 @@ def endpoint_of(channel_name: str) -> str:
     tech, _, rest = channel_name.partition("/")
     if tech != "PJSIP" or "-" not in rest:
         return ""
-    return _UNSAFE.sub("", rest.rsplit("-", 1)[0])
+    return NOT_NAME.sub("", rest.rsplit("-", 1)[0])  # as [astguard-code] FILTERs it
 
 
 def check_endpoint(endpoint: str, channel_name: str) -> None:
@@ -57,12 +53,12 @@ def check_bridged_to(recorded_channel: str | None, bridge_peers: str) -> None:
 
 
 class ChannelBinding:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, lookups: DecisionLookups) -> None:
+        self._lookups = lookups
 
     async def decision_on_channel(self, decision_id: str, channel_id: str) -> None:
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
         except StoreUnavailable:
             return  # cannot tell: see the module's docstring
         if found is not None and found.channel_id != channel_id:
@@ -77,11 +73,11 @@ class ChannelBinding:
         if not channel_id or channel_id == agent_channel:
             raise AgiRefused("the consumer's channel is missing or is the agent's own")
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
             if found is None or not found.allowed or found.channel_id != agent_channel:
                 raise AgiRefused(f"decision {decision_id} is no allowed call of channel "
                                  f"{agent_channel!r}")
-            if await recording_announced(self._db, decision_id):
+            if await self._lookups.recording_announced(decision_id):
                 raise AgiRefused(f"decision {decision_id}: recording already announced")
         except StoreUnavailable as exc:
             raise AgiRefused(f"evidence store unavailable: {exc}") from None

@@ -1,6 +1,7 @@
 """The token an allowed call carries to the trunk: proof, on the channel, that astguard decided it.
 
-When astguard allows a call it sets `__ASTGUARD_TOKEN` on the deciding channel (the double
+When astguard allows a call it sets `__ASTGUARD_TOKEN` (contract.INHERITED_TOKEN_VARIABLE) on
+the deciding channel (the double
 underscore makes every channel it dials inherit it). The token is
 
     <decision id>.<issued at, UNIX seconds>.<HMAC-SHA256(secret, "v1|id|E.164|issued")>
@@ -24,8 +25,6 @@ from pathlib import Path
 from astguard.errors import ConfigError
 from astguard.policy.numbers import NumberError, normalise_digits, parse_number
 
-VARIABLE = "ASTGUARD_TOKEN"
-INHERITED_VARIABLE = "__" + VARIABLE  # set by astguard; dialled channels inherit it
 SECRET_FILE_NAME = "call-token.secret"
 MIN_SECRET_LENGTH = 32
 _SHAPE = re.compile(r"([0-9A-Za-z-]{1,64})\.(\d{1,12})\.([0-9a-f]{64})")
@@ -54,8 +53,8 @@ class TokenCheck:
 class CallTokens:
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"the call-token secret must be at least {MIN_SECRET_LENGTH} "
-                              "characters long")
+            raise ConfigError(f"le secret des jetons d'appel a au moins {MIN_SECRET_LENGTH} "
+                              "caractères")
         self._key = secret.encode()
         self._ttl = ttl_seconds
 
@@ -102,8 +101,8 @@ def load_secret(configured: str, spool_dir: Path, *, create: bool) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         if not create:
-            raise ConfigError(f"no call-token secret: set ASTGUARD_CALL_TOKEN_SECRET or start "
-                              f"`astguard serve` once (it writes {path})") from None
+            raise ConfigError(f"pas de secret des jetons d'appel : donner ASTGUARD_CALL_TOKEN_SECRET ou "
+                              f"lancer `astguard serve` une fois (il écrit {path})") from None
     spool_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
     try:
@@ -121,9 +120,9 @@ def _read_secret(path: Path) -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ConfigError(f"{path} unreadable ({exc.strerror}): run as astguard's user or set "
-                          "ASTGUARD_CALL_TOKEN_SECRET_FILE") from None
+        raise ConfigError(f"{path} illisible ({exc.strerror}) : lancer sous l'utilisateur astguard ou "
+                          "donner ASTGUARD_CALL_TOKEN_SECRET_FILE") from None
     if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"{path}: the call-token secret must be at least "
-                          f"{MIN_SECRET_LENGTH} characters long")
+        raise ConfigError(f"{path} : le secret des jetons d'appel a au moins "
+                          f"{MIN_SECRET_LENGTH} caractères")
     return secret
