@@ -208,6 +208,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         # Read off the event loop by the flusher: a scrape never waits on the disk.
         c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
         c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+        # Leak watch (issue 14's soak): both must come back to their idle level after calls.
+        c.metrics.gauges["astguard_asyncio_tasks"] = lambda: len(asyncio.all_tasks())
+        c.metrics.gauges["astguard_channels_followed"] = lambda: stasis.followed
 
         def crashed(name: str) -> None:
             c.metrics.task_restarts[name] += 1

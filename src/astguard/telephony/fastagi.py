@@ -201,7 +201,10 @@ class OutboundAgi:
             await request.set_variable(INHERITED_VARIABLE, token)
         await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
-                 ",".join(decided.verdict.codes))
+                 ",".join(decided.verdict.codes),
+                 extra={"decision_id": decided.decision_id,
+                        "decision": decided.verdict.decision.value,
+                        "recorded": decided.recorded, "spooled": decided.spooled})
 
     async def outcome(self, request: TimedRequest) -> None:
         args = request.args + [""] * 4

@@ -256,7 +256,8 @@ class OutboundStasisApp:
                  extra={"decision_id": decided.decision_id,
                         "decision": decided.verdict.decision.value,
                         "reason_codes": decided.verdict.codes, "endpoint": call.endpoint,
-                        "channel": channel_id, "spooled": decided.spooled})
+                        "channel": channel_id, "spooled": decided.spooled,
+                        "recorded": decided.recorded})
 
     async def _release(self, channel_id: str | None) -> None:
         if channel_id is None:
