@@ -167,15 +167,27 @@ class Soak:
                 self.cluster.read_only(False)
             return "default_transaction_read_only 8 s"
 
+        def in_flight(node: Node, timeout: float = 15.0) -> str:
+            """Wait (bounded) until the node follows a call, so the fault hits one."""
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                followed = node.metrics().get("astguard_channels_followed", 0)
+                if followed >= 1:
+                    return f"{followed:.0f} appel(s) en cours"
+                time.sleep(0.2)
+            return "aucun appel en cours"
+
         def kill9() -> str:
+            aimed = in_flight(a)
             a.kill_guard()
             time.sleep(2)  # what systemd's RestartSec would wait
             a.start_guard()
-            return "kill -9 de l'astguard du nœud A, relancé"
+            return f"kill -9 de l'astguard du nœud A ({aimed}), relancé"
 
         def ws_cut() -> str:
+            aimed = in_flight(a)
             a.cut_websocket()
-            return "websocket ARI du nœud A coupée (proxy TCP)"
+            return f"websocket ARI du nœud A coupée par le proxy TCP ({aimed})"
 
         def asterisk_restart() -> str:
             took = b.restart_asterisk()
@@ -247,7 +259,8 @@ class Soak:
                 node = self.nodes["a" if n % 2 == 0 else "b"]
                 consumer, keyed = self.population.draw()
                 agent = "agent1" if keyed else rng.choice(AGENTS)
-                pool.submit(self.dialler.call, node.name, node.ip, agent, consumer, keyed)
+                pool.submit(self.dialler.call, node.name, node.ip, agent, consumer, keyed,
+                            rng.choice((500, 1500, 3000, 6000)))
                 n += 1
                 time.sleep(max(0.0, start + n * interval - time.time()))
 
