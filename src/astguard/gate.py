@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +43,14 @@ from astguard.store.evidence import (
     evidence_row,
     insert_decision,
     insert_decision_and_attempt,
+    open_outcomes,
 )
 from astguard.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 4096
+_UNSAVED_OUTCOMES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,9 @@ class Gate:
         # Last known classification per (endpoint, override): lets service and b2b calls go on
         # while the store is away. Prospecting is refused then whatever the cache says.
         self._known: OrderedDict[tuple[str | None, str | None], Campaign] = OrderedDict()
+        # Outcomes neither PostgreSQL nor the spool could take (both down, the spool's disk
+        # full): kept in memory and written by retry_unsaved_outcomes (issue 14's soak).
+        self._unsaved: deque[tuple[str, Outcome]] = deque(maxlen=_UNSAVED_OUTCOMES)
         if spool is not None:
             spool.register("outcome", self._replay_outcome)
 
@@ -209,7 +214,25 @@ class Gate:
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
             self._metrics.db_errors += 1
-        await self._to_spool("outcome", row)
+        if not await self._to_spool("outcome", row):
+            self._unsaved.append((decision_id, outcome))
+
+    @property
+    def unsaved_outcomes(self) -> int:
+        return len(self._unsaved)
+
+    async def retry_unsaved_outcomes(self) -> int:
+        """Write the outcomes kept in memory; how many are still waiting."""
+        waiting = list(self._unsaved)
+        self._unsaved.clear()
+        for decision_id, outcome in waiting:
+            await self.outcome(decision_id, outcome)  # kept again if it fails again
+        return len(self._unsaved)
+
+    async def open_outcomes(self, before: dt.datetime) -> list[tuple[str, str]]:
+        """This node's allowed calls decided before `before` still without an outcome."""
+        async with self._db.connection() as conn:
+            return await open_outcomes(conn, self._node, before)
 
     async def _to_spool(self, kind: str, row: dict[str, Any]) -> bool:
         """Keep the record on disk; False (logged, counted) when nothing could keep it."""

@@ -192,6 +192,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
                                         create=True), settings.call_token_ttl)
         stasis = OutboundStasisApp(ari, c.gate, tokens)
+        started_at = c.clock.now()  # calls decided before this belong to an earlier run
         recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
                                settings.ami_secret)
         inbound = InboundStasisApp(
@@ -211,6 +212,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         # Leak watch (issue 14's soak): both must come back to their idle level after calls.
         c.metrics.gauges["astguard_asyncio_tasks"] = lambda: len(asyncio.all_tasks())
         c.metrics.gauges["astguard_channels_followed"] = lambda: stasis.followed
+        c.metrics.gauges["astguard_outcomes_unsaved"] = lambda: c.gate.unsaved_outcomes
 
         def crashed(name: str) -> None:
             c.metrics.task_restarts[name] += 1
@@ -220,7 +222,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                      ("ari", lambda: ari.run(dispatch)),
                      ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
                      ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
-                                                  settings.recording_dir)))]
+                                                  settings.recording_dir)),
+                     ("outcomes", lambda: stasis.reconcile_earlier_forever(started_at)))]
         watchdog = None
         if settings.trunk_endpoints:
             watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
