@@ -212,6 +212,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         # Leak watch (issue 14's soak): both must come back to their idle level after calls.
         c.metrics.gauges["astguard_asyncio_tasks"] = lambda: len(asyncio.all_tasks())
         c.metrics.gauges["astguard_channels_followed"] = lambda: stasis.followed
+        c.metrics.gauges["astguard_inbound_channels_followed"] = lambda: inbound.followed
         c.metrics.gauges["astguard_outcomes_unsaved"] = lambda: c.gate.unsaved_outcomes
 
         def crashed(name: str) -> None:
