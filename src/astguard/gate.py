@@ -7,6 +7,7 @@ with GUARD_UNAVAILABLE, and the evidence waits in the local spool.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -257,11 +258,41 @@ class Gate:
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
+            # What is known of a campaign is what was read last, under every key (a changed
+            # purpose or scope must not come back from another key during an outage).
+            for other, campaign in self._known.items():
+                if campaign.name == found.campaign.name:
+                    self._known[other] = found.campaign
         else:
-            # Deactivated, deleted or no longer allowed: never let it out during an outage.
-            self._known.pop(key, None)
+            # Deactivated, deleted or no longer allowed: never let it out during an outage,
+            # under this key or any other that knew the same campaign (issue 14).
+            gone = self._known.pop(key, None)
+            if gone is not None:
+                self._forget({gone.name})
         return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how,
                      agent=found.agent)
+
+    def _forget(self, names: set[str]) -> None:
+        for key in [k for k, c in self._known.items() if c.name in names]:
+            del self._known[key]
+
+    async def forget_inactive_campaigns(self) -> int:
+        """Drop from the outage cache every campaign deactivated or deleted since it was read,
+        even under keys no call has asked for since (issue 14); how many keys were dropped."""
+        if not self._known:
+            return 0
+        active = {c["name"] for c in await self._directory.list_campaigns() if c["active"]}
+        before = len(self._known)
+        self._forget({c.name for c in self._known.values()} - active)
+        return before - len(self._known)
+
+    async def forget_inactive_campaigns_forever(self, interval: float = 30.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.forget_inactive_campaigns()
+            except StoreUnavailable:
+                pass  # the cache is what serves during the outage; looked at again later
 
     def _from_cache(self, call: CallRequest) -> Facts:
         cached = self._known.get((call.endpoint, call.campaign_name))

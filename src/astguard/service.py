@@ -224,7 +224,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                      ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
                      ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
                                                   settings.recording_dir)),
-                     ("outcomes", lambda: stasis.reconcile_earlier_forever(started_at)))]
+                     ("outcomes", lambda: stasis.reconcile_earlier_forever(started_at)),
+                     ("campaigns", c.gate.forget_inactive_campaigns_forever))]
         watchdog = None
         if settings.trunk_endpoints:
             watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
