@@ -173,6 +173,7 @@ async def run_purges(store: InboundStore, clock: Clock, folder: Path,
 
 
 SHUTDOWN_STEP_SECONDS = 15.0
+HTTP_SHUTDOWN_SECONDS = 3.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -255,7 +256,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if settings.http_enabled:
             readiness = Readiness(settings, c.db, c.spool, ari.connected.is_set,
                                   server.is_serving if server is not None else None)
-            runner = web.AppRunner(api_app(c, readiness), access_log=None)
+            # Open live streams (the dashboard's) are cut after HTTP_SHUTDOWN_SECONDS instead
+            # of aiohttp's default minute, which alone outlived systemd's stop timeout.
+            runner = web.AppRunner(api_app(c, readiness), access_log=None,
+                                   shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,
@@ -268,9 +272,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("astguard stopping")
             if server is not None:
                 server.close()
-                await server.wait_closed()
+                await bounded("FastAGI server", server.wait_closed(), SHUTDOWN_STEP_SECONDS)
             if runner is not None:
-                await runner.cleanup()
+                await bounded("HTTP server", runner.cleanup(), SHUTDOWN_STEP_SECONDS)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
