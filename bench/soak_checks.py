@@ -134,7 +134,10 @@ def no_leak(samples: list[dict[str, Any]], node: str, *, rss_growth_kb: int = 30
             task_growth: int = 10) -> Invariant:
     """RSS and asyncio tasks of one astguard process generation: the idle level after the
     calls stopped must come back near the level before they started."""
-    mine = [s for s in samples if s["node"] == node and s.get("rss_kb")]
+    # Only samples of a process that serves (its metrics answered): a process still importing
+    # its modules right after a restart is not a baseline.
+    mine = [s for s in samples if s["node"] == node and s.get("rss_kb")
+            and s.get("tasks") is not None]
     if len(mine) < 3:
         return Invariant(f"fuite mémoire ou de tâches (nœud {node})", 0, 1,
                          ["pas assez d'échantillons"])
@@ -147,6 +150,9 @@ def no_leak(samples: list[dict[str, Any]], node: str, *, rss_growth_kb: int = 30
     if first.get("tasks") is not None and last.get("tasks") is not None \
             and last["tasks"] - first["tasks"] > task_growth:
         bad.append(f"tâches asyncio {first['tasks']:.0f} -> {last['tasks']:.0f}")
-    if last.get("followed", 0) > 0:
-        bad.append(f"{last['followed']:.0f} canaux encore suivis après la fin des appels")
+    for key, what in (("followed", "canaux sortants encore suivis"),
+                      ("inbound_followed", "canaux entrants encore suivis"),
+                      ("unsaved", "issues d'appel gardées en mémoire, non écrites")):
+        if (last.get(key) or 0) > 0:
+            bad.append(f"{last[key]:.0f} {what} après la fin des appels")
     return Invariant(f"fuite mémoire ou de tâches (nœud {node})", len(mine), len(bad), bad)

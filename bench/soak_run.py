@@ -277,6 +277,8 @@ class Soak:
                 "generation": node.generations, "rss_kb": node.rss_kb(),
                 "tasks": m.get("astguard_asyncio_tasks"),
                 "followed": m.get("astguard_channels_followed"),
+                "inbound_followed": m.get("astguard_inbound_channels_followed"),
+                "unsaved": m.get("astguard_outcomes_unsaved"),
                 "spool_depth": m.get("astguard_spool_depth")})
 
     def _drained(self, timeout: float = 120.0) -> bool:
