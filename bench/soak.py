@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.asterisk import ensure_rootfs
     rootfs = ensure_rootfs()
     workdir = Path(tempfile.mkdtemp(prefix="astguard-soak-"))
-    net = Network(tag="agsk")
+    net = Network(tag=f"ag{os.getpid() % 100000}")  # two soaks on one machine never collide
     config = workdir / "config.json"
     config.write_text(json.dumps({"rootfs": str(rootfs), "workdir": str(workdir),
                                   "hosts": net.hosts, "tag": net.tag}))
