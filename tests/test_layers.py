@@ -1,6 +1,6 @@
 """The layers' import rules (issue 13): surfaces and telephony adapters call use cases only and
-never import the store; the policy imports nothing but the standard library, phonenumbers and
-itself. A plain AST walk over every module, every import statement counted (those under
+never import the store; the policy imports nothing but the standard library, phonenumbers,
+itself and astguard.errors (the exception tree, a leaf module that imports nothing). A plain AST walk over every module, every import statement counted (those under
 `if TYPE_CHECKING:` too)."""
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "astguard"
-POLICY_MAY_IMPORT = frozenset({"phonenumbers", "astguard.policy"})
+POLICY_MAY_IMPORT = frozenset({"phonenumbers", "astguard.policy", "astguard.errors"})
+
+
+def test_the_exception_tree_is_a_leaf_module():
+    tree = ast.parse((SRC / "errors.py").read_text())
+    imported = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [getattr(n, "module", None) for n in imported] == ["__future__"]
 
 
 def imported(source: str, module: str) -> list[tuple[int, str]]:

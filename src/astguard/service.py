@@ -37,6 +37,9 @@ async def run_purges(recording: RecordingService, folder: Path,
         await asyncio.sleep(interval)
 
 
+HTTP_SHUTDOWN_SECONDS = 3.0
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
     async with runtime(settings) as rt:
@@ -50,6 +53,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if c.clock.mode != "system":
             log.warning("clock is %s (now %s): for tests and demos only", c.clock.mode,
                         c.clock.now().isoformat())
+        started_at = c.clock.now()  # calls decided before this belong to an earlier run
 
         def dispatch(event: dict) -> None:
             rt.stasis.handle(event)
@@ -59,6 +63,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         # Read off the event loop by the flusher: a scrape never waits on the disk.
         c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
         c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+        # Leak watch (issue 14's soak): both must come back to their idle level after calls.
+        c.metrics.gauges["astguard_asyncio_tasks"] = lambda: len(asyncio.all_tasks())
+        c.metrics.gauges["astguard_channels_followed"] = lambda: rt.stasis.followed
+        c.metrics.gauges["astguard_inbound_channels_followed"] = lambda: rt.inbound.followed
+        c.metrics.gauges["astguard_outcomes_unsaved"] = lambda: c.gate.unsaved_outcomes
 
         def crashed(name: str) -> None:
             c.metrics.task_restart(name)
@@ -68,7 +77,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                      ("ari", lambda: rt.ari.run(dispatch)),
                      ("spool", lambda: c.spool.run_flusher(c.db,
                                                            settings.spool_flush_interval)),
-                     ("purge", lambda: run_purges(c.recordings, settings.recording_dir)))]
+                     ("purge", lambda: run_purges(c.recordings, settings.recording_dir)),
+                     ("outcomes", lambda: rt.stasis.reconcile_earlier_forever(started_at)),
+                     ("campaigns", c.gate.forget_inactive_campaigns_forever))]
         if rt.watchdog is not None and rt.watchdog_ari is not None:
             watchdog, watchdog_ari = rt.watchdog, rt.watchdog_ari
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
@@ -87,7 +98,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
         if rt.http is not None:
-            runner = web.AppRunner(rt.http, access_log=None)
+            # Open live streams (the dashboard's) are cut after HTTP_SHUTDOWN_SECONDS instead
+            # of aiohttp's default minute, which alone outlived systemd's stop timeout.
+            runner = web.AppRunner(rt.http, access_log=None,
+                                   shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,
@@ -100,9 +114,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("astguard stopping")
             if rt.agi_server is not None:
                 rt.agi_server.close()
-                await rt.agi_server.wait_closed()
+                await bounded("FastAGI server", rt.agi_server.wait_closed(),
+                              SHUTDOWN_STEP_SECONDS)
             if runner is not None:
-                await runner.cleanup()
+                await bounded("HTTP server", runner.cleanup(), SHUTDOWN_STEP_SECONDS)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

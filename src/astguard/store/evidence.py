@@ -109,6 +109,18 @@ async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> b
     return status.endswith(" 1")
 
 
+async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
+                        limit: int = 200) -> list[tuple[str, str]]:
+    """(decision id, channel id) of this node's allowed calls decided before `before` that
+    still have no outcome: calls a previous run of the service followed and lost (issue 14)."""
+    rows = await conn.fetch(
+        """SELECT id::text AS id, channel_id FROM decisions
+           WHERE node = $1 AND decision = 'allow' AND outcome_at IS NULL
+             AND channel_id IS NOT NULL AND decided_at < $2
+           ORDER BY decided_at LIMIT $3""", node, before, limit)
+    return [(r["id"], r["channel_id"]) for r in rows]
+
+
 class EvidenceStore:
     """Reading the evidence (writing goes through the gate's transaction and the spool)."""
 

@@ -213,7 +213,10 @@ class OutboundAgi:
                 self._allowed.popitem(last=False)
         await request.set_variable(contract.RESULT_VARIABLE, result)
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
-                 ",".join(decided.verdict.codes))
+                 ",".join(decided.verdict.codes),
+                 extra={"decision_id": decided.decision_id,
+                        "decision": decided.verdict.decision.value,
+                        "recorded": decided.recorded, "spooled": decided.spooled})
 
     async def reuse(self, request: TimedRequest) -> None:
         """A trunk failover (FreePBX's hook runs again for the route's next trunk): re-use the
