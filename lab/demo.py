@@ -30,6 +30,7 @@ from astguard.instants import period
 from astguard.store import audit
 from astguard.store.directory import Directory
 from astguard.store.reports import Reports
+from astguard.store.inspection import InspectionReport
 from astguard.surfaces.report_render import inspection_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
@@ -229,7 +230,7 @@ def main() -> int:
     return 1 if failed else 0
 
 
-async def inspect(url: str) -> tuple[dict, audit.AuditResult, Path]:
+async def inspect(url: str) -> tuple[InspectionReport, audit.AuditResult, Path]:
     """What an inspector would ask for: the report of the demo's principal, and the chain."""
     db = Database(url)
     try:
@@ -239,15 +240,16 @@ async def inspect(url: str) -> tuple[dict, audit.AuditResult, Path]:
     finally:
         await db.close()
     path = WORK / "rapport-inspection-acme.html"
-    path.write_text(inspection_html(report), encoding="utf-8")
+    path.write_text(await inspection_html(report), encoding="utf-8")
     return report, checked, path
 
 
-def print_inspection(report: dict, checked: audit.AuditResult, path: Path) -> None:
-    s = report["summary"]
-    print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s['decisions']} décisions, "
-          f"{s['allowed']} autorisées, {s['denied']} refusées ; refus par règle : "
-          + ", ".join(f"{t['rule']} {t['count']}" for t in report["totals_by_rule"]))
+def print_inspection(report: InspectionReport, checked: audit.AuditResult,
+                     path: Path) -> None:
+    s = report.summary
+    print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s.decisions} décisions, "
+          f"{s.allowed} autorisées, {s.denied} refusées ; refus par règle : "
+          + ", ".join(f"{t.rule} {t.count}" for t in report.totals_by_rule))
     print(f"  version imprimable : {path}")
     state = ("intacte" if checked.ok else f"ROMPUE ({checked.first_break.describe()})")
     print(f"Chaîne de preuves : {state}, {checked.checked} maillons vérifiés, "

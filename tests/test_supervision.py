@@ -132,25 +132,27 @@ def test_every_reason_code_names_its_rule():
 async def test_decisions_by_campaign_agent_reason_and_verdict(sdb, seeded):
     reports, ids = Reports(sdb, RULES.opt_in_from), seeded[1]
     everything = await reports.decisions(DecisionFilter(*NOVEMBER))
-    assert everything["total"] == 5
+    assert everything.total == 5 and len(everything.decisions) == 5
     by_agent = await reports.decisions(DecisionFilter(*NOVEMBER, agent="Bob"))
-    assert [r["id"] for r in by_agent["decisions"]] == [ids["late"]]
+    assert [r["id"] for r in by_agent.decisions] == [ids["late"]]
     by_endpoint = await reports.decisions(DecisionFilter(*NOVEMBER, agent="sup-alice"))
-    assert {r["id"] for r in by_endpoint["decisions"]} == {
+    assert {r["id"] for r in by_endpoint.decisions} == {
         ids["allowed"], ids["no_consent"], ids["cooldown"]}
     refused = await reports.decisions(DecisionFilter(*NOVEMBER, decision="deny",
                                                      campaign="sup-prospect"))
-    assert {r["id"] for r in refused["decisions"]} == {ids["no_consent"], ids["late"],
+    assert {r["id"] for r in refused.decisions} == {ids["no_consent"], ids["late"],
                                                        ids["cooldown"]}
     # From 2026-08-11 the refusal is an objection (rules-fr R-D7, 2026-11-26).
     cooldown = await reports.decisions(DecisionFilter(*NOVEMBER, reason="CONSUMER_OPPOSED"))
-    assert [r["id"] for r in cooldown["decisions"]] == [ids["cooldown"]]
+    assert [r["id"] for r in cooldown.decisions] == [ids["cooldown"]]
     page = await reports.decisions(DecisionFilter(*NOVEMBER, limit=2, offset=4))
-    assert page["total"] == 5 and len(page["decisions"]) == 1
+    assert page.as_dict()["total"] == 5 and len(page.as_dict()["decisions"]) == 1
 
 
 async def test_refusal_statistics_count_each_denying_reason(sdb):
-    stats = await Reports(sdb, RULES.opt_in_from).refusal_stats(*NOVEMBER)
+    typed = await Reports(sdb, RULES.opt_in_from).refusal_stats(*NOVEMBER)
+    assert (typed.decisions, typed.denied, typed.allowed) == (5, 3, 2)
+    stats = typed.as_dict()  # the API's shape
     assert (stats["decisions"], stats["denied"], stats["allowed"]) == (5, 3, 2)
     reasons = {r["code"]: r["count"] for r in stats["by_reason"]}
     assert reasons["OUTSIDE_CALL_WINDOW"] == 1 and reasons["CONSUMER_OPPOSED"] == 1
@@ -160,7 +162,9 @@ async def test_refusal_statistics_count_each_denying_reason(sdb):
 
 
 async def test_campaign_figures(sdb):
-    c = await Reports(sdb, RULES.opt_in_from).campaign("sup-prospect", *NOVEMBER)
+    typed = await Reports(sdb, RULES.opt_in_from).campaign("sup-prospect", *NOVEMBER)
+    assert typed.refusal_rate == 0.75 and typed.campaign.purpose == "prospecting"
+    c = typed.as_dict()  # the API's shape
     assert (c["decisions"], c["denied"], c["answered"]) == (4, 3, 1)
     assert c["refusal_rate"] == 0.75
     assert c["caller_ids"][0]["caller_id"] == "+33162123456"
@@ -169,7 +173,9 @@ async def test_campaign_figures(sdb):
 
 async def test_inspection_totals_match_the_evidence(sdb, seeded):
     ids = seeded[1]
-    report = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
+    typed = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
+    report = typed.as_dict()  # the API's shape
+    assert typed.summary.decisions == 7 and len(typed.attempts) == 7
     async with sdb.connection() as conn:
         rows = await conn.fetch("SELECT decision, reasons FROM decisions WHERE principal = $1",
                                 P)
@@ -200,7 +206,7 @@ async def test_inspection_totals_match_the_evidence(sdb, seeded):
 
 async def test_inspection_csv_and_html(sdb, seeded):
     report = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
-    text = inspection_csv(report)
+    text = await inspection_csv(report)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     titles = [i for i, r in enumerate(rows) if r and r[0].startswith("# ")]
@@ -210,10 +216,10 @@ async def test_inspection_csv_and_html(sdb, seeded):
     assert late[3] == "2026-11-27 22:00 (Europe/Paris)" and late[9] == "refusé"
     assert "OUTSIDE_CALL_WINDOW" in late[10]
     totals = rows[titles[5] + 2:titles[6] - 1]
-    assert sum(int(r[3]) for r in totals) == sum(t["count"] for t in report["totals_by_code"])
-    html = inspection_html(report)
+    assert sum(int(r[3]) for r in totals) == sum(t.count for t in report.totals_by_code)
+    html = await inspection_html(report)
     assert "ACME Énergie" in html and "@media print" in html
-    assert html.count("<tr>") >= 7 + len(report["totals_by_code"])
+    assert html.count("<tr>") >= 7 + len(report.totals_by_code)
 
 
 async def test_unknown_principal_or_campaign_is_an_input_error(sdb):

@@ -13,14 +13,10 @@ from typing import Any
 
 import asyncpg
 
+from astguard.labels import UNGUARDED_ACTION
 from astguard.store.database import Database
 
-ACTION_LABELS = {
-    "hung_up": "raccroché",
-    "alerted": "signalé (mode alerte)",
-    "emergency_kept": "numéro d'urgence : laissé passer",
-    "gone": "déjà terminé",
-}
+ACTION_LABELS = UNGUARDED_ACTION  # one definition: astguard.labels
 
 _COLUMNS = (
     "id", "channel_id", "channel", "endpoint", "dialled", "number_e164", "caller",

@@ -18,6 +18,7 @@ import asyncpg
 from astguard import __version__, config_file, logs
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
+from astguard.labels import DECISION, DIAL_MODE, PURPOSE, label
 from astguard.policy import DialMode, Purpose
 from astguard.service import check_schema_if_reachable, components, serve
 from astguard.settings import Settings, mask_url
@@ -252,10 +253,14 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
                                                active=not args.inactive, scope=args.scope,
                                                sector=args.sector, press=args.press,
                                                cli_policy=args.cli_policy)
-        print(f"campaign {saved.name} saved ({saved.purpose.value}, {saved.dial_mode.value}, "
-              f"caller ID {saved.caller_id or '-'})")
+        print(f"campagne {saved.name} enregistrée ({label(PURPOSE, saved.purpose.value)}, "
+              f"numérotation {label(DIAL_MODE, saved.dial_mode.value)}, numéro présenté "
+              f"{saved.caller_id or '-'})")
     elif cmd == "campaign":
-        print(render_rows(await c.directory.list_campaigns(),
+        shown = [{**r, "purpose": label(PURPOSE, r["purpose"]),
+                  "dial_mode": label(DIAL_MODE, r["dial_mode"])}
+                 for r in await c.directory.list_campaigns()]
+        print(render_rows(shown,
                           ["name", "principal_id", "purpose", "dial_mode", "caller_id",
                            "cli_policy", "scope", "sector", "press", "active"]))
     elif cmd == "endpoint" and args.endpoint_cmd == "set":
@@ -275,12 +280,13 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
             start, end, campaign=args.campaign, agent=args.agent, reason=args.reason,
             decision=args.decision, number=number, limit=args.limit))
         if args.json:
-            print(json.dumps(found, default=str, ensure_ascii=False, indent=2))
+            print(json.dumps(found.as_dict(), default=str, ensure_ascii=False, indent=2))
         else:
-            print(render_rows(found["decisions"], [
+            shown = [{**d, "decision": label(DECISION, d["decision"])} for d in found.decisions]
+            print(render_rows(shown, [
                 "decided_at", "agent", "number_e164", "campaign", "decision", "deny_codes",
                 "caller_id", "answered", "hangup_cause"]))
-            print(f"{len(found['decisions'])} sur {found['total']}")
+            print(f"{len(found.decisions)} sur {found.total}")
     elif cmd == "decisions":
         rows = await c.evidence.recent(args.limit, args.number)
         if args.json:

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from astguard.app.contacts import ContactService
+from astguard.app.history import ConsumerHistory
 from astguard.errors import InputError
 from astguard.app.bloctel import import_bloctel
 from astguard.app.imports import KINDS, import_file
 from astguard.instants import input_day, input_instant
+from astguard.labels import ATTEMPT_SOURCE, BLOCK_KIND, DIAL_STATUS, label
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +91,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     hi.add_argument("--json", action="store_true")
 
 
-FRENCH = {"refusal": "refus", "opposition": "opposition", "suspension": "suspension"}
+FRENCH = BLOCK_KIND
 
 COMMANDS = ("refusal", "opposition", "suspend", "consent", "contract", "callback", "attempt",
             "consumer", "import", "history")
@@ -118,11 +120,12 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         print(f"{n} consentement(s) retiré(s)")
     elif cmd == "consent":
         history = await service.history(args.number)
-        for principal, entry in sorted(history["principals"].items()):
-            for consent in entry["consents"]:
-                print(f"{principal}  {consent['state']:<8} {','.join(consent['scopes'])}  "
-                      f"{consent['collected_at']} -> {consent['valid_until']}  "
-                      f"{consent['channel']}  {consent['proof_ref']}")
+        for entry in history.principals:
+            for consent in entry.consents:
+                print(f"{entry.principal}  {consent.state:<8} {','.join(consent.scopes)}  "
+                      f"{consent.collected_at.isoformat()} -> "
+                      f"{consent.valid_until.isoformat()}  {consent.channel}  "
+                      f"{consent.proof_ref}")
     elif cmd == "contract":
         await service.add_contract(args.principal, args.number, scopes=args.scopes,
                                    started_on=input_day(args.start, "--start"),
@@ -150,7 +153,7 @@ async def run(c: Any, args: argparse.Namespace) -> int:
             campaign = found.campaign
         history = await service.history(args.number, campaign)
         if args.json:
-            print(json.dumps(history, ensure_ascii=False, indent=2))
+            print(json.dumps(history.as_dict(), ensure_ascii=False, indent=2))
         else:
             print(render_history(history))
     return 0
@@ -167,31 +170,32 @@ async def _import(c: Any, args: argparse.Namespace):
     return await import_file(c.db, args.kind, Path(args.file))
 
 
-def render_history(h: dict[str, Any]) -> str:
-    lines = [f"{h['number']} (numéros liés : {', '.join(h['numbers'])}) — jour local {h['today']}"]
-    if not h["principals"]:
+def render_history(h: ConsumerHistory) -> str:
+    lines = [f"{h.number} (numéros liés : {', '.join(h.numbers)}) — jour local "
+             f"{h.today.isoformat()}"]
+    if not h.principals:
         lines.append("  aucun historique")
-    for principal, e in sorted(h["principals"].items()):
-        lines.append(f"  {principal} : {e.get('attempts_last_30_days', 0)} tentative(s) "
-                     "sur 30 jours")
-        for a in e["attempts"]:
-            outcome = ("décroché" if a["answered"] else a["dial_status"] or "-")
-            lines.append(f"    tentative {a['at']} ({a['source']}, {a['campaign'] or '-'}) "
-                         f"{outcome}")
-        for b in e["blocks"]:
-            lines.append(f"    {FRENCH[b['kind']]} depuis {b['since']}"
-                         + (f" jusqu'au {b['until']} inclus" if b["until"] else " (sans fin)"))
-        for k in e["consents"]:
-            lines.append(f"    consentement {k['state']} ({','.join(k['scopes'])}) jusqu'au "
-                         f"{k['valid_until']}, preuve {k['proof_ref']}")
-    nxt = h.get("next_callable")
+    for e in h.principals:
+        lines.append(f"  {e.principal} : {e.attempts_in_window} tentative(s) sur 30 jours")
+        for a in e.attempts:
+            outcome = "décroché" if a.answered else label(DIAL_STATUS, a.dial_status, "-")
+            lines.append(f"    tentative {a.at.isoformat()} ({label(ATTEMPT_SOURCE, a.source)}, "
+                         f"{a.campaign or '-'}) {outcome}")
+        for b in e.blocks:
+            lines.append(f"    {label(BLOCK_KIND, b.kind)} depuis {b.since.isoformat()}"
+                         + (f" jusqu'au {b.until.isoformat()} inclus" if b.until
+                            else " (sans fin)"))
+        for k in e.consents:
+            lines.append(f"    consentement {k.state} ({','.join(k.scopes)}) jusqu'au "
+                         f"{k.valid_until.isoformat()}, preuve {k.proof_ref}")
+    nxt = h.next_callable
     if nxt is not None:
-        if nxt["at"] is None:
-            lines.append(f"  prochain appel possible : aucun ({nxt.get('detail', '')}; "
-                         f"motifs : {', '.join(nxt['reasons_now'])})")
-        elif nxt["now"]:
+        if nxt.at is None:
+            lines.append(f"  prochain appel possible : aucun ({nxt.detail}; "
+                         f"motifs : {', '.join(nxt.reasons_now)})")
+        elif nxt.now:
             lines.append("  prochain appel possible : maintenant")
         else:
-            lines.append(f"  prochain appel possible : {nxt['at']} "
-                         f"(motifs actuels : {', '.join(nxt['reasons_now'])})")
+            lines.append(f"  prochain appel possible : {nxt.at.isoformat()} "
+                         f"(motifs actuels : {', '.join(nxt.reasons_now)})")
     return "\n".join(lines)

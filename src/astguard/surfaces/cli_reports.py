@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import sys
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 from astguard.app.call_audit import CallAuditResult, audit_calls
 from astguard.errors import InputError
+from astguard.labels import EVIDENCE_KIND, label
 from astguard.instants import PARIS, input_instant, period
 from astguard.store import audit
 from astguard.store.trunk_audit import TrunkAuditStore
@@ -19,7 +23,7 @@ from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.cdr import read_records, trunk_calls
 from astguard.store.reports import Reports
 from astguard.surfaces import cli_dialplan
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import stream_csv, stream_html
 
 COMMANDS = ("report", "audit")
 
@@ -54,25 +58,30 @@ async def run(c: Any, args: argparse.Namespace) -> int:
     today = c.clock.now().astimezone(PARIS).date()
     if args.command == "report":
         start, end = period(args.first, args.last, today, default_days=30)
-        report = await Reports(c.db, c.settings.rules.opt_in_from).inspection(
-            args.principal, start, end)
+        reconciliation = None
         if c.settings.cdr_file and c.settings.trunk_endpoints:
             # Asterisk's own records, when astguard can read them: every trunk call had a
             # decision (the watchdog's rows alone miss what went out while it was stopped).
-            reconciled = await _reconcile(c, c.settings.cdr_file, start, end)
-            report["call_reconciliation"] = reconciled.as_dict()
-        if args.format == "json":
-            text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        elif args.format == "csv":
-            text = inspection_csv(report)
-        else:
-            text = inspection_html(report)
+            reconciliation = (await _reconcile(c, c.settings.cdr_file, start, end)).as_dict()
+        reports = Reports(c.db, c.settings.rules.opt_in_from)
+        async with reports.open_inspection(args.principal, start, end) as run:
+            run.report = dataclasses.replace(run.report, call_reconciliation=reconciliation)
+            if args.format == "json":
+                report = await run.collect()
+                chunks = _once(json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
+                                          default=str))
+            elif args.format == "csv":
+                chunks = stream_csv(run)
+            else:
+                chunks = stream_html(run)
+            # Written as it is read: a month of a million calls never sits in memory.
+            with (open(args.output, "w", encoding="utf-8", newline="") if args.output
+                  else contextlib.nullcontext(sys.stdout)) as out:
+                async for chunk in chunks:
+                    out.write(chunk)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
-            print(f"rapport écrit dans {args.output} ({report['summary']['decisions']} "
+            print(f"rapport écrit dans {args.output} ({run.report.summary.decisions} "
                   "décisions)")
-        else:
-            sys.stdout.write(text)
         return 0
     if args.audit_cmd == "calls":
         return await _audit_calls(c, args)
@@ -90,7 +99,7 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         extra = {"expect": args.expect, "expect_problem": lost} if anchor else {}
         print(json.dumps({**result.as_dict(), **extra}, ensure_ascii=False, indent=2))
     elif result.ok:
-        kinds = ", ".join(f"{audit.KIND_LABELS[k]} {n}" for k, n in sorted(result.by_kind.items()))
+        kinds = ", ".join(f"{label(EVIDENCE_KIND, k)} {n}" for k, n in sorted(result.by_kind.items()))
         print(f"chaîne intacte : {result.checked} maillon(s) vérifié(s) ({kinds or 'aucun'}); "
               f"tête : maillon {result.head_seq} {result.head_hash}")
     else:
@@ -102,6 +111,10 @@ async def run(c: Any, args: argparse.Namespace) -> int:
               else f"tête conservée présente : maillon {anchor[0]} inchangé")
     return 0 if result.ok and lost is None else 1
 
+
+
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text
 
 
 def _bounds(first: str | None, last: str | None) -> tuple[dt.datetime, dt.datetime]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,7 @@ from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports
 from astguard.surfaces.openapi import openapi_document
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import stream_csv, stream_html
 from astguard.surfaces.web_security import (
     SESSION_COOKIE,
     Sessions,
@@ -46,6 +46,24 @@ _READ, _WRITE = "read", "write"
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status,
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def write_chunks(request: web.Request, resp: web.StreamResponse,
+                       chunks: AsyncIterator[str], flush_at: int = 1 << 16) -> None:
+    """Send text chunks as they come, in writes of about `flush_at` bytes."""
+    await resp.prepare(request)
+    pending: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        data = chunk.encode()
+        pending.append(data)
+        size += len(data)
+        if size >= flush_at:
+            await resp.write(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        await resp.write(b"".join(pending))
+    await resp.write_eof()
 
 
 def _ok(payload: Any, status: int = 200) -> web.Response:
@@ -236,7 +254,8 @@ class Api:
             if found.campaign is None:
                 raise InputError(found.how)
             campaign = found.campaign
-        return _ok(await self._contacts.history(request.match_info["number"], campaign))
+        return _ok((await self._contacts.history(request.match_info["number"],
+                                                 campaign)).as_dict())
 
     async def _block(self, request: web.Request, kind: str) -> web.Response:
         body = await self._body(request)
@@ -340,17 +359,18 @@ class Api:
             reason=q.get("reason"), decision=q.get("decision"), principal=q.get("principal"),
             number=number, limit=self._int(request, "limit", 200),
             offset=self._int(request, "offset", 0)))
-        return _ok({"from": start.isoformat(), "to": end.isoformat(), **found})
+        return _ok({"from": start.isoformat(), "to": end.isoformat(), **found.as_dict()})
 
     async def refusal_stats(self, request: web.Request) -> web.Response:
         reports, _ = self._need()
         start, end = self._period(request)
-        return _ok(await reports.refusal_stats(start, end, request.query.get("principal")))
+        return _ok((await reports.refusal_stats(start, end,
+                                                request.query.get("principal"))).as_dict())
 
     async def campaign_summary(self, request: web.Request) -> web.Response:
         reports, _ = self._need()
         start, end = self._period(request, default_days=30)
-        return _ok(await reports.campaign(request.match_info["name"], start, end))
+        return _ok((await reports.campaign(request.match_info["name"], start, end)).as_dict())
 
     async def inspection(self, request: web.Request) -> web.Response:
         reports, _ = self._need()
@@ -358,26 +378,31 @@ class Api:
         if not principal:
             raise InputError("paramètre 'principal' manquant")
         start, end = self._period(request, default_days=30)
-        report = await reports.inspection(principal, start, end)
         fmt = request.query.get("format", "json")
-        name = f"inspection-{principal}-{start:%Y%m%d}-{end:%Y%m%d}"
+        if fmt not in ("json", "csv", "html"):
+            raise InputError("format : json, csv ou html")
         if fmt == "json":
-            return _ok(report)
-        if fmt == "csv":
-            return web.Response(
-                text=inspection_csv(report), content_type="text/csv", charset="utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-        if fmt == "html":
-            query = request.rel_url.update_query(format="csv")
-            nonce = new_secret()
-            return web.Response(
-                text=inspection_html(report, csv_link=str(query), nonce=nonce),
-                content_type="text/html", charset="utf-8",
-                headers={"Content-Security-Policy": f"default-src 'none'; style-src "
-                         f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
-                         "form-action 'none'", "X-Content-Type-Options": "nosniff",
-                         "Referrer-Policy": "no-referrer"})
-        raise InputError("format : json, csv ou html")
+            return _ok((await reports.inspection(principal, start, end)).as_dict())
+        # CSV and HTML stream from the store's cursor (constant memory, issue 15 item 6).
+        name = f"inspection-{principal}-{start:%Y%m%d}-{end:%Y%m%d}"
+        async with reports.open_inspection(principal, start, end) as run:
+            if fmt == "csv":
+                resp = web.StreamResponse(headers={
+                    "Content-Type": "text/csv; charset=utf-8",
+                    "Content-Disposition": f'attachment; filename="{name}.csv"'})
+                chunks = stream_csv(run)
+            else:
+                nonce = new_secret()
+                resp = web.StreamResponse(headers={
+                    "Content-Type": "text/html; charset=utf-8",
+                    "Content-Security-Policy": f"default-src 'none'; style-src "
+                    f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
+                    "form-action 'none'", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer"})
+                chunks = stream_html(run, csv_link=str(request.rel_url.update_query(
+                    format="csv")), nonce=nonce)
+            await write_chunks(request, resp, chunks)
+        return resp
 
     async def audit_verify(self, request: web.Request) -> web.Response:
         if self._db is None:
