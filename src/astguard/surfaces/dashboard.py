@@ -148,7 +148,7 @@ def _rate(denied: int, decisions: int) -> str:
 class Dashboard:
     def __init__(self, *, api: Api, reports: Reports, contacts: ContactService,
                  directory: Directory, clock: Clock, feed: DecisionFeed | None = None,
-                 keepalive: float = STREAM_KEEPALIVE,
+                 keepalive: float | None = None,
                  throttle: LoginThrottle | None = None) -> None:
         self._api = api
         self._throttle = throttle or LoginThrottle()
@@ -157,7 +157,7 @@ class Dashboard:
         self._directory = directory
         self._clock = clock
         self.feed = feed or DecisionFeed(reports.db, reports)
-        self._keepalive = keepalive
+        self._keepalive = keepalive  # None: STREAM_KEEPALIVE
 
     def install(self, app: web.Application) -> None:
         r = app.router
@@ -172,6 +172,7 @@ class Dashboard:
         r.add_get("/tableau/campagne/{name}", self._page("Campagne", self.campaign))
         r.add_get("/tableau/rapport", self._page("Rapport d'inspection", self.report))
         r.add_get("/tableau/flux", self.stream)
+        app[DASHBOARD] = self
 
         async def close_feed(_app: web.Application) -> None:
             await self.feed.close()
@@ -411,7 +412,7 @@ class Dashboard:
                       resp: web.StreamResponse) -> None:
         while not sub.overflowed:
             try:
-                async with asyncio.timeout(self._keepalive):
+                async with asyncio.timeout(self._keepalive or STREAM_KEEPALIVE):
                     event = await sub.queue.get()
             except TimeoutError:
                 await resp.write(b": veille\n\n")  # also how a gone browser is noticed
@@ -450,3 +451,6 @@ def _block_rows(e: PrincipalHistory) -> list[list[Any]]:
 def _consent_rows(e: PrincipalHistory) -> list[list[Any]]:
     return [[c.id, ", ".join(c.scopes), c.state, _paris(c.collected_at, "%d/%m/%Y"),
              _paris(c.valid_until, "%d/%m/%Y"), c.proof_ref] for c in e.consents]
+
+
+DASHBOARD = web.AppKey("astguard_dashboard", Dashboard)
