@@ -31,7 +31,7 @@ from astguard.store import audit
 from astguard.store.directory import Directory
 from astguard.store.reports import Reports
 from astguard.store.inspection import InspectionReport
-from astguard.surfaces.report_render import inspection_html
+from astguard.surfaces.report_render import render_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.database import as_service, fresh_database
@@ -235,12 +235,14 @@ async def inspect(url: str) -> tuple[InspectionReport, audit.AuditResult, Path]:
     db = Database(url)
     try:
         start, end = period("2026-07-01", "2026-12-31", dt.date(2026, 12, 31))
-        report = await Reports(db, dt.date(2026, 8, 11)).inspection("acme", start, end)
+        async with Reports(db, dt.date(2026, 8, 11)).open_inspection("acme", start,
+                                                                     end) as run:
+            report, html = run.report, await render_html(run)
         checked = await audit.verify(db)
     finally:
         await db.close()
     path = WORK / "rapport-inspection-acme.html"
-    path.write_text(await inspection_html(report), encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
     return report, checked, path
 
 

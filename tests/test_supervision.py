@@ -8,6 +8,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import re
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ from astguard.store.evidence import Outcome, attach_outcome
 from astguard.store.reports import DecisionFilter, Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.openapi import openapi_document
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import render_csv, render_html
 from lab.database import fresh_database
 from tests.conftest import PG_SERVER, hold_number, service_settings
 
@@ -205,8 +206,10 @@ async def test_inspection_totals_match_the_evidence(sdb, seeded):
 
 
 async def test_inspection_csv_and_html(sdb, seeded):
-    report = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
-    text = await inspection_csv(report)
+    async with Reports(sdb, RULES.opt_in_from).open_inspection(P, *WHOLE) as run:
+        report = run.report
+        text = await render_csv(run)
+        html = await render_html(run)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     titles = [i for i, r in enumerate(rows) if r and r[0].startswith("# ")]
@@ -214,10 +217,16 @@ async def test_inspection_csv_and_html(sdb, seeded):
     assert len(calls) == 7
     late = next(r for r in calls if r[0] == seeded[1]["late"])
     assert late[3] == "2026-11-27 22:00 (Europe/Paris)" and late[9] == "refusé"
-    assert "OUTSIDE_CALL_WINDOW" in late[10]
+    assert "OUTSIDE_CALL_WINDOW" in late[10] and late[12] == "non émis"
+    # Cells written by PostgreSQL: neutralised for spreadsheets, outcomes and labels in French.
+    allowed = next(r for r in calls if r[0] == seeded[1]["allowed"])
+    assert allowed[4].startswith("'+336") and allowed[9] == "autorisé"
+    assert re.fullmatch(r"décroché, \d+ s", allowed[12]), allowed[12]
+    json_late = next(a for a in (await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE))
+                     .attempts if a["id"] == seeded[1]["late"])
+    assert late[1] == json_late["decided_at"] == "2026-11-27T21:00:00+00:00"
     totals = rows[titles[5] + 2:titles[6] - 1]
     assert sum(int(r[3]) for r in totals) == sum(t.count for t in report.totals_by_code)
-    html = await inspection_html(report)
     assert "ACME Énergie" in html and "@media print" in html
     assert html.count("<tr>") >= 7 + len(report.totals_by_code)
 

@@ -44,9 +44,6 @@ BLOCK_KIND = {"refusal": "refus", "suspension": "suspension", "opposition": "opp
 
 ATTEMPT_SOURCE = {"pbx": "astguard", "external": "autre plateforme"}
 
-CALL_SOURCE = {"stasis": "ARI (Stasis)", "fastagi": "FastAGI", "cli": "ligne de commande",
-               "api": "API", "history": "historique"}
-
 UNGUARDED_ACTION = {
     "hung_up": "raccroché",
     "alerted": "signalé (mode alerte)",
@@ -64,6 +61,13 @@ EVIDENCE_KIND = {
 }
 
 YES_NO = {True: "oui", False: "non"}
+
+
+# A call's outcome in the inspection report.
+OUTCOME = {"not_placed": "non émis", "unknown": "issue inconnue", "answered": "décroché",
+           "unanswered": "non décroché"}
+
+BLOCTEL_RESULT = {"none": "aucun", "listed": "inscrit", "not_listed": "non inscrit"}
 
 
 def label(table: dict[str, str], value: str | None, empty: str = "—") -> str:

@@ -29,6 +29,7 @@ from astguard.store.caller_ids import CallerIdStore
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.evidence import EvidenceStore
+from astguard.store.live import DecisionFeed
 from astguard.store.reports import Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.dashboard import Dashboard
@@ -113,8 +114,9 @@ def api_app(c: Components, readiness: Readiness | None = None) -> web.Applicatio
               reports=c.reports, clock=c.clock, db=c.read_db,
               readiness=readiness.report if readiness else None)
     app = api.app()
+    # LISTEN on the primary: a standby (ASTGUARD_READ_DATABASE_URL) gets no notifications.
     Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
-              clock=c.clock).install(app)
+              clock=c.clock, feed=DecisionFeed(c.db, c.reports)).install(app)
     return app
 
 

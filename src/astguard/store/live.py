@@ -1,6 +1,7 @@
 """New decisions as they are committed, for the dashboard's live stream (issue 15 item 6).
 
-One listening connection per astguard process: migration 0014 makes every statement that adds
+One listening connection per astguard process, on the primary (`db`; a standby gets no
+notifications), while the rows are read through `reports` (the readers' pool): migration 0014 makes every statement that adds
 decisions send `NOTIFY astguard_decisions` (delivered at commit, once the decision is chained);
 the feed then reads the new chain links once and hands them to every subscriber (each browser's
 stream holds one bounded queue). Nothing polls per browser.
@@ -51,7 +52,7 @@ class Subscription:
 
 class DecisionFeed:
     def __init__(self, db: Database, reports: Reports, *, retry: float = 1.0,
-                 ping: float = 10.0) -> None:
+                 ping: float = 5.0) -> None:
         self._db = db
         self._reports = reports
         self._retry = retry
@@ -151,8 +152,12 @@ class DecisionFeed:
                     for w in waiters:
                         w.cancel()
                     await asyncio.gather(*waiters, return_exceptions=True)
-                if not done:  # quiet: make sure the connection still answers
+                if not done:
+                    # Quiet: make sure the connection still answers, and read once more (the
+                    # rows come from the readers' pool, which may be a standby a little
+                    # behind the notification it follows).
                     await conn.fetchval("SELECT 1", timeout=self._db.timeout)
+                    wake.set()
         raise StoreUnavailable("connexion d'écoute perdue")
 
     async def _read_new(self) -> None:

@@ -21,7 +21,6 @@ from astguard.store.trunk_audit import TrunkAuditStore
 from astguard.store.unguarded import UnguardedStore
 from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.cdr import read_records, trunk_calls
-from astguard.store.reports import Reports
 from astguard.surfaces import cli_dialplan
 from astguard.surfaces.report_render import stream_csv, stream_html
 
@@ -63,7 +62,7 @@ async def run(c: Any, args: argparse.Namespace) -> int:
             # Asterisk's own records, when astguard can read them: every trunk call had a
             # decision (the watchdog's rows alone miss what went out while it was stopped).
             reconciliation = (await _reconcile(c, c.settings.cdr_file, start, end)).as_dict()
-        reports = Reports(c.db, c.settings.rules.opt_in_from)
+        reports = c.reports  # the readers' pool: its statement timeout suits long reads
         async with reports.open_inspection(args.principal, start, end) as run:
             run.report = dataclasses.replace(run.report, call_reconciliation=reconciliation)
             if args.format == "json":

@@ -44,7 +44,7 @@ from astguard.store.live import DecisionFeed, Subscription
 from astguard.store.reports import DecisionFilter, Reports, local_time_text
 from astguard.surfaces import templates
 from astguard.surfaces.http import Api
-from astguard.surfaces.report_render import inspection_html, paris
+from astguard.surfaces.report_render import paris, render_html
 from astguard.surfaces.web_security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -355,11 +355,11 @@ class Dashboard:
                                    "principal": principal, "report": None, "query": ""}
         if not principal:
             return "dashboard_report.html", context
-        report = await self._reports.inspection(principal, start, end)
+        async with self._reports.open_inspection(principal, start, end) as run:
+            context["report"] = Markup(await render_html(run, fragment=True))
         context["query"] = urlencode({
             "principal": principal, "from": start.astimezone(PARIS).date().isoformat(),
             "to": (end - dt.timedelta(days=1)).astimezone(PARIS).date().isoformat()})
-        context["report"] = Markup(await inspection_html(report, fragment=True))
         return "dashboard_report.html", context
 
     # Live stream ---------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 spreadsheets) and as a print-ready HTML document (templates/inspection.html), in French.
 
 Both stream: the calls and the Bloctel checks arrive in batches from the store's cursor
-(`InspectionRun`) and leave as text chunks, so memory stays flat whatever the period
-(issue 15 item 6). `inspection_csv` / `inspection_html` render a report held in memory.
+(`InspectionRun`), their cells already written by PostgreSQL, and leave as text chunks, so
+memory stays flat whatever the period (issue 15 item 6).
 
 CSV cells are neutralised against formula injection: a text cell that starts with `=`, `+`,
 `-`, `@`, a tab or a carriage return gets a leading apostrophe, so a spreadsheet shows it as
@@ -13,23 +13,33 @@ they are. Anything that reads the file by program strips one leading apostrophe.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from astguard.labels import BLOCK_KIND, DECISION, DIAL_STATUS, UNGUARDED_ACTION, YES_NO, label
+from astguard.labels import (
+    BLOCK_KIND,
+    BLOCTEL_RESULT,
+    DECISION,
+    DIAL_STATUS,
+    OUTCOME,
+    UNGUARDED_ACTION,
+    YES_NO,
+    label,
+)
 from astguard.store.inspection import InspectionReport, InspectionRun
-from astguard.store.reports import local_time_text
 from astguard.surfaces import templates
 
 PARIS = ZoneInfo("Europe/Paris")
-Batches = AsyncIterable[list[dict[str, Any]]]
+Batches = AsyncIterable[Sequence[Sequence[Any]]]
 
 
 def paris(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -41,35 +51,9 @@ def paris(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> st
     return value.astimezone(PARIS).strftime(fmt)
 
 
-def outcome_text(a: dict[str, Any]) -> str:
-    if a["decision"] != "allow":
-        return "non émis"
-    if a.get("outcome_at") is None:
-        return "issue inconnue"
-    if a.get("answered"):
-        return f"décroché, {a['duration_s'] or 0:.0f} s"
-    cause = a.get("hangup_cause")
-    return (f"non décroché ({label(DIAL_STATUS, a.get('dial_status'), '-')}, "
-            f"cause {cause if cause is not None else '-'})")
-
-
-def _reasons_text(a: dict[str, Any]) -> str:
-    deny = [r for r in a["reasons"] if r.get("effect") == "deny"]
-    shown = deny or [r for r in a["reasons"] if r.get("effect") == "warn"]
-    return " | ".join(r["text"] for r in shown)
-
-
-def _attempt(a: dict[str, Any]) -> list[Any]:
-    return [a["id"], a["decided_at"], paris(a["decided_at"]), local_time_text(a["local_times"]),
-            a["number_e164"] or a["dialled"], a["campaign"] or "", a["agent"] or "",
-            a["caller_id"] or "", a["caller_id_requested"] or "", DECISION[a["decision"]],
-            " ".join(a["deny_codes"]), _reasons_text(a), outcome_text(a)]
-
-
-def _scrub(s: dict[str, Any]) -> list[Any]:
-    return [s["decision_id"], s["decided_at"], s["number_e164"], DECISION[s["decision"]],
-            s["scrubbed_on"] or "aucun",
-            "" if s["listed"] is None else ("inscrit" if s["listed"] else "non inscrit")]
+# The labels PostgreSQL writes into the streamed sections' cells (store/inspection.py).
+_CELL_LABELS = json.dumps({"decision": DECISION, "dial_status": DIAL_STATUS,
+                           "outcome": OUTCOME, "bloctel": BLOCTEL_RESULT}, ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -77,26 +61,32 @@ class _Section:
     title: str
     header: list[str]
     rows: Iterable[list[Any]] | None = None  # held in memory, or
-    batches: Batches | None = None  # streamed, each row turned into cells by `cells`
-    cells: Callable[[dict[str, Any]], list[Any]] | None = None
+    batches: Batches | None = None  # streamed, as cells ready to show (HTML), and
+    csv_lines: AsyncIterator[bytes] | None = None  # as CSV lines written by PostgreSQL
     css: str = ""
     mark: int = -1  # the HTML cell whose value picks its class in `marks`
     marks: dict[str, str] | None = None
 
-    async def cell_batches(self) -> AsyncIterator[list[list[Any]]]:
+    async def cell_batches(self, csv: bool = False) -> AsyncIterator[Sequence[Sequence[Any]]]:
         if self.rows is not None:
-            rows = list(self.rows)
+            rows = [[csv_cell(v) for v in row] for row in self.rows] if csv else list(self.rows)
             if rows:
                 yield rows
             return
-        assert self.batches is not None and self.cells is not None
-        cells = self.cells
+        assert self.batches is not None
         async for batch in self.batches:
-            yield [cells(r) for r in batch]
+            yield batch
 
 
-def _sections(report: InspectionReport, attempts: Batches,
-              scrubs: Batches) -> list[_Section]:
+def _sections(run: InspectionRun, *, csv: bool) -> list[_Section]:
+    report = run.report
+    attempts = scrubs = None
+    attempts_csv = scrubs_csv = None
+    if csv:
+        attempts_csv, scrubs_csv = run.attempt_csv(_CELL_LABELS), run.scrub_csv(_CELL_LABELS)
+    else:
+        attempts = run.attempt_cells(_CELL_LABELS, neutralise=False)
+        scrubs = run.scrub_cells(_CELL_LABELS, neutralise=False)
     external = [[e["at"], e["number"], e["reference"], e["campaign"] or ""]
                 for e in report.external_attempts]
     blocks = [[b["id"], label(BLOCK_KIND, b["kind"]), b["number_e164"], b["recorded_at"],
@@ -115,7 +105,8 @@ def _sections(report: InspectionReport, attempts: Batches,
         _Section("Appels (décisions)", [
             "décision_id", "horodatage_utc", "heure_paris", "heure_locale_consommateur",
             "numéro", "campagne", "agent", "numéro_présenté", "numéro_demandé", "décision",
-            "codes_refus", "motifs", "issue"], batches=attempts, cells=_attempt, css="calls",
+            "codes_refus", "motifs", "issue"], batches=attempts, csv_lines=attempts_csv,
+            css="calls",
             mark=9, marks={DECISION["deny"]: "deny", DECISION["allow"]: "allow"}),
         _Section("Tentatives déclarées par d'autres plateformes",
                  ["horodatage", "numéro", "référence", "campagne"], rows=external),
@@ -128,7 +119,7 @@ def _sections(report: InspectionReport, attempts: Batches,
                  rows=consents),
         _Section(f"Vérifications Bloctel (appels avant le {report.opt_in_from.isoformat()})",
                  ["décision_id", "horodatage", "numéro", "décision", "dernière_vérification",
-                  "résultat"], batches=scrubs, cells=_scrub),
+                  "résultat"], batches=scrubs, csv_lines=scrubs_csv),
         _Section("Totaux par règle", ["règle", "code", "libellé", "refus"], rows=totals),
         _Section("Appels sortis vers l'opérateur sans décision astguard (vigie, toute la "
                  "plateforme)", ["horodatage_utc", "heure_paris", "numéro", "ligne", "canal",
@@ -148,11 +139,6 @@ def _reconciliation_section(report: InspectionReport) -> list[_Section]:
                              "motif"], rows=rows)]
 
 
-async def _held(rows: tuple[dict[str, Any], ...]) -> AsyncIterator[list[dict[str, Any]]]:
-    if rows:
-        yield list(rows)
-
-
 # CSV -----------------------------------------------------------------------------------------
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -170,13 +156,15 @@ class _SafeWriter:
 
     def __init__(self) -> None:
         self._out = io.StringIO()
-        self._w = csv.writer(self._out, delimiter=";", lineterminator="\r\n")
+        # "\n" as PostgreSQL's COPY writes the calls' lines: one line ending in the file.
+        self._w = csv.writer(self._out, delimiter=";", lineterminator="\n")
 
     def writerow(self, row: list[Any]) -> None:
         self._w.writerow([csv_cell(v) for v in row])
 
-    def writerows(self, rows: list[list[Any]]) -> None:
-        self._w.writerows([[csv_cell(v) for v in row] for row in rows])
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        """Rows whose cells are already neutralised (csv_cell, or PostgreSQL)."""
+        self._w.writerows(rows)
 
     def take(self) -> str:
         text = self._out.getvalue()
@@ -185,8 +173,8 @@ class _SafeWriter:
         return text
 
 
-async def inspection_csv_chunks(report: InspectionReport, attempts: Batches,
-                                scrubs: Batches) -> AsyncIterator[str]:
+async def stream_csv(run: InspectionRun) -> AsyncIterator[str]:
+    report = run.report
     w = _SafeWriter()
     w.writerow(["Rapport d'inspection astguard", report.principal_id, report.principal_name,
                 report.start.isoformat(), report.end.isoformat()])
@@ -195,11 +183,18 @@ async def inspection_csv_chunks(report: InspectionReport, attempts: Batches,
                 "tentatives comptées", s.attempts_counted, "appels sans décision",
                 s.unguarded_calls])
     yield "\ufeff" + w.take()
-    for section in _sections(report, attempts, scrubs):
+    for section in _sections(run, csv=True):
         w.writerow([])
         w.writerow([f"# {section.title}"])
         w.writerow(section.header)
-        async for rows in section.cell_batches():
+        if section.csv_lines is not None:
+            yield w.take()
+            decode = codecs.getincrementaldecoder("utf-8")()  # a chunk may split a character
+            async for data in section.csv_lines:
+                yield decode.decode(data)
+            yield decode.decode(b"", final=True)
+            continue
+        async for rows in section.cell_batches(csv=True):
             w.writerows(rows)
             yield w.take()
     head = report.chain_head
@@ -209,13 +204,8 @@ async def inspection_csv_chunks(report: InspectionReport, attempts: Batches,
     yield w.take()
 
 
-def stream_csv(run: InspectionRun) -> AsyncIterator[str]:
-    return inspection_csv_chunks(run.report, run.attempt_batches(), run.scrub_batches())
-
-
-async def inspection_csv(report: InspectionReport) -> str:
-    return "".join([c async for c in inspection_csv_chunks(
-        report, _held(report.attempts), _held(report.bloctel_scrubs))])
+async def render_csv(run: InspectionRun) -> str:
+    return "".join([c async for c in stream_csv(run)])
 
 
 # HTML ----------------------------------------------------------------------------------------
@@ -261,11 +251,11 @@ async def _html_sections(sections: list[_Section]) -> AsyncIterator[_HtmlSection
         yield _HtmlSection(section.title, section.header, section.css, first is None, chunks())
 
 
-def inspection_html_chunks(report: InspectionReport, attempts: Batches, scrubs: Batches, *,
-                           csv_link: str | None = None, nonce: str | None = None,
-                           fragment: bool = False) -> AsyncIterator[str]:
+def stream_html(run: InspectionRun, *, csv_link: str | None = None,
+                nonce: str | None = None, fragment: bool = False) -> AsyncIterator[str]:
     """The printable report; `fragment`: only what goes inside <body> (the dashboard's page)."""
-    sections = _sections(report, attempts, scrubs)
+    report = run.report
+    sections = _sections(run, csv=False)
     sections.append(_Section("Refus par règle", ["règle", "refus"],
                              rows=[[t.rule, t.count] for t in report.totals_by_rule]))
     return templates.pages.get_template("inspection.html").generate_async(
@@ -273,11 +263,5 @@ def inspection_html_chunks(report: InspectionReport, attempts: Batches, scrubs: 
         fragment=fragment, css=_CSS, sections=_html_sections(sections))
 
 
-def stream_html(run: InspectionRun, **kwargs: Any) -> AsyncIterator[str]:
-    return inspection_html_chunks(run.report, run.attempt_batches(), run.scrub_batches(),
-                                  **kwargs)
-
-
-async def inspection_html(report: InspectionReport, **kwargs: Any) -> str:
-    return "".join([c async for c in inspection_html_chunks(
-        report, _held(report.attempts), _held(report.bloctel_scrubs), **kwargs)])
+async def render_html(run: InspectionRun, **kwargs: Any) -> str:
+    return "".join([c async for c in stream_html(run, **kwargs)])
