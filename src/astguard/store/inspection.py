@@ -25,6 +25,7 @@ from astguard.policy.reasons import rule_of, text_of
 from astguard.store.database import Database
 
 BATCH = 2000  # rows per cursor fetch: a few MB at most, whatever the period
+COPY_TIMEOUT_S = 900  # one section of a CSV report, however slow its reader
 
 _DENY_CODES = ("ARRAY(SELECT r->>'code' FROM jsonb_array_elements(d.reasons) r "
                "WHERE r->>'effect' = 'deny')")
@@ -305,10 +306,13 @@ class InspectionRun:
         async def produce() -> None:
             try:
                 await self._conn.copy_from_query(query, *args, output=sink, format="csv",
-                                                 delimiter=";", timeout=None)
+                                                 delimiter=";", timeout=COPY_TIMEOUT_S)
             finally:
                 await queue.put(None)
 
+        # One statement for the whole section, paced by the reader: the pool's statement
+        # timeout (meant for one query) gives way to a bound of its own.
+        await self._conn.execute(f"SET LOCAL statement_timeout = {COPY_TIMEOUT_S * 1000}")
         task = asyncio.create_task(produce())
         try:
             while (chunk := await queue.get()) is not None:
