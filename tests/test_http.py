@@ -4,6 +4,7 @@ contact actions a CRM needs."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -212,9 +213,144 @@ async def test_caller_id_inventory_over_http(client):
 
 
 def test_the_documented_check_fields_are_the_accepted_ones():
+    from astguard.surfaces.api_models import CheckRequest
     from astguard.surfaces.dry_run import FIELDS
     from astguard.surfaces.openapi import openapi_document as document
 
-    schema = document()["paths"]["/v1/check"]["post"]["requestBody"]["content"][
-        "application/json"]["schema"]
-    assert set(schema["properties"]) == FIELDS and schema["additionalProperties"] is False
+    doc = document()
+    ref = doc["paths"]["/v1/check"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(schema["properties"]) == FIELDS == set(CheckRequest.model_fields)
+    assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/v1/check", {"number": "0612345678", "press": "oui"}, "champ 'press' : true ou false"),
+        ("/v1/check", {"number": "0612345678", "dial_mode": "robot"},
+         "champ 'dial_mode' (mode de numérotation) : valeur 'robot' inconnue ; valeurs "
+         "acceptées : manual, preview"),
+        ("/v1/consents", {"number": "0612345678", "principal": "api-acme", "scopes": [""],
+                          "collected_at": "2026-10-01T10:00:00+02:00", "channel": "web",
+                          "wording": "v1", "proof_ref": "p"},
+         "champ 'scopes[0]' : texte non vide attendu"),
+        ("/v1/consents", {"number": "0612345678", "principal": "api-acme", "scopes": [],
+                          "collected_at": "2026-10-01T10:00:00+02:00", "channel": "web",
+                          "wording": "v1", "proof_ref": "p"},
+         "champ 'scopes' : au moins 1 élément(s) attendu(s)"),
+        ("/v1/caller-ids", {"number": "0163123456", "principal": "api-acme",
+                            "mandate_ref": "M", "valid_from": "1er janvier"},
+         "champ 'valid_from' : date AAAA-MM-JJ attendue"),
+        ("/v1/caller-ids", {"number": "0163123456", "principal": "api-acme",
+                            "mandate_ref": "M", "valid_from": "2026-01-01", "kind": "fax"},
+         "champ 'kind' (type) : valeur 'fax' inconnue"),
+        # Every bad field is named at once, unknown ones first.
+        ("/v1/attempts", {"principal": 3, "nombre": "0612345678"},
+         "champ inconnu : nombre ; champs acceptés : at, number, principal, reference ; "
+         "champ 'number' manquant ; champ 'principal' : texte attendu ; champ 'at' manquant"),
+    ],
+)
+async def test_validation_errors_are_french_and_name_the_field(client, path, body, expected):
+    resp = await client.post(path, headers=auth(WRITE), json=body)
+    assert resp.status == 400
+    message = (await resp.json())["error"]
+    assert expected in message
+    for english in ("Input should", "Field required", "Value error", "Extra inputs"):
+        assert english not in message
+
+
+async def test_query_parameters_are_validated_too(client):
+    resp = await client.get("/v1/history/0612345678?campagne=api-prospect", headers=auth(READ))
+    assert resp.status == 400
+    assert (await resp.json())["error"] == ("paramètre inconnu : campagne ; paramètres "
+                                            "acceptés : campaign")
+    resp = await client.get("/v1/caller-ids?principal=a&principal=b", headers=auth(READ))
+    assert resp.status == 400 and "répété" in (await resp.json())["error"]
+
+
+async def test_aiohttp_own_errors_are_french_json(client):
+    resp = await client.get("/v1/nope", headers=auth(READ))
+    assert resp.status == 404
+    assert await resp.json() == {"error": "ressource inconnue : GET /v1/nope"}
+    resp = await client.delete("/v1/check", headers=auth(READ))
+    assert resp.status == 405 and "POST" in resp.headers["Allow"]
+    assert (await resp.json())["error"].startswith("méthode non permise")
+    resp = await client.post("/v1/check", headers=auth(READ),
+                             data=io.BytesIO(b"x" * (1024 * 1024 + 1)))
+    assert resp.status == 413 and "trop volumineux" in (await resp.json())["error"]
+
+
+async def test_an_answer_that_breaks_its_model_is_a_500_never_sent(db, tmp_path, monkeypatch,
+                                                                   caplog):
+    from astguard.policy.model import Verdict
+
+    real = Verdict.as_dict
+    monkeypatch.setattr(Verdict, "as_dict", lambda self: {**real(self), "secret": "x"})
+    async with TestClient(TestServer(api_for(db, tmp_path).app())) as c:
+        resp = await c.post("/v1/check", headers=auth(READ), json={"number": "0612345678"})
+        assert resp.status == 500
+        assert (await resp.json()) == {
+            "error": "erreur interne : réponse non conforme (voir le journal)"}
+    assert "does not match its model" in caplog.text
+
+
+async def test_an_unexpected_failure_is_a_french_500(db, tmp_path, monkeypatch, caplog):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    api = api_for(db, tmp_path)
+    monkeypatch.setattr(api._contacts, "withdraw_consent", broken)
+    async with TestClient(TestServer(api.app())) as c:
+        resp = await c.post("/v1/consents/withdraw", headers=auth(WRITE),
+                            json={"number": "0612345678", "principal": "api-acme"})
+        assert resp.status == 500
+        assert (await resp.json()) == {"error": "erreur interne (voir le journal du service)"}
+    assert "boom" in caplog.text
+
+
+async def test_every_json_answer_is_its_documented_model(client):
+    """The answers this module's calls got, read back through the response models the
+    document is generated from (extra keys refused)."""
+    from astguard.surfaces import api_responses as rs
+
+    checked = await client.post("/v1/check", headers=auth(READ),
+                                json={"number": "0670000040", "campaign": "api-prospect"})
+    rs.Verdict.model_validate(await checked.json())
+    history = await client.get("/v1/history/0670000040?campaign=api-prospect",
+                               headers=auth(READ))
+    rs.History.model_validate(await history.json())
+    listing = await client.get("/v1/caller-ids?principal=api-acme", headers=auth(READ))
+    rows = rs.CallerIds.model_validate(await listing.json()).root
+    assert rows and rows[0].recorded_at[10] == "T"  # ISO-8601, not str(datetime)
+    health = await client.get("/v1/health")
+    assert await health.json() == {"status": "ok"}
+    assert (await client.head("/v1/health")).status == 200
+
+
+async def test_errors_outside_the_api_are_french_text(db, tmp_path):
+    async with TestClient(TestServer(api_for(db, tmp_path).app())) as c:
+        resp = await c.get("/tableau/nulle-part")
+        assert resp.status == 404 and resp.content_type == "text/plain"
+        assert await resp.text() == "ressource inconnue : GET /tableau/nulle-part"
+
+
+def test_every_pydantic_error_is_said_in_french():
+    """Errors of types the table does not list, or whose context lacks a key, still read
+    French; pydantic's own text never does."""
+    from pydantic import BaseModel, Field, ValidationError
+
+    from astguard.surfaces.api_errors import french_message
+
+    class Odd(BaseModel):
+        ratio: float = Field(gt=0)
+        when: dt.date
+        tags: list[str] = Field(max_length=1)
+
+    try:
+        Odd.model_validate({"ratio": -1, "when": "hier", "tags": ["a", "b"]})
+    except ValidationError as exc:
+        message = french_message(exc, Odd)
+    assert message == ("champ 'ratio' : valeur supérieure à 0.0 attendue ; champ 'when' : valeur "
+                       "invalide ; champ 'tags' : au plus 1 élément(s) attendu(s)")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from astguard.app.recording import RecordingService
+from astguard.clock import PinnedClock, SystemClock
 from astguard.errors import InputError, StoreUnavailable
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
@@ -37,7 +39,8 @@ async def a_recording(store: InboundStore, tmp_path: Path, *, started: dt.dateti
                            at=started, mode="announce", prompt="annonce-enregistrement",
                            prompt_sha256="x" * 64, retention_class="qualité-formation",
                            clock_mode="system")
-    await store.recording_started(call_id, str(file), started, days)
+    await store.recording_started(call_id, str(file), started,
+                                  started + dt.timedelta(days=days))
     return call_id, file
 
 
@@ -194,13 +197,15 @@ async def test_bad_policies_are_refused(db, kwargs, message):
     kwargs = dict(kwargs)  # the parameters are shared by the owner's and service's runs
     mode = kwargs.pop("mode")
     with pytest.raises(InputError, match=message):
-        await InboundStore(db).set_policy("0170000002", mode, **kwargs)
+        await RecordingService(InboundStore(db), SystemClock()).set_policy("0170000002", mode,
+                                                                          **kwargs)
 
 
 async def test_long_retention_with_a_legal_basis(db):
     store = InboundStore(db)
-    await store.set_policy("0170000003", "announce", retention_days=365,
-                           legal_basis="preuve de contrat (art. 6.1.b RGPD)")
+    await RecordingService(store, SystemClock()).set_policy(
+        "0170000003", "announce", retention_days=365,
+        legal_basis="preuve de contrat (art. 6.1.b RGPD)")
     policy = await store.policy_for("0170000003")
     assert policy.retention_days == 365 and policy.retention_class == "base-légale"
 
@@ -208,13 +213,12 @@ async def test_long_retention_with_a_legal_basis(db):
 async def test_the_running_service_purges(db, tmp_path):
     import asyncio
 
-    from astguard.clock import PinnedClock
     from astguard.service import run_purges
 
     store = InboundStore(db)
     call_id, file = await a_recording(store, tmp_path, started=T0, days=1)
-    task = asyncio.create_task(run_purges(store, PinnedClock(T0 + dt.timedelta(days=3)),
-                                          tmp_path, interval=0.05))
+    recording = RecordingService(store, PinnedClock(T0 + dt.timedelta(days=3)))
+    task = asyncio.create_task(run_purges(recording, tmp_path, interval=0.05))
     try:
         async with asyncio.timeout(5):
             while (await store.call_evidence(call_id))["recording"]["deleted_at"] is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from astguard.app.recording import RecordingService
 from astguard.background import bounded, supervised
 from astguard.clock import Clock, PinnedClock, build_clock
 from astguard.app.contacts import ContactService
@@ -46,7 +47,6 @@ from astguard.telephony.fastagi import (
 )
 from astguard.store.inbound import SPOOL_KIND as INBOUND_SPOOL_KIND
 from astguard.store.inbound import InboundStore, replay_inbound
-from astguard.store.recording_files import purge_expired
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
 from astguard.telephony.recorder import AmiRecorder
@@ -130,8 +130,7 @@ def fastagi_app(c: Components, inbound: InboundStasisApp,
     OutboundAgi(c.gate, binding, tokens).install(agi)
     ContactsAgi(c.contacts, binding).install(agi)
     InboundAgi(inbound).install(agi)
-    OutboundRecordingAgi(InboundStore(c.db), inbound, binding,
-                         clock_mode=c.clock.mode).install(agi)
+    OutboundRecordingAgi(inbound.recording, inbound, binding).install(agi)
     return agi
 
 
@@ -160,13 +159,13 @@ async def warn_if_privileged(db: Database) -> None:
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
 
 
-async def run_purges(store: InboundStore, clock: Clock, folder: Path,
+async def run_purges(recording: RecordingService, folder: Path,
                      interval: float = PURGE_INTERVAL) -> None:
-    """Forever: delete recordings past their retention (files in `folder` only), each
-    deletion logged."""
+    """Forever: delete recordings past their retention at the clock's now (files in `folder`
+    only), each deletion logged."""
     while True:
         try:
-            await purge_expired(store, clock.now(), folder)
+            await recording.purge(folder)
         except StoreUnavailable:
             pass  # what was not marked yet is found again next time
         except Exception:
@@ -196,11 +195,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         stasis = OutboundStasisApp(ari, c.gate, tokens)
         recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
                                settings.ami_secret)
+        recording = RecordingService(InboundStore(c.db), c.clock, c.spool)
         inbound = InboundStasisApp(
-            ari, InboundStore(c.db), recorder,
+            ari, recording, recorder,
             RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
-                           settings.recording_dir, settings.prompts_dir),
-            clock_mode=c.clock.mode, spool=c.spool)
+                           settings.recording_dir, settings.prompts_dir))
 
         def dispatch(event: dict) -> None:
             stasis.handle(event)
@@ -212,14 +211,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
 
         def crashed(name: str) -> None:
-            c.metrics.task_restarts[name] += 1
+            c.metrics.task_restart(name)
 
         tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
                  for name, start in (
                      ("ari", lambda: ari.run(dispatch)),
                      ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
-                     ("purge", lambda: run_purges(InboundStore(c.db), c.clock,
-                                                  settings.recording_dir)))]
+                     ("purge", lambda: run_purges(recording, settings.recording_dir)))]
         watchdog = None
         if settings.trunk_endpoints:
             watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,

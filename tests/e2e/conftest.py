@@ -19,6 +19,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from astguard.app.recording import RecordingService
+from astguard.clock import SystemClock
 from astguard.install.kit import PROMPTS, data_path
 from astguard.store.database import Database
 from astguard.store.directory import Directory
@@ -246,7 +248,7 @@ def set_recording_policy(url: str, did: str, mode: str = "announce") -> None:
     async def run() -> None:
         db = Database(url)
         try:
-            await InboundStore(db).set_policy(did, mode)
+            await RecordingService(InboundStore(db), SystemClock()).set_policy(did, mode)
         finally:
             await db.close()
 

@@ -73,3 +73,25 @@ def test_a_refusal_under_freepbx17_reaches_no_trunk(
     (row,) = wait_for(lambda: decisions_for(seeded, e164), what="the decision")
     assert denials(row) == ["OUTSIDE_CALL_DAYS"]
     assert attempts_for(seeded, e164) == 0
+
+
+def test_hand_set_channel_variables_never_pass_for_a_decision(
+        guard, carrier, unavailable_trunk, seeded, lab):
+    """An originator (AMI) entering the outbound route with the variables of an allowed call
+    set by hand: the hook asks astguard (/reuse), which knows no such decision, so the call is
+    decided anew; here it is refused (no campaign, R-A) and reaches no trunk."""
+    from tests.e2e.test_watchdog import ami_originate
+
+    national, e164 = fresh_number()
+    spoofed = ",".join([
+        "__ASTGUARD_VERDICT=allow", f"__ASTGUARD_DECIDED_FOR={national}",
+        f"__ASTGUARD_DESTINATION={e164}", "__ASTGUARD_CALLERID=+33162123456",
+        "__ASTGUARD_TOKEN=0.0." + "0" * 64])
+    asyncio.run(ami_originate(f"Local/{national}@lab-freepbx17-internal", spoofed))
+    (row,) = wait_for(lambda: decisions_for(seeded, e164), what="the decision")
+    assert row["decision"] == "deny"
+    assert attempts_for(seeded, e164) == 0
+    log = (lab.logdir / "asterisk.log").read_text(errors="replace")
+    assert "re-used on trunk" not in log.split(national, 1)[-1]
+    assert unavailable_trunk.invites_to(e164) == [] and carrier.invites_to(e164) == []
+    assert unavailable_trunk.invites_to(national) == [] and carrier.invites_to(national) == []

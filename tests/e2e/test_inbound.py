@@ -34,7 +34,10 @@ def last_call(url: str) -> dict:
         store = InboundStore(db)
         async with db.connection() as conn:
             call_id = await conn.fetchval(
-                "SELECT id FROM inbound_calls ORDER BY started_at DESC LIMIT 1")
+                # Inbound only: announced outbound calls are dated by their guard's clock,
+                # which a test may start in the future (test_outbound_recording.py).
+                "SELECT id FROM inbound_calls WHERE direction = 'inbound' "
+                "ORDER BY started_at DESC LIMIT 1")
         evidence = await store.call_evidence(str(call_id))
         await db.close()
         return evidence

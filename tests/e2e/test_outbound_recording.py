@@ -5,6 +5,7 @@ announcement plays to them before the agent is connected; recording starts only 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
 from lab.sipp import Carrier, agent_call
 from tests.e2e.conftest import (
+    OPEN,
     decisions_for,
     fresh_number,
     recording_settings,
@@ -30,7 +32,9 @@ RECORDED = {"X-Astguard-Campaign": "e2e-recorded"}
 @pytest.fixture
 def recording_guard(guard_factory, lab, carrier, seeded):
     set_recording_policy(seeded, PRESENTED)
-    g = guard_factory(**recording_settings(lab))
+    # A clock started at an open moment and running (the call window is open; the
+    # announcement's length shows in the evidence, dated by that clock).
+    g = guard_factory(clock=None, ASTGUARD_CLOCK_START=OPEN, **recording_settings(lab))
     g.start()
     return g
 
@@ -82,6 +86,9 @@ def test_no_key_records_after_the_full_announcement(recording_guard, consumer, s
     assert result.ok, result.messages[-1500:]
     evidence = settled(seeded, e164, "hangup")
     call = evidence["call"]
+    opened = dt.datetime.fromisoformat(OPEN)
+    assert opened <= call["started_at"] < opened + dt.timedelta(minutes=15)  # astguard's clock
+    assert call["clock_mode"] == "started"
     assert call["direction"] == "outbound" and call["did"] == PRESENTED
     assert call["caller"] == e164 and len(call["prompt_sha256"]) == 64
     events = {e["kind"]: e for e in evidence["events"]}

@@ -75,14 +75,20 @@ def attempts_for(url: str, e164: str) -> int:
     return run_async(fetch())
 
 
-async def ami_originate(channel: str, variables: str = "") -> dict:
+async def ami_originate(channel: str, variables: str = "", *, wait_seconds: int = 0) -> dict:
+    """AMI Originate; once answered the call runs lab-dialer-agent (one second), or waits
+    `wait_seconds` in the Wait application."""
     host, port, user, secret = AMI
     manager = Manager(host=host, port=port, username=user, secret=secret,
                       loop=asyncio.get_running_loop())
     await manager.connect()
     try:
-        action = {"Action": "Originate", "Channel": channel, "Context": "lab-dialer-agent",
-                  "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "15000"}
+        action = {"Action": "Originate", "Channel": channel, "Async": "true",
+                  "Timeout": "15000"}
+        if wait_seconds:
+            action |= {"Application": "Wait", "Data": str(wait_seconds)}
+        else:
+            action |= {"Context": "lab-dialer-agent", "Exten": "s", "Priority": "1"}
         if variables:
             action["Variable"] = variables
         response = await manager.send_action(action)
@@ -282,3 +288,23 @@ def test_with_astguard_stopped_the_reconciliation_still_finds_them(
     # Asterisk does not keep the number of a direct origination; astguard did not see it.
     direct = [f for f in report["unguarded"] if f["via"] == "origination directe"]
     assert any(f["number"] == "" for f in direct), report
+
+
+def test_a_trunk_call_dialled_before_astguard_started_is_caught_when_it_connects(
+        guard_factory, ringing_carrier, seeded):
+    """Nobody watched when the call went out (astguard restarting, its websocket down): the
+    sweep at connection finds the live trunk channel, reads the number it dialled from the
+    channel itself, and hangs it up."""
+    national, _ = fresh_number(consent=False)
+    # Answered after 5 s, then kept up 40 s: astguard takes a few seconds to start.
+    run_async(ami_originate(f"PJSIP/{national}@carrier-ringing", wait_seconds=40))
+    wait_for(lambda: ringing_carrier.dialog_to(national), what="the carrier INVITE")
+    guard = guard_factory(**watchdog_settings())
+    guard.start(connections=2)
+    row = only_unguarded(seeded, national)
+    assert row["action"] == "hung_up" and row["problem"] == "aucun jeton astguard"
+    assert row["dialled"] == national and row["endpoint"] == "carrier-ringing"
+    assert "watchdog: trunk channel PJSIP/carrier-ringing-" in guard.text()
+    # Hung up by astguard long before the 40 s: a CANCEL if still ringing, else a BYE.
+    wait_for(lambda: {"-> CANCEL", "-> BYE"} & set(lines(ringing_carrier.dialog_to(national))),
+             timeout=10, what="the call's end")

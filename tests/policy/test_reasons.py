@@ -71,6 +71,9 @@ EFFECT: dict[ReasonCode, Effect] = {
     C.CALL_BLOCKED_BY_NETWORK: Effect.WARN,  # R-G1 "raise" an alert (I)
     C.AUTOMATED_CALL_NO_CONSENT: Effect.DENY,  # R-H1
     C.GUARD_UNAVAILABLE: Effect.DENY,  # fail closed (README)
+    # About the recording, not the call: the call goes on, nothing for the agent to hear (R-I)
+    C.RECORDING_NOT_ANNOUNCED: Effect.INFO,  # R-I1
+    C.RECORDING_OBJECTED: Effect.INFO,  # R-I2
 }
 
 # The rule each code enforces, as the rule book names it (inspection reports total per rule).
@@ -85,6 +88,7 @@ RULE: dict[ReasonCode, str] = {
     C.CLI_WITHHELD: "R-F1", C.CALLER_ID_NOT_AUTHORISED: "R-F2",
     C.CALLER_ID_FORBIDDEN_RANGE: "R-F3", C.NPV_REQUIRED: "R-F4", C.MOBILE_CLI_NOT_ALLOWED: "R-F5",
     C.CALL_BLOCKED_BY_NETWORK: "R-G1", C.AUTOMATED_CALL_NO_CONSENT: "R-H1",
+    C.RECORDING_NOT_ANNOUNCED: "R-I1", C.RECORDING_OBJECTED: "R-I2",
 }
 
 
@@ -250,8 +254,13 @@ def _decide(dialled="0612345678", campaign=..., history=CONSENTED, inventory=INV
                   when, RULES)
 
 
+# About a call's recording, not the call: decided by policy.recording (test_recording.py).
+RECORDING_CODES = {C.RECORDING_NOT_ANNOUNCED, C.RECORDING_OBJECTED}
+
+
 def test_every_code_has_a_scenario():
-    assert set(SCENARIOS) == set(ReasonCode)
+    assert set(SCENARIOS) | RECORDING_CODES == set(ReasonCode)
+    assert not set(SCENARIOS) & RECORDING_CODES
 
 
 @pytest.mark.parametrize("code", list(SCENARIOS))

@@ -135,7 +135,11 @@ async def test_lost_insert_before_commit_is_not_taken_for_stored(db, database_ur
                                    "+33612345002") == 0
 
 
-async def test_replay_conflict_is_kept_and_reported_not_dropped(db, spool_dir, caplog):
+async def test_a_stored_allow_whose_call_was_refused_gets_its_not_dialled_outcome(
+        db, spool_dir, caplog):
+    """The lost acknowledgement with a failed read-back: PostgreSQL has the allow, the gate
+    refused the call and spooled its deny under the same id. The replay makes the stored allow
+    say the call never left and why; the evidence no longer contradicts what happened."""
     allowed = row("allow")
     async with db.connection() as conn:
         await insert_decision(conn, allowed)
@@ -144,17 +148,36 @@ async def test_replay_conflict_is_kept_and_reported_not_dropped(db, spool_dir, c
     spool = Spool(spool_dir)
     await spool.append("decision", same)
     await spool.append("decision", refused)
-    with caplog.at_level(logging.ERROR, logger="astguard.store.spool"):
-        assert await spool.flush(db) == 1
-    kept = kept_aside(spool_dir)
-    assert len(kept) == 1 and json.loads(kept[0]["line"])["row"] == refused
-    assert "autre verdict" in kept[0]["reason"] and "allow" in kept[0]["reason"]
-    assert any("kept aside" in r.message for r in caplog.records)
-    assert (await stored(db, allowed["id"]))["decision"] == "allow"
-    assert spool.depth() == 0 and spool.kept_aside == 1
-    # Replaying what is already there is not a conflict: written once, nothing kept.
+    with caplog.at_level(logging.ERROR, logger="astguard.store.replay"):
+        assert await spool.flush(db) == 2
+    assert any("NOT_DIALLED" in r.message for r in caplog.records)
+    assert kept_aside(spool_dir) == [] and spool.depth() == 0
+    stored_ = await stored(db, allowed["id"])
+    assert stored_["decision"] == "allow" and stored_["answered"] is False
+    assert stored_["dial_status"] == "NOT_DIALLED"
+    assert "GUARD_UNAVAILABLE" in stored_["hangup_cause_text"]
+    # Replaying either record again changes nothing and keeps nothing aside.
     await spool.append("decision", same)
-    assert await spool.flush(db) == 1 and len(kept_aside(spool_dir)) == 1
+    await spool.append("decision", refused)
+    assert await spool.flush(db) == 2 and kept_aside(spool_dir) == []
+
+
+async def test_replay_conflict_is_kept_and_reported_not_dropped(db, spool_dir, caplog):
+    """Any other conflict (here a stored deny, an allow in the spool) is kept aside."""
+    refused = row("deny")
+    async with db.connection() as conn:
+        await insert_decision(conn, refused)
+    allowed = {**row("allow"), "id": refused["id"]}
+    spool = Spool(spool_dir)
+    await spool.append("decision", allowed)
+    with caplog.at_level(logging.ERROR, logger="astguard.store.spool"):
+        assert await spool.flush(db) == 0
+    kept = kept_aside(spool_dir)
+    assert len(kept) == 1 and json.loads(kept[0]["line"])["row"] == allowed
+    assert "autre verdict" in kept[0]["reason"] and "deny" in kept[0]["reason"]
+    assert any("kept aside" in r.message for r in caplog.records)
+    assert (await stored(db, refused["id"]))["decision"] == "deny"
+    assert spool.depth() == 0 and spool.kept_aside == 1
 
 
 async def test_a_record_postgres_refuses_is_kept_aside_the_others_written(db, spool_dir):
@@ -280,7 +303,8 @@ async def test_full_disk_refuses_calls_says_so_and_keeps_what_was_written(
             kept.append(decided)
     assert refused is not None, "the disk never filled"
     assert refused.verdict.codes == ["GUARD_UNAVAILABLE"] and not refused.recorded
-    assert metrics.spool_failures == 1 and spool.write_failures == 1
+    assert metrics.value("astguard_spool_write_failures_total") == 1
+    assert spool.write_failures == 1
     assert "astguard_spool_write_failures_total 1" in metrics.render()
     assert any("spool write failed" in r.message for r in caplog.records)
     emergency = await gate.check(CallRequest("112", "ari", endpoint="sp-svc-agent"),

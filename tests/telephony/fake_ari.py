@@ -33,6 +33,7 @@ class FakeAri:
     refuse_ws: bool = False
     fail_paths: set[str] = field(default_factory=set)
     variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, name)
+    channels: list[dict[str, Any]] = field(default_factory=list)  # what GET /channels lists
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -81,6 +82,8 @@ class FakeAri:
         if any(seen.path.endswith(p) for p in self.fail_paths):
             return web.json_response({"message": "Channel not found"}, status=404)
         parts = seen.path.strip("/").split("/")
+        if request.method == "GET" and parts == ["channels"]:
+            return web.json_response(self.channels)
         if request.method == "GET" and len(parts) == 3 and parts[2] == "variable":
             value = self.variables.get((parts[1], seen.query.get("variable", "")))
             if value is None:

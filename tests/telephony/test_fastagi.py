@@ -175,3 +175,32 @@ async def test_allowed_call_gets_its_token_before_the_verdict():
     assert tokens.verify(allowed[0].split('"')[1], "+33612345678").valid
     assert allowed[1].startswith("SET VARIABLE ASTGUARD_RESULT")
     assert [c for c in refused if "TOKEN" in c] == []
+
+
+async def test_a_failover_reuses_only_a_decision_astguard_signed_for_this_number():
+    """FreePBX's hook on the route's next trunk (R-D6): /reuse answers the verdict astguard
+    recorded, only for a token it signed for this number and an allow it made; variables an
+    originator set by hand, a token for another number or a forged one are decided anew."""
+    from astguard.telephony.call_token import CallTokens
+
+    tokens = CallTokens("k" * 40, 300)
+    app = HardenedFastAGI(read_timeout=0.5)
+    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
+    server = await serve_fastagi(app, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        allowed = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "",
+                                                    ""))
+        token = allowed[0].split('"')[1]
+        genuine = await play_asterisk(port, request("reuse", token, "0612345678"))
+        other_number = await play_asterisk(port, request("reuse", token, "0699999999"))
+        forged = await play_asterisk(port, request(
+            "reuse", CallTokens("f" * 40, 300).issue("dec-1", "+33612345678"), "0612345678"))
+        unknown = await play_asterisk(port, request(
+            "reuse", tokens.issue("dec-never-made", "+33612345678"), "0612345678"))
+        empty = await play_asterisk(port, request("reuse", "", "0612345678"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert genuine == [allowed[1], 'SET VARIABLE ASTGUARD_REUSED "1"']
+    assert other_number == forged == unknown == empty == []

@@ -16,8 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from astguard.clock import PinnedClock
 from astguard.app.contacts import ContactService
+from astguard.app.recording import RecordingService
+from astguard.clock import PinnedClock, SystemClock
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest
 from astguard.store.database import Database
@@ -154,9 +155,10 @@ async def routes(db: Database, spool_dir: Path, tmp_path: Path
     gate = make_gate(db, spool_dir)
     OutboundAgi(gate, binding).install(app)
     ContactsAgi(ContactService(db, PinnedClock(OPEN), RULES), binding).install(app)
-    inbound = InboundStasisApp(None, InboundStore(db), None,  # type: ignore[arg-type]
+    recording = RecordingService(InboundStore(db), SystemClock())
+    inbound = InboundStasisApp(None, recording, None,  # type: ignore[arg-type]
                                RecordingPaths(str(tmp_path), tmp_path, tmp_path))
-    OutboundRecordingAgi(InboundStore(db), inbound, binding).install(app)
+    OutboundRecordingAgi(recording, inbound, binding).install(app)
     server = await serve_fastagi(app, "127.0.0.1", 0)
     yield app, server.sockets[0].getsockname()[1]
     server.close()
@@ -207,7 +209,7 @@ async def test_outcome_from_another_channel_is_refused(db, decided, routes):
 async def test_recording_of_a_channel_not_the_decisions_is_refused(db, decided, routes,
                                                                    agent_channel):
     app, port = routes
-    store = InboundStore(db)
+    store = RecordingService(InboundStore(db), SystemClock())
     await store.set_policy("+33162123456", "announce")  # the call's presented number
     try:
         # chan-X: not the decision's agent channel; chan-A: the agent's own channel named as
@@ -255,9 +257,9 @@ class _MixMonitor:
 
 async def test_objection_from_a_channel_not_bridged_to_the_recording_is_refused(db, tmp_path):
     store = InboundStore(db)
+    recording = RecordingService(store, SystemClock())
     did = "+33162129911"
-    await store.set_policy(did, "announce")
-    policy = await store.policy_for(did)
+    policy = await recording.set_policy(did, "announce")
     call_id, consumer = str(uuid.uuid4()), "PJSIP/carrier-00000002"
     await store.start_call(call_id, channel_id="cons-1", did=did, caller="+33612349911",
                            at=dt.datetime.now(dt.UTC), mode="announce", prompt=policy.prompt,
@@ -268,7 +270,7 @@ async def test_objection_from_a_channel_not_bridged_to_the_recording_is_refused(
     try:
         async with aiohttp.ClientSession() as session:
             inbound = InboundStasisApp(
-                AriClient(session, fake.url, "astguard", "secret", "astguard"), store,
+                AriClient(session, fake.url, "astguard", "secret", "astguard"), recording,
                 mixmonitor, RecordingPaths(str(tmp_path), tmp_path, tmp_path))
             assert await inbound.record_answered_call(call_id, "cons-1", consumer, policy,
                                                       "agent-1") is None

@@ -5,12 +5,15 @@ the caller is never left in Stasis, an objection is carried out before its evide
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from astguard.app.recording import RecordingService
+from astguard.clock import PinnedClock, SystemClock
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
 from astguard.store.spool import Spool
@@ -52,13 +55,14 @@ async def env(db, tmp_path):
     spool.prepare()
     did = f"01{uuid.uuid4().int % 10**8:08d}"
     store = InboundStore(db)
-    await store.set_policy(did, "announce")
+    recording = RecordingService(store, SystemClock(), spool)
+    await recording.set_policy(did, "announce")
     down = Database(UNREACHABLE_DB, timeout=1.0)
     async with aiohttp.ClientSession() as session:
         ari = AriClient(session, fake.url, "astguard", "secret", "astguard")
         recorder = FolderRecorder(folder)
-        app = InboundStasisApp(ari, store, recorder, RecordingPaths(str(folder), folder,
-                                                                    tmp_path), spool=spool)
+        app = InboundStasisApp(ari, recording, recorder,
+                               RecordingPaths(str(folder), folder, tmp_path))
         yield Env(fake, app, store, recorder, folder, spool, did, db, down)
     await down.close()
     await fake.stop()
@@ -172,3 +176,49 @@ async def test_store_away_from_the_start_releases_at_once(env):
                     "channel": {"id": "in5", "name": "PJSIP/caller-in5"}})
     await env.app.drain()
     assert env.fake.paths() == ["/channels/in5/continue"]
+
+
+# --- The clock and the draw come from the recording service (issue 13, item 2) -------------
+
+PINNED = dt.datetime(2026, 5, 4, 9, 30, tzinfo=dt.UTC)
+
+
+async def pinned_app(env, draw: float) -> tuple[InboundStasisApp, RecordingService]:
+    recording = RecordingService(env.store, PinnedClock(PINNED), env.spool, draw=lambda: draw)
+    return InboundStasisApp(env.app._ari, recording, env.recorder,
+                            RecordingPaths(str(env.folder), env.folder, env.folder)), recording
+
+
+async def test_a_pinned_clock_dates_the_whole_recorded_call(env):
+    env.app, _ = await pinned_app(env, draw=0.0)
+    playback = await env.start_call("pin1")
+    await env.announced(playback)
+    assert env.recorder.started == ["PJSIP/caller-pin1"]
+    evidence = await env.evidence("pin1")
+    assert evidence["call"]["started_at"] == PINNED and evidence["call"]["clock_mode"] == "pinned"
+    assert kinds(evidence) == ["playback_started", "playback_finished", "recording_started"]
+    assert {e["at"] for e in evidence["events"]} == {PINNED}
+    assert evidence["recording"]["started_at"] == PINNED
+    # R-I4: 183 days of quality retention from 4 May 2026 09:30 is 3 November 2026 09:30.
+    assert evidence["recording"]["purge_after"] == dt.datetime(2026, 11, 3, 9, 30,
+                                                                tzinfo=dt.UTC)
+    env.app.handle({"type": "ChannelDtmfReceived", "digit": "1", "channel": {"id": "pin1"}})
+    await env.app.drain()
+    evidence = await env.evidence("pin1")
+    assert evidence["recording"]["deleted_at"] == PINNED
+    assert {e["at"] for e in evidence["events"]} == {PINNED}
+
+
+@pytest.mark.parametrize(("draw", "recorded"), [(29.9, True), (30.0, False)])
+async def test_sampling_follows_the_draw(env, draw, recorded):
+    await RecordingService(env.store, SystemClock()).set_policy(env.did, "sampled",
+                                                                sample_percent=30)
+    env.app, _ = await pinned_app(env, draw=draw)
+    channel = f"smp{int(draw * 10)}"
+    playback = await env.start_call(channel)
+    await env.announced(playback)
+    assert (env.recorder.started == [f"PJSIP/caller-{channel}"]) is recorded
+    evidence = await env.evidence(channel)
+    assert (evidence["recording"] is not None) is recorded
+    reasons = [e["detail"]["reason"] for e in evidence["events"] if e["kind"] == "not_recorded"]
+    assert reasons == ([] if recorded else ["hors échantillon"])

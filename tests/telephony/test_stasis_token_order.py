@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from astguard.errors import AriError
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony.call_token import CallTokens
+from astguard.telephony.contract import INHERITED_TOKEN_VARIABLE as INHERITED_VARIABLE
 from astguard.telephony.stasis import OutboundStasisApp
 from tests.telephony.test_stasis import RecordingGate, env, stasis_start  # noqa: F401
 

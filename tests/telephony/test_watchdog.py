@@ -4,11 +4,14 @@ are recorded and never hung up; alert mode only records."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_EMERGENCY
@@ -16,7 +19,12 @@ from astguard.store import audit
 from astguard.store.unguarded import UnguardedStore
 from astguard.telephony.ari import AriClient
 from astguard.telephony.call_token import CallTokens
-from astguard.telephony.watchdog import TrunkWatchdog, dialled_number, trunk_endpoint
+from astguard.telephony.watchdog import (
+    REMOTE_URI,
+    TrunkWatchdog,
+    dialled_number,
+    trunk_endpoint,
+)
 from tests.telephony.fake_ari import FakeAri
 
 pytestmark = pytest.mark.db
@@ -80,9 +88,11 @@ async def test_a_trunk_channel_without_token_is_hung_up_and_recorded(env):
     assert row["hung_up_at"] is not None and row["lifetime_ms"] is not None
     assert row["linkedid"] == "1795683875.2"
     assert row["seq"] is not None  # linked into the evidence chain
-    assert metrics.unguarded[("carrier", "hung_up")] == 1
-    assert 'astguard_unguarded_calls_total{endpoint="carrier",action="hung_up"} 1' \
-        in metrics.render()
+    assert metrics.value("astguard_unguarded_calls_total", endpoint="carrier",
+                         action="hung_up") == 1
+    exposed = [(s.labels, s.value) for f in text_string_to_metric_families(metrics.render())
+               for s in f.samples if s.name == "astguard_unguarded_calls_total"]
+    assert exposed == [({"endpoint": "carrier", "action": "hung_up"}, 1.0)]
     result = await audit.verify(db)
     assert result.ok, result.first_break
     assert result.by_kind.get("unguarded_call", 0) >= 1
@@ -101,7 +111,7 @@ async def test_a_guarded_channel_is_left_alone(env):
                 "peer": channel})
     await dog.drain()
     assert fake.paths("DELETE") == [] and await rows_for(db, channel_id) == []
-    assert metrics.trunk_checks["valid"] == 1
+    assert metrics.value("astguard_trunk_channels_checked_total", result="valid") == 1
 
 
 @pytest.mark.parametrize(("token", "problem"), [
@@ -193,3 +203,80 @@ async def test_with_postgresql_away_the_row_waits_in_the_spool(env, tmp_path):
     assert await spool.flush(db) == 1
     (row,) = await rows_for(db, channel_id)
     assert row["action"] == "hung_up" and row["seq"] is not None
+
+
+def _live(channel_id: str, name: str, state: str, created: str) -> dict:
+    return {"id": channel_id, "name": name, "state": state, "creationtime": created,
+            "caller": {"number": "0162123456"}, "connected": {"number": "0162123456"},
+            "linkedid": channel_id}
+
+
+async def test_at_connection_the_live_trunk_channels_are_swept(env):
+    """Events are not replayed: channels dialled while the websocket was down (or before
+    astguard started) are checked when it connects. An unguarded one is hung up; a guarded
+    call answered ten minutes ago keeps going although its token has expired since; a call
+    the carrier sent in and an agent's phone are left alone."""
+    fake, ari, db = env
+    dog = watchdog(ari, db, Metrics())
+    ten_minutes_ago = time.time() - 600
+    created = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(ten_minutes_ago))
+    tag = uuid.uuid4().hex[:6]
+    unguarded, guarded, incoming, agent = (f"{k}-{tag}" for k in ("u", "g", "i", "a"))
+    fake.channels = [
+        _live(unguarded, "PJSIP/carrier-00000011", "Up", created),
+        _live(guarded, "PJSIP/carrier-00000012", "Up", created),
+        _live(incoming, "PJSIP/carrier-00000013", "Up", created),
+        _live(agent, "PJSIP/agent1-00000014", "Up", created),
+    ]
+    fake.variables[(unguarded, REMOTE_URI)] = "<sip:0612345670@192.0.2.1>"
+    fake.variables[(guarded, REMOTE_URI)] = '"x" <sip:0612345671@192.0.2.1;user=phone>'
+    fake.variables[(guarded, "ASTGUARD_TOKEN")] = TOKENS.issue(
+        str(uuid.uuid4()), "+33612345671", now=ten_minutes_ago - 1)
+    fake.variables[(incoming, "CHANNEL(pjsip,request_uri)")] = "sip:0170000001@pbx"
+    runner = asyncio.create_task(ari.run(dog.handle))
+    try:
+        await fake.wait_connects(1)
+        async with asyncio.timeout(5):
+            while f"/channels/{unguarded}" not in fake.paths("DELETE"):
+                await asyncio.sleep(0.01)
+        await dog.drain()
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    assert fake.paths("DELETE") == [f"/channels/{unguarded}"]
+    (row,) = await rows_for(db, unguarded)
+    assert row["dialled"] == "0612345670" and row["action"] == "hung_up"
+    assert row["problem"] == "aucun jeton astguard"
+    for kept in (guarded, incoming, agent):
+        assert await rows_for(db, kept) == []
+
+
+async def test_a_missed_dial_event_takes_the_number_from_the_channel_not_its_connected_line(
+        env):
+    """Without the Dial event, the check at the state change reads the number the channel
+    dialled (its To header): the connected line of an outbound leg is the caller's, and a
+    guarded call checked against it would be hung up."""
+    fake, ari, db = env
+    dog = watchdog(ari, db, Metrics())
+    channel_id = f"s-{uuid.uuid4().hex[:8]}"
+    fake.variables[(channel_id, REMOTE_URI)] = "<sip:0612345678@192.0.2.1>"
+    fake.variables[(channel_id, "ASTGUARD_TOKEN")] = TOKENS.issue(str(uuid.uuid4()),
+                                                                  "+33612345678")
+    channel = {"id": channel_id, "name": "PJSIP/carrier-0000abcf", "state": "Down",
+               "connected": {"number": "0162123456"}}
+    dog.handle({"type": "ChannelCreated", "channel": channel})
+    dog.handle({"type": "ChannelStateChange", "channel": {**channel, "state": "Ringing"}})
+    await dog.drain()
+    assert fake.paths("DELETE") == [] and await rows_for(db, channel_id) == []
+
+
+def test_the_number_in_a_pjsip_uri():
+    from astguard.telephony.watchdog import uri_user
+
+    assert uri_user("<sip:0612345678@127.0.0.1>") == "0612345678"
+    assert uri_user('"Anonymous" <sips:+33612345678@carrier;user=phone>') == "+33612345678"
+    assert uri_user("sip:112@carrier:5060") == "112"
+    assert uri_user("<sip:carrier.example>") == ""  # no user part: no number
+    assert uri_user("<tel:+33612345678;phone-context=x>") == "+33612345678"
+    assert uri_user("") == ""

@@ -93,7 +93,7 @@ class Gate:
             raised = await note_network_refusal(
                 conn, row["decision_id"], threshold=self._rules.network_refusal_threshold,
                 window=self._rules.network_refusal_window)
-            self._metrics.network_alerts += raised
+            self._metrics.network_alerts(raised)
         return written
 
     async def check(self, call: CallRequest, *, record: bool,
@@ -124,7 +124,7 @@ class Gate:
                     facts = await self._classify(conn, call)
                 return await self._decide(conn, call, facts, now, decision_id, record, sent)
         except StoreUnavailable as exc:
-            self._metrics.db_errors += 1
+            self._metrics.db_error()
             if sent and await self._stored(decision_id):
                 # The commit reached PostgreSQL, its acknowledgement did not: the stored
                 # verdict (and the attempt it counts, R-D6) is what happened.
@@ -204,11 +204,11 @@ class Gate:
                         raised = await note_network_refusal(  # R-G1
                             conn, decision_id, threshold=self._rules.network_refusal_threshold,
                             window=self._rules.network_refusal_window)
-                        self._metrics.network_alerts += raised
+                        self._metrics.network_alerts(raised)
                     return
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
-            self._metrics.db_errors += 1
+            self._metrics.db_error()
         await self._to_spool("outcome", row)
 
     async def _to_spool(self, kind: str, row: dict[str, Any]) -> bool:
@@ -219,7 +219,7 @@ class Gate:
         try:
             await self._spool.append(kind, row)
         except OSError as exc:
-            self._metrics.spool_failures += 1
+            self._metrics.spool_failure()
             log.critical("spool write failed (%s): %s %s not kept; calls are refused "
                          "(GUARD_UNAVAILABLE) until the spool or PostgreSQL can write", exc,
                          kind, row.get("id") or row.get("decision_id"))

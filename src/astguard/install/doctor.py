@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from panoramisk import Manager
 
+from astguard.errors import TelephonyError
 from astguard.install import files
 from astguard.install.kit import Wiring, prompt_files
 from astguard.settings import Settings
@@ -65,7 +66,7 @@ async def check(settings: Settings, etc: Path) -> Report:
     return report
 
 
-class AmiDenied(Exception):
+class AmiDenied(TelephonyError):
     pass
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from astguard.errors import InvalidValue
 from astguard.policy.holidays import holidays_on
 from astguard.policy.model import LocalTime, RuleSettings
 from astguard.policy.numbers import TERRITORY_ZONE, AlsaceMoselle, ConsumerNumber, Territory
@@ -25,7 +26,7 @@ _DEPARTMENT_TERRITORY: dict[str, Territory] = {
 }
 
 
-class DepartmentError(ValueError):
+class DepartmentError(InvalidValue):
     pass
 
 

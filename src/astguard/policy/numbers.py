@@ -35,6 +35,8 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.phonemetadata import PhoneMetadata
 
+from astguard.errors import InvalidValue
+
 
 class Territory(enum.StrEnum):
     METRO = "FR"  # metropolitan France (Corsica included)
@@ -80,7 +82,7 @@ class AlsaceMoselle(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-class NumberError(ValueError):
+class NumberError(InvalidValue):
     """A dialled string that is not a valid number; the message is French (shown to users)."""
 
 

@@ -66,6 +66,9 @@ class ReasonCode(enum.StrEnum):
     MOBILE_CLI_NOT_ALLOWED = "MOBILE_CLI_NOT_ALLOWED"
     CALL_BLOCKED_BY_NETWORK = "CALL_BLOCKED_BY_NETWORK"
     AUTOMATED_CALL_NO_CONSENT = "AUTOMATED_CALL_NO_CONSENT"
+    # Recording consent (R-I): about the recording of a call, never the call itself
+    RECORDING_NOT_ANNOUNCED = "RECORDING_NOT_ANNOUNCED"
+    RECORDING_OBJECTED = "RECORDING_OBJECTED"
     # The guard itself (fail closed)
     GUARD_UNAVAILABLE = "GUARD_UNAVAILABLE"
 
@@ -139,6 +142,12 @@ _META: dict[ReasonCode, _Meta] = {
         Effect.WARN, None, "Appels refusés à répétition par le réseau pour ce numéro présenté."),
     ReasonCode.AUTOMATED_CALL_NO_CONSENT: _Meta(
         Effect.DENY, PromptFamily.CONSENT, "Appel automatisé sans consentement."),
+    ReasonCode.RECORDING_NOT_ANNOUNCED: _Meta(
+        Effect.INFO, None,
+        "Enregistrement non démarré : l'annonce n'a pas été diffusée jusqu'au bout."),
+    ReasonCode.RECORDING_OBJECTED: _Meta(
+        Effect.INFO, None,
+        "Enregistrement refusé : l'appelant s'y est opposé, l'appel continue."),
     ReasonCode.GUARD_UNAVAILABLE: _Meta(
         Effect.DENY, PromptFamily.UNAVAILABLE,
         "Contrôle de conformité indisponible ({detail}) : appel de démarchage refusé par sécurité."),
@@ -161,6 +170,7 @@ RULE_IDS: dict[ReasonCode, str] = {
     ReasonCode.CALLER_ID_FORBIDDEN_RANGE: "R-F3", ReasonCode.NPV_REQUIRED: "R-F4",
     ReasonCode.MOBILE_CLI_NOT_ALLOWED: "R-F5", ReasonCode.CALL_BLOCKED_BY_NETWORK: "R-G1",
     ReasonCode.AUTOMATED_CALL_NO_CONSENT: "R-H1", ReasonCode.GUARD_UNAVAILABLE: "§7",
+    ReasonCode.RECORDING_NOT_ANNOUNCED: "R-I1", ReasonCode.RECORDING_OBJECTED: "R-I2",
 }
 
 

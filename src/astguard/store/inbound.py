@@ -1,63 +1,34 @@
 """Inbound calls in PostgreSQL: recording policies, the call's append-only events, recordings
-and their purge (R-I1 to R-I5)."""
+and their purge (R-I1 to R-I5). What the rules decide (policy/recording.py) arrives decided:
+a policy already checked, a recording's purge date already computed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from astguard.errors import InputError
+from astguard.policy.recording import RecordingPolicy
 from astguard.store.database import Database
 from astguard.store.replay import RecordRejected
 
 log = logging.getLogger(__name__)
 
-MODES = ("off", "announce", "sampled")
-CNIL_QUALITY_DAYS = 183  # six months for quality and training recordings (R-I4)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundPolicy:
-    did: str
-    mode: str
-    sample_percent: int
-    prompt: str
-    objection_key: str
-    retention_days: int
-    legal_basis: str | None
-
-    @property
-    def retention_class(self) -> str:
-        return "qualité-formation" if self.legal_basis is None else "base-légale"
-
-
 class InboundStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def policy_for(self, did: str) -> InboundPolicy | None:
+    async def policy_for(self, did: str) -> RecordingPolicy | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow("SELECT * FROM inbound_policies WHERE did = $1", did)
-        return InboundPolicy(**dict(row)) if row else None
+        return RecordingPolicy(**dict(row)) if row else None
 
-    async def set_policy(self, did: str, mode: str, *, sample_percent: int = 100,
-                         prompt: str = "annonce-enregistrement", objection_key: str = "1",
-                         retention_days: int = CNIL_QUALITY_DAYS,
-                         legal_basis: str | None = None) -> None:
-        if mode not in MODES:
-            raise InputError(f"mode {mode!r} : {', '.join(MODES)}")
-        if retention_days > CNIL_QUALITY_DAYS and not legal_basis:
-            raise InputError(f"conservation de {retention_days} jours : au-delà de "
-                             f"{CNIL_QUALITY_DAYS} jours, indiquer la base légale (R-I4)")
-        if not 0 <= sample_percent <= 100 or retention_days < 1:
-            raise InputError("pourcentage de 0 à 100, conservation d'au moins un jour")
-        if len(objection_key) != 1 or objection_key not in "0123456789*#":
-            raise InputError("touche d'opposition : un chiffre, * ou #")
+    async def set_policy(self, policy: RecordingPolicy) -> None:
+        """Write a policy checked by the caller (app/recording.py, policy.recording's rules);
+        the table's constraints hold the same limits (migration 0004)."""
         async with self._db.connection() as conn:
             await conn.execute(
                 """INSERT INTO inbound_policies (did, mode, sample_percent, prompt,
@@ -68,7 +39,8 @@ class InboundStore:
                        objection_key = EXCLUDED.objection_key,
                        retention_days = EXCLUDED.retention_days,
                        legal_basis = EXCLUDED.legal_basis""",
-                did, mode, sample_percent, prompt, objection_key, retention_days, legal_basis)
+                policy.did, policy.mode, policy.sample_percent, policy.prompt,
+                policy.objection_key, policy.retention_days, policy.legal_basis)
 
     async def start_call(self, call_id: str, *, channel_id: str, did: str, caller: str | None,
                          at: dt.datetime, mode: str, prompt: str | None,
@@ -85,7 +57,7 @@ class InboundStore:
                 retention_class, clock_mode, direction, decision_id)
 
     async def outbound_policy(self, decision_id: str
-                              ) -> tuple[InboundPolicy | None, str | None, str | None]:
+                              ) -> tuple[RecordingPolicy | None, str | None, str | None]:
         """The recording policy of the number an allowed call presents (keyed by it in E.164
         or national form), with the consumer's and the presented number."""
         async with self._db.connection() as conn:
@@ -103,7 +75,7 @@ class InboundStore:
             return None, None, None
         policy = None
         if row["did"] is not None:
-            policy = InboundPolicy(**{k: row[k] for k in (
+            policy = RecordingPolicy(**{k: row[k] for k in (
                 "did", "mode", "sample_percent", "prompt", "objection_key", "retention_days",
                 "legal_basis")})
         return policy, row["number_e164"], row["caller_id"]
@@ -114,14 +86,14 @@ class InboundStore:
             await _insert_event(conn, call_id, at, kind, detail)
 
     async def recording_started(self, call_id: str, file: str, at: dt.datetime,
-                                retention_days: int) -> None:
+                                due: dt.datetime) -> None:
         """The recording's row, written before MixMonitor starts: a recording the evidence
         does not know of never exists (R-I5), and the purge always finds its file."""
         async with self._db.transaction() as conn:
             await conn.execute(
                 """INSERT INTO recordings (call_id, file, started_at, purge_after)
                    VALUES ($1, $2, $3, $4)""",
-                call_id, file, at, at + dt.timedelta(days=retention_days))
+                call_id, file, at, due)
             await _insert_event(conn, call_id, at, "recording_started", {"file": file})
 
     async def recording_stopped(self, call_id: str, at: dt.datetime, reason: str) -> None:

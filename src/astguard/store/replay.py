@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from astguard.errors import AstguardError
 from astguard.store.evidence import COLUMNS, attach_outcome, insert_decision
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 Replayer = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[bool]]
 
 
-class RecordRejected(Exception):
+class RecordRejected(AstguardError):
     """This record cannot be written as it is; the message says why, in French."""
 
 
@@ -58,17 +59,42 @@ async def replay_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> bool
     row = completed({**row, "spooled": True}, COLUMNS, _DECISION_DEFAULTS, "décision")
     if await insert_decision(conn, row):
         return True
-    stored = await conn.fetchrow("SELECT decision, reason_codes FROM decisions WHERE id = $1",
-                                 row["id"])
+    stored = await conn.fetchrow(
+        "SELECT decision, reason_codes, dial_status FROM decisions WHERE id = $1", row["id"])
     if stored["decision"] == row["decision"] and \
             list(stored["reason_codes"]) == list(row["reason_codes"]):
         return False
+    if stored["decision"] == "allow" and row["decision"] == "deny" and \
+            stored["dial_status"] == NOT_DIALLED:
+        return False  # replayed again: already reconciled
+    if stored["decision"] == "allow" and row["decision"] == "deny" and \
+            await attach_outcome(conn, not_dialled(row)):
+        # The lost acknowledgement: the allow reached PostgreSQL while the gate, unable to read
+        # it back, refused the call. The stored allow now says the call never left, and why
+        # (its attempt stays counted, R-D6: the safe side). Nothing contradicts what happened.
+        log.error("spool: decision %s stored as allow, the call was refused (%s): outcome "
+                  "NOT_DIALLED written", row["id"], ",".join(row["reason_codes"]))
+        return True
     # The same decision id with another verdict: a write that reached PostgreSQL while the
     # gate, not knowing it, refused the call (R-D6 counted an attempt that never left).
     raise RecordRejected(
         f"décision {row['id']} déjà enregistrée avec un autre verdict : "
         f"{stored['decision']} {','.join(stored['reason_codes']) or '-'} en base, "
         f"{row['decision']} {','.join(row['reason_codes']) or '-'} dans le journal local")
+
+
+NOT_DIALLED = "NOT_DIALLED"  # dial status of an allow the gate could not confirm, so refused
+
+
+def not_dialled(refused: dict[str, Any]) -> dict[str, Any]:
+    """The outcome of a stored allow whose call the gate refused (its deny is `refused`)."""
+    return {
+        "decision_id": refused["id"], "outcome_at": refused["decided_at"], "answered": False,
+        "dial_status": NOT_DIALLED, "hangup_cause": None, "duration_s": None,
+        "hangup_cause_text": "appel non composé : refusé par astguard, l'accusé d'écriture de "
+                             "l'autorisation perdu et sa relecture impossible "
+                             f"({', '.join(refused['reason_codes']) or 'sans motif'})",
+    }
 
 
 async def replay_outcome(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:

@@ -23,10 +23,12 @@ class DryRun:
     at: dt.datetime | None  # None: now
 
 
-def check_instant(text: str | None, what: str) -> dt.datetime | None:
+def check_instant(text: str | dt.datetime | None, what: str) -> dt.datetime | None:
     """An ISO-8601 instant; without an offset it is Paris time (as the README says)."""
     if text is None or text == "":
         return None
+    if isinstance(text, dt.datetime):  # already read (the API's model)
+        return text if text.tzinfo else text.replace(tzinfo=PARIS)
     try:
         instant = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -45,7 +47,7 @@ def _choice(enum_type: type[Purpose] | type[DialMode], value: str | None, what: 
         raise InputError(f"{what} {value!r} inconnu : {allowed}") from None
 
 
-def build(*, number: str, at: str | None = None, campaign: str | None = None,
+def build(*, number: str, at: str | dt.datetime | None = None, campaign: str | None = None,
           purpose: str | None = None, principal: str | None = None, scope: str | None = None,
           sector: str | None = None, press: bool = False, dial_mode: str | None = None,
           caller_id: str | None = None, endpoint: str | None = None,

@@ -2,7 +2,11 @@
 actions as the CLI and the agents' codes.
 
 Bearer tokens: a read token may check calls and read histories; a write token may also record.
-Bad input is a 4xx with a French message; a database that is away is a 503.
+Routes, rights, inputs and answers come from one table (openapi.py `OPERATIONS`): each request
+is validated by its pydantic model (api_models.py) and each JSON answer by its own
+(api_responses.py), the same models the OpenAPI document is generated from. Bad input is a 4xx
+with a French message naming the field; a database that is away is a 503; every error a client
+reads is `{"error": "…"}` in French, aiohttp's own included.
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from astguard.clock import Clock
 from astguard.app.contacts import ContactService
 from astguard.errors import InputError, StoreUnavailable
 from astguard.app.gate import Gate
-from astguard.instants import PARIS, input_day, input_instant, period
+from astguard.instants import PARIS, period
 from astguard.metrics import Metrics
 from astguard.surfaces import dry_run
 from astguard.policy.numbers import NumberError, fast_e164
@@ -28,7 +34,9 @@ from astguard.store import audit
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.reports import DecisionFilter, Reports
-from astguard.surfaces.openapi import openapi_document
+from astguard.surfaces import api_models as rq
+from astguard.surfaces.api_errors import french_message
+from astguard.surfaces.openapi import OPERATIONS, READ, WRITE, Operation, openapi_document
 from astguard.surfaces.report_render import stream_csv, stream_html
 from astguard.surfaces.web_security import (
     SESSION_COOKIE,
@@ -40,7 +48,15 @@ from astguard.surfaces.web_security import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_READ, _WRITE = "read", "write"
+_JSON_MAX = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's JSON answer, checked against its operation's response model on the way out."""
+
+    payload: Any
+    status: int = 200
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -66,61 +82,44 @@ async def write_chunks(request: web.Request, resp: web.StreamResponse,
     await resp.write_eof()
 
 
-def _ok(payload: Any, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+# aiohttp's own errors (unknown route, wrong method, body too large), said in French.
+_HTTP_FRENCH = {400: "requête invalide", 401: "authentification requise",
+                403: "accès refusé", 404: "ressource inconnue",
+                405: "méthode non permise sur cette ressource",
+                413: f"corps de requête trop volumineux ({_JSON_MAX // 1024} Kio au plus)",
+                415: "type de contenu non pris en charge"}
 
 
-class Body:
-    """Typed access to a JSON object, with a French message naming the bad field."""
+async def _body(request: web.Request, model: type[rq.Body]) -> Any:
+    """The JSON body, validated in strict JSON mode; a French 400 naming the field."""
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InputError(french_message(exc, model)) from None
 
-    def __init__(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise InputError("le corps doit être un objet JSON")
-        self._data = data
 
-    def text(self, name: str, *, required: bool = True) -> str | None:
-        value = self._data.get(name)
-        if value is None or value == "":
-            if required:
-                raise InputError(f"champ {name!r} manquant")
-            return None
-        if not isinstance(value, str):
-            raise InputError(f"champ {name!r} : texte attendu")
-        return value
+def _query(request: web.Request, model: type[rq.Query]) -> Any:
+    # A parameter given twice is refused rather than read one way or the other.
+    names = [name for name, _ in request.query.items()]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError("paramètre(s) répété(s) : " + ", ".join(twice))
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InputError(french_message(exc, model, where="paramètre")) from None
 
-    def only(self, names: frozenset[str] | set[str]) -> None:
-        """Refuse fields the operation does not know (a typo such as `callerId` would otherwise
-        check a different call without a word)."""
-        unknown = sorted(set(self._data) - set(names))
-        if unknown:
-            raise InputError("champ(s) inconnu(s) : " + ", ".join(unknown)
-                             + " ; champs acceptés : " + ", ".join(sorted(names)))
 
-    def flag(self, name: str) -> bool:
-        value = self._data.get(name, False)
-        if not isinstance(value, bool):
-            raise InputError(f"champ {name!r} : true ou false attendu")
-        return value
+def _said(request: web.Request, status: int, message: str) -> web.Response:
+    """An error as the path's clients read it: JSON on the API, plain text on the dashboard."""
+    if request.path.startswith(("/v1/", "/metrics")):
+        return _error(status, message)
+    return web.Response(status=status, text=message, charset="utf-8")
 
-    def integer(self, name: str) -> int:
-        value = self._data.get(name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InputError(f"champ {name!r} : nombre entier attendu")
-        return value
 
-    def instant(self, name: str, *, required: bool = True) -> dt.datetime | None:
-        text = self.text(name, required=required)
-        if text is None:
-            return None
-        return input_instant(text, f"champ {name!r}")
-
-    def strings(self, name: str) -> list[str]:
-        value = self._data.get(name)
-        if not isinstance(value, list) or not value or \
-                not all(isinstance(v, str) and v for v in value):
-            raise InputError(f"champ {name!r} : liste de textes attendue")
-        return value
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
 
 
 class Api:
@@ -147,39 +146,32 @@ class Api:
         self._readiness = readiness  # the running service's probes (astguard.readiness)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
-        r = app.router
-        r.add_post("/v1/check", self._guard(_READ, self.check))
-        r.add_get("/v1/history/{number}", self._guard(_READ, self.history))
-        r.add_post("/v1/refusals", self._guard(_WRITE, self.refusal))
-        r.add_post("/v1/oppositions", self._guard(_WRITE, self.opposition))
-        r.add_post("/v1/suspensions", self._guard(_WRITE, self.suspension))
-        r.add_post("/v1/consents", self._guard(_WRITE, self.consent))
-        r.add_post("/v1/consents/withdraw", self._guard(_WRITE, self.withdraw))
-        r.add_post("/v1/attempts", self._guard(_WRITE, self.attempt))
-        r.add_get("/v1/caller-ids", self._guard(_READ, self.caller_ids))
-        r.add_post("/v1/caller-ids", self._guard(_WRITE, self.add_caller_id))
-        r.add_get("/v1/decisions", self._guard(_READ, self.decisions))
-        r.add_get("/v1/stats/refusals", self._guard(_READ, self.refusal_stats))
-        r.add_get("/v1/campaigns/{name}/summary", self._guard(_READ, self.campaign_summary))
-        r.add_get("/v1/reports/inspection", self._guard(_READ, self.inspection))
-        r.add_get("/v1/audit/verify", self._guard(_READ, self.audit_verify))
-        r.add_get("/v1/openapi.json", self.openapi)
-        r.add_get("/v1/health", self.health)
-        r.add_get("/v1/ready", self.ready)
-        r.add_get("/metrics", self.prometheus)
+        app = web.Application(middlewares=[self._errors], client_max_size=_JSON_MAX)
+        for op in OPERATIONS:
+            if op.method == "get":  # and HEAD, as aiohttp's add_get always gave
+                app.router.add_get(op.path, self._serve(op))
+            else:
+                app.router.add_route(op.method.upper(), op.path, self._serve(op))
         return app
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            return _http_error(request, exc)
         except InputError as exc:
             return _error(400, str(exc))
         except StoreUnavailable as exc:
             return _error(503, f"base de données indisponible : {exc}")
+        except ValidationError:
+            # An answer that does not match its model: a bug here, never the client's.
+            log.exception("answer to %s %s does not match its model", request.method,
+                          request.path)
+            return _said(request, 500, "erreur interne : réponse non conforme (voir le journal)")
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            return _said(request, 500, "erreur interne (voir le journal du service)")
 
     def token_right(self, request: web.Request) -> str | None:
         """The right the request gives: a bearer token's, or (reads only, so that a forged
@@ -197,196 +189,177 @@ class Api:
         a malformed token is unknown (401), never a crash (500)."""
         if not token or not any(same_secret(token, t) for t in self._read):
             return None
-        return _WRITE if any(same_secret(token, t) for t in self._write) else _READ
+        return WRITE if any(same_secret(token, t) for t in self._write) else READ
 
-    def _guard(self, right: str, handler: Handler) -> Handler:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            has = self.token_right(request)
-            if has is None:
-                return _error(401, "jeton absent ou inconnu (Authorization: Bearer …)")
-            if right == _WRITE and has != _WRITE:
-                return _error(403, "ce jeton ne permet que la lecture")
-            return await handler(request)
+    def _serve(self, op: Operation) -> Handler:
+        """The operation's handler behind its token check, its input models and its answer
+        model: what openapi.py documents is what runs."""
+        handler = getattr(self, op.handler)
 
-        return guarded
+        async def serve(request: web.Request) -> web.StreamResponse:
+            if op.right is not None:
+                has = self.token_right(request)
+                if has is None:
+                    return _error(401, "jeton absent ou inconnu (Authorization: Bearer …)")
+                if op.right == WRITE and has != WRITE:
+                    return _error(403, "ce jeton ne permet que la lecture")
+            inputs: dict[str, Any] = {}
+            if op.query is not None:
+                inputs["query"] = _query(request, op.query)
+            if op.body is not None:
+                inputs["body"] = await _body(request, op.body)
+            answer = await handler(request, **inputs)
+            if not isinstance(answer, Reply):
+                return answer
+            if op.ok is None:
+                raise TypeError(f"{op.operation_id} has no JSON answer")
+            text = op.ok.model_validate(answer.payload).model_dump_json(
+                by_alias=True, exclude_unset=True)
+            return web.Response(text=text, status=answer.status,
+                                content_type="application/json", charset="utf-8")
 
-    @staticmethod
-    async def _body(request: web.Request) -> Body:
-        try:
-            return Body(await request.json())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError("corps JSON illisible") from None
+        return serve
+
+    # The service itself ---------------------------------------------------------------------
 
     async def prometheus(self, request: web.Request) -> web.Response:
         """Prometheus text format; no token (scrapers rarely send one): keep the API on
         loopback or behind a proxy that restricts /metrics."""
-        text = self._metrics.render() if self._metrics else ""
-        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+        if self._metrics is None:
+            return web.Response(text="", content_type="text/plain", charset="utf-8")
+        body, content_type = self._metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
-    async def health(self, request: web.Request) -> web.Response:
+    async def health(self, request: web.Request) -> Reply:
         """Liveness: the process answers. No token."""
-        return _ok({"status": "ok"})
+        return Reply({"status": "ok"})
 
-    async def ready(self, request: web.Request) -> web.Response:
+    async def ready(self, request: web.Request) -> Reply:
         """Readiness: every part this node needs to decide calls, with its state; 503 when
         one is down. No token (states only, no data): keep the API on loopback."""
         if self._readiness is None:
-            return _ok({"ready": False, "checks": {}}, status=503)
+            return Reply({"ready": False, "checks": {}}, status=503)
         report = await self._readiness()
-        return _ok(report, status=200 if report["ready"] else 503)
+        return Reply(report, status=200 if report["ready"] else 503)
 
-    async def check(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        body.only(dry_run.FIELDS)
-        press = body.flag("press")
-        run = dry_run.build(**{name: body.text(name, required=False)
-                               for name in dry_run.FIELDS - {"number", "press"}},
-                            number=body.text("number") or "", press=press, source="api")
+    async def openapi(self, request: web.Request) -> Reply:
+        return Reply(openapi_document())
+
+    # Calls and contacts ---------------------------------------------------------------------
+
+    async def check(self, request: web.Request, body: rq.CheckRequest) -> Reply:
+        run = dry_run.build(
+            number=body.number, at=body.at, campaign=body.campaign,
+            purpose=body.purpose.value if body.purpose else None, principal=body.principal,
+            scope=body.scope, sector=body.sector, press=body.press,
+            dial_mode=body.dial_mode.value if body.dial_mode else None,
+            caller_id=body.caller_id, endpoint=body.endpoint, department=body.department,
+            source="api")
         gate = self._gate_at(run.at) if run.at and self._gate_at else self._gate
         decided = await gate.check(run.call, record=False, campaign=run.campaign)
-        return _ok(decided.verdict.as_dict())
+        return Reply(decided.verdict.as_dict())
 
-    async def history(self, request: web.Request) -> web.Response:
+    async def history(self, request: web.Request, query: rq.HistoryQuery) -> Reply:
         campaign = None
-        name = request.query.get("campaign")
-        if name:
-            found = await self._directory.classify(None, name)
+        if query.campaign:
+            found = await self._directory.classify(None, query.campaign)
             if found.campaign is None:
                 raise InputError(found.how)
             campaign = found.campaign
-        return _ok((await self._contacts.history(request.match_info["number"],
-                                                 campaign)).as_dict())
+        return Reply((await self._contacts.history(request.match_info["number"],
+                                                   campaign)).as_dict())
 
-    async def _block(self, request: web.Request, kind: str) -> web.Response:
-        body = await self._body(request)
-        body.only({"number", "principal", "agent", "reference"}
-                  | ({"days"} if kind == "suspension" else set()))
+    async def _block(self, kind: str, body: rq.BlockRequest) -> Reply:
         done = await self._contacts.record_block(
-            kind, body.text("number") or "", body.text("principal") or "", source="http",
-            days=body.integer("days") if kind == "suspension" else None,
-            agent=body.text("agent", required=False),
-            reference=body.text("reference", required=False))
-        return _ok(done.as_dict(), status=201 if done.new else 200)
+            kind, body.number, body.principal, source="http",
+            days=body.days if isinstance(body, rq.SuspensionRequest) else None,
+            agent=body.agent, reference=body.reference)
+        return Reply(done.as_dict(), status=201 if done.new else 200)
 
-    async def refusal(self, request: web.Request) -> web.Response:
-        return await self._block(request, "refusal")
+    async def refusal(self, request: web.Request, body: rq.BlockRequest) -> Reply:
+        return await self._block("refusal", body)
 
-    async def opposition(self, request: web.Request) -> web.Response:
-        return await self._block(request, "opposition")
+    async def opposition(self, request: web.Request, body: rq.BlockRequest) -> Reply:
+        return await self._block("opposition", body)
 
-    async def suspension(self, request: web.Request) -> web.Response:
-        return await self._block(request, "suspension")
+    async def suspension(self, request: web.Request, body: rq.SuspensionRequest) -> Reply:
+        return await self._block("suspension", body)
 
-    async def consent(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        body.only({"principal", "number", "scopes", "collected_at", "channel", "wording",
-                   "proof_ref", "valid_until"})
+    async def consent(self, request: web.Request, body: rq.ConsentRequest) -> Reply:
         new = await self._contacts.add_consent(
-            body.text("principal") or "", body.text("number") or "",
-            scopes=body.strings("scopes"), collected_at=body.instant("collected_at"),
-            channel=body.text("channel") or "", wording=body.text("wording") or "",
-            proof_ref=body.text("proof_ref") or "",
-            valid_until=body.instant("valid_until", required=False))
-        return _ok({"new": new}, status=201 if new else 200)
+            body.principal, body.number, scopes=list(body.scopes),
+            collected_at=body.collected_at, channel=body.channel, wording=body.wording,
+            proof_ref=body.proof_ref, valid_until=body.valid_until)
+        return Reply({"new": new}, status=201 if new else 200)
 
-    async def withdraw(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        body.only({"principal", "number"})
-        n = await self._contacts.withdraw_consent(body.text("principal") or "",
-                                                  body.text("number") or "")
-        return _ok({"withdrawn": n})
+    async def withdraw(self, request: web.Request, body: rq.WithdrawRequest) -> Reply:
+        n = await self._contacts.withdraw_consent(body.principal, body.number)
+        return Reply({"withdrawn": n})
 
-    async def caller_ids(self, request: web.Request) -> web.Response:
-        return _ok(await self._caller_ids.list(request.query.get("principal")))
-
-    async def add_caller_id(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        body.only({"number", "principal", "mandate_ref", "valid_from", "valid_to", "trunk",
-                   "operator", "kind"})
-        start = input_day(body.text("valid_from") or "", "champ 'valid_from'")
-        end = input_day(body.text("valid_to", required=False), "champ 'valid_to'")
-        saved = await self._caller_ids.add(
-            body.text("number") or "", body.text("principal") or "",
-            mandate_ref=body.text("mandate_ref") or "", valid_from=start, valid_to=end,
-            trunk=body.text("trunk", required=False),
-            operator=body.text("operator", required=False),
-            kind=body.text("kind", required=False))
-        return _ok(saved, status=201)
-
-    async def attempt(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        body.only({"principal", "number", "at", "reference"})
+    async def attempt(self, request: web.Request, body: rq.AttemptRequest) -> Reply:
         new = await self._contacts.record_external_attempt(
-            body.text("principal") or "", body.text("number") or "", body.instant("at"),
-            body.text("reference") or "")
-        return _ok({"new": new}, status=201 if new else 200)
+            body.principal, body.number, body.at, body.reference)
+        return Reply({"new": new}, status=201 if new else 200)
+
+    async def caller_ids(self, request: web.Request, query: rq.CallerIdsQuery) -> Reply:
+        return Reply([_iso(row) for row in await self._caller_ids.list(query.principal)])
+
+    async def add_caller_id(self, request: web.Request, body: rq.CallerIdRequest) -> Reply:
+        saved = await self._caller_ids.add(
+            body.number, body.principal, mandate_ref=body.mandate_ref,
+            valid_from=body.valid_from, valid_to=body.valid_to, trunk=body.trunk,
+            operator=body.operator, kind=body.kind)
+        return Reply(saved, status=201)
 
     # Supervision and inspection (read-only) ------------------------------------------------
 
     def _need(self) -> tuple[Reports, Clock]:
         if self._reports is None or self._clock is None:
-            raise web.HTTPNotFound(text="reports are not configured")
+            raise _NotConfigured("rapports non configurés sur ce nœud")
         return self._reports, self._clock
 
-    def _period(self, request: web.Request, default_days: int = 7
+    def _period(self, query: rq.PeriodQuery, default_days: int = 7
                 ) -> tuple[dt.datetime, dt.datetime]:
         _, clock = self._need()
         today = clock.now().astimezone(PARIS).date()
-        return period(request.query.get("from"), request.query.get("to"), today, default_days)
+        return period(query.from_, query.to, today, default_days)
 
-    @staticmethod
-    def _int(request: web.Request, name: str, default: int) -> int:
-        text = request.query.get(name)
-        if text is None:
-            return default
-        try:
-            return int(text)
-        except ValueError:
-            raise InputError(f"paramètre {name!r} : nombre entier attendu") from None
-
-    async def decisions(self, request: web.Request) -> web.Response:
+    async def decisions(self, request: web.Request, query: rq.DecisionsQuery) -> Reply:
         reports, _ = self._need()
-        start, end = self._period(request)
-        q = request.query
-        number = q.get("number")
+        start, end = self._period(query)
+        number = query.number
         if number:
             try:
                 number = fast_e164(number)
             except NumberError as exc:
                 raise InputError(f"paramètre 'number' : {exc}") from None
         found = await reports.decisions(DecisionFilter(
-            start, end, campaign=q.get("campaign"), agent=q.get("agent"),
-            reason=q.get("reason"), decision=q.get("decision"), principal=q.get("principal"),
-            number=number, limit=self._int(request, "limit", 200),
-            offset=self._int(request, "offset", 0)))
-        return _ok({"from": start.isoformat(), "to": end.isoformat(), **found.as_dict()})
+            start, end, campaign=query.campaign, agent=query.agent, reason=query.reason,
+            decision=query.decision, principal=query.principal, number=number,
+            limit=query.limit, offset=query.offset))
+        return Reply({"from": start.isoformat(), "to": end.isoformat(), **found.as_dict()})
 
-    async def refusal_stats(self, request: web.Request) -> web.Response:
+    async def refusal_stats(self, request: web.Request, query: rq.RefusalStatsQuery) -> Reply:
         reports, _ = self._need()
-        start, end = self._period(request)
-        return _ok((await reports.refusal_stats(start, end,
-                                                request.query.get("principal"))).as_dict())
+        start, end = self._period(query)
+        return Reply((await reports.refusal_stats(start, end, query.principal)).as_dict())
 
-    async def campaign_summary(self, request: web.Request) -> web.Response:
+    async def campaign_summary(self, request: web.Request, query: rq.PeriodQuery) -> Reply:
         reports, _ = self._need()
-        start, end = self._period(request, default_days=30)
-        return _ok((await reports.campaign(request.match_info["name"], start, end)).as_dict())
+        start, end = self._period(query, default_days=30)
+        return Reply((await reports.campaign(request.match_info["name"], start,
+                                             end)).as_dict())
 
-    async def inspection(self, request: web.Request) -> web.Response:
+    async def inspection(self, request: web.Request,
+                         query: rq.InspectionQuery) -> web.StreamResponse | Reply:
         reports, _ = self._need()
-        principal = request.query.get("principal")
-        if not principal:
-            raise InputError("paramètre 'principal' manquant")
-        start, end = self._period(request, default_days=30)
-        fmt = request.query.get("format", "json")
-        if fmt not in ("json", "csv", "html"):
-            raise InputError("format : json, csv ou html")
-        if fmt == "json":
-            return _ok((await reports.inspection(principal, start, end)).as_dict())
-        # CSV and HTML stream from the store's cursor (constant memory, issue 15 item 6).
-        name = f"inspection-{principal}-{start:%Y%m%d}-{end:%Y%m%d}"
-        async with reports.open_inspection(principal, start, end) as run:
-            if fmt == "csv":
+        start, end = self._period(query, default_days=30)
+        if query.format == "json":
+            return Reply((await reports.inspection(query.principal, start, end)).as_dict())
+        # CSV and HTML stream from the store (constant memory, issue 15 item 6).
+        name = f"inspection-{query.principal}-{start:%Y%m%d}-{end:%Y%m%d}"
+        async with reports.open_inspection(query.principal, start, end) as run:
+            if query.format == "csv":
                 resp = web.StreamResponse(headers={
                     "Content-Type": "text/csv; charset=utf-8",
                     "Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -404,16 +377,37 @@ class Api:
             await write_chunks(request, resp, chunks)
         return resp
 
-    async def audit_verify(self, request: web.Request) -> web.Response:
+    async def audit_verify(self, request: web.Request, query: rq.PeriodQuery) -> Reply:
         if self._db is None:
-            raise web.HTTPNotFound(text="audit is not configured")
+            raise _NotConfigured("contrôle des preuves non configuré sur ce nœud")
         start = end = None
-        if "from" in request.query or "to" in request.query:
+        if query.from_ is not None or query.to is not None:
             _, clock = self._need()
             today = clock.now().astimezone(PARIS).date()
-            start, end = period(request.query.get("from", "1970-01-01"),
-                                request.query.get("to"), today)
-        return _ok((await audit.verify(self._db, start, end)).as_dict())
+            start, end = period(query.from_ or "1970-01-01", query.to, today)
+        return Reply((await audit.verify(self._db, start, end)).as_dict())
 
-    async def openapi(self, request: web.Request) -> web.Response:
-        return _ok(openapi_document())
+
+class _NotConfigured(web.HTTPNotFound):
+    """A feature this node was built without (reports, audit): a French 404."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(text=message)
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
+    """aiohttp's own answers (unknown route, wrong method, body too large) are English text:
+    said in French, as JSON on the API's paths. Redirects and the dashboard's own French errors
+    pass unchanged."""
+    if isinstance(exc, _NotConfigured):
+        return _error(404, exc.text or "")
+    default = exc.text == f"{exc.status}: {exc.reason}"
+    if exc.status < 400 or not (default or exc.status == 413):
+        raise exc
+    message = _HTTP_FRENCH.get(exc.status, f"erreur HTTP {exc.status}")
+    if exc.status in (404, 405):
+        message += f" : {request.method} {request.path}"
+    response = _said(request, exc.status, message)
+    if exc.status == 405 and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response

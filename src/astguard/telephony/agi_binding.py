@@ -18,16 +18,13 @@ and losing one that was genuine is worse than honouring one that cannot be check
 
 from __future__ import annotations
 
-import re
 
-from astguard.errors import StoreUnavailable
+from astguard.errors import StoreUnavailable, TelephonyError
 from astguard.store.bindings import decision_channel, recording_announced
 from astguard.store.database import Database
+from astguard.telephony.contract import NOT_NAME
 
-_UNSAFE = re.compile(r"[^-A-Za-z0-9_.]")  # what [astguard-code] FILTERs out of an endpoint
-
-
-class AgiRefused(Exception):
+class AgiRefused(TelephonyError):
     """The request names something that is not its own call: nothing is done or recorded."""
 
 
@@ -36,7 +33,7 @@ def endpoint_of(channel_name: str) -> str:
     tech, _, rest = channel_name.partition("/")
     if tech != "PJSIP" or "-" not in rest:
         return ""
-    return _UNSAFE.sub("", rest.rsplit("-", 1)[0])
+    return NOT_NAME.sub("", rest.rsplit("-", 1)[0])  # as [astguard-code] FILTERs it
 
 
 def check_endpoint(endpoint: str, channel_name: str) -> None:

@@ -134,6 +134,11 @@ class AriClient:
             raise
         return info if isinstance(info, dict) else {}
 
+    async def list_channels(self) -> list[dict[str, Any]]:
+        """Every live channel, as Asterisk describes it (GET /channels)."""
+        reply = await self.request("GET", "channels")
+        return [c for c in reply if isinstance(c, dict)] if isinstance(reply, list) else []
+
     async def subscribe_channel(self, channel_id: str) -> None:
         """Keep receiving a channel's events after it leaves Stasis (to see its outcome)."""
         await self.request("POST", f"applications/{self.app}/subscription",

@@ -1,6 +1,7 @@
 """The token an allowed call carries to the trunk: proof, on the channel, that astguard decided it.
 
-When astguard allows a call it sets `__ASTGUARD_TOKEN` on the deciding channel (the double
+When astguard allows a call it sets `__ASTGUARD_TOKEN` (contract.INHERITED_TOKEN_VARIABLE) on
+the deciding channel (the double
 underscore makes every channel it dials inherit it). The token is
 
     <decision id>.<issued at, UNIX seconds>.<HMAC-SHA256(secret, "v1|id|E.164|issued")>
@@ -24,8 +25,6 @@ from pathlib import Path
 from astguard.errors import ConfigError
 from astguard.policy.numbers import NumberError, normalise_digits, parse_number
 
-VARIABLE = "ASTGUARD_TOKEN"
-INHERITED_VARIABLE = "__" + VARIABLE  # set by astguard; dialled channels inherit it
 SECRET_FILE_NAME = "call-token.secret"
 MIN_SECRET_LENGTH = 32
 _SHAPE = re.compile(r"([0-9A-Za-z-]{1,64})\.(\d{1,12})\.([0-9a-f]{64})")

@@ -21,13 +21,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from astguard.telephony.contract import (
+    DEFAULT_APP,
+    ENTRY_OUTBOUND,
+    PREDIAL_CONTEXT,
+    ROUTE_OUTBOUND,
+)
+
 _HEADER = re.compile(r"^\[([^\]]+)\]\s*(\(([^)]*)\))?")
 _EXTEN = re.compile(r"^(exten|same)\s*=>?\s*(.*)$", re.I)
 _INCLUDE = re.compile(r"^include\s*=>?\s*([-\w.]+)", re.I)
 _APP = re.compile(r"^\s*(?:\w+\s*\(\s*\w*\s*\)\s*,)?\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.S)
 _JUMP_APPS = {"goto", "gotoif", "gosub", "gosubif", "gotoiftime", "execif", "macro"}
-_GUARD = re.compile(r"^(stasis\(\s*astguard\s*,\s*outbound|agi\([^)]*/outbound\b|"
-                    r"gosub\(\s*astguard-predial\b)", re.I)
+# The contract's ways of asking astguard (telephony/contract.py).
+_GUARD = re.compile(rf"^(stasis\(\s*{DEFAULT_APP}\s*,\s*{ENTRY_OUTBOUND}|"
+                    rf"agi\([^)]*/{ROUTE_OUTBOUND}\b|gosub\(\s*{PREDIAL_CONTEXT}\b)", re.I)
 
 
 @dataclass(slots=True)

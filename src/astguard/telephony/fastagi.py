@@ -30,8 +30,8 @@ from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
 from astguard.app.contacts import ContactService
-from astguard.errors import InputError, StoreUnavailable
 from astguard.app.gate import Gate
+from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
 from astguard.store.evidence import Outcome
@@ -41,7 +41,8 @@ from astguard.telephony.agi_binding import (
     check_bridged_to,
     check_endpoint,
 )
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony import contract
+from astguard.telephony.call_token import CallTokens, TokenCheck
 from astguard.telephony.stasis import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
-class AgiProtocolError(Exception):
+class AgiProtocolError(TelephonyError):
     pass
 
 
@@ -103,7 +104,7 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
     def _refuse(self, reason: str, message: str, *args: Any) -> None:
         self.refused[reason] += 1
         if self._metrics is not None:
-            self._metrics.agi_refused[reason] += 1
+            self._metrics.agi_refusal(reason)
         log.warning(message, *args)
 
     def peer_allowed(self, peer: Any) -> bool:
@@ -175,6 +176,9 @@ class HardenedFastAGI(Application):  # type: ignore[misc]
         return headers
 
 
+_REUSABLE = 10_000  # allows remembered for a failover's /reuse (tokens live 300 s anyway)
+
+
 class OutboundAgi:
     """The FastAGI routes: /outbound decides, /outcome attaches a call's result."""
 
@@ -183,10 +187,14 @@ class OutboundAgi:
         self._gate = gate
         self._binding = binding  # None: outcomes are not checked against the decision's channel
         self._tokens = tokens
+        # The verdicts of the allows this process issued a token for, by decision id: what
+        # /reuse answers (never what the channel's variables say).
+        self._allowed: OrderedDict[str, str] = OrderedDict()
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("outbound", self.outbound)
-        app.add_route("outcome", self.outcome)
+        app.add_route(contract.ROUTE_OUTBOUND, self.outbound)
+        app.add_route(contract.ROUTE_OUTCOME, self.outcome)
+        app.add_route(contract.ROUTE_REUSE, self.reuse)
 
     async def outbound(self, request: TimedRequest) -> None:
         headers = request.headers
@@ -197,11 +205,33 @@ class OutboundAgi:
         )
         decided = await self._gate.check(call, record=True)
         token = call_token(self._tokens, decided)
+        result = result_variable(decided)
         if token:  # first: a verdict without its token would be hung up at the trunk
-            await request.set_variable(INHERITED_VARIABLE, token)
-        await request.set_variable("ASTGUARD_RESULT", result_variable(decided))
+            await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
+            self._allowed[decided.decision_id] = result
+            while len(self._allowed) > _REUSABLE:
+                self._allowed.popitem(last=False)
+        await request.set_variable(contract.RESULT_VARIABLE, result)
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
                  ",".join(decided.verdict.codes))
+
+    async def reuse(self, request: TimedRequest) -> None:
+        """A trunk failover (FreePBX's hook runs again for the route's next trunk): re-use the
+        decision on this channel, one call being one decision and one attempt (R-D6), only if
+        the channel's token is one astguard signed for this very number, still fresh, naming an
+        allow this process made; then answer the verdict as recorded (caller ID and destination
+        included). Otherwise ASTGUARD_REUSED stays unset and the dialplan decides anew."""
+        token, asked = (request.args + ["", ""])[:2]
+        check = (self._tokens.verify(token, asked) if self._tokens is not None
+                 else TokenCheck(False, None, "aucun secret de jeton"))
+        result = self._allowed.get(check.decision_id or "") if check.valid else None
+        if result is None:
+            log.warning("agi reuse refused for %s (%s): decided anew", asked,
+                        check.problem or "décision inconnue de ce nœud")
+            return
+        await request.set_variable(contract.RESULT_VARIABLE, result)
+        await request.set_variable(contract.REUSED_VARIABLE, "1")
+        log.info("agi reuse of decision %s for %s", check.decision_id, asked)
 
     async def outcome(self, request: TimedRequest) -> None:
         args = request.args + [""] * 4
@@ -234,12 +264,12 @@ class ContactsAgi:
         self._binding = binding
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("feature", self.feature)
-        app.add_route("code", self.code)
+        app.add_route(contract.ROUTE_FEATURE, self.feature)
+        app.add_route(contract.ROUTE_CODE, self.code)
 
     async def feature(self, request: TimedRequest) -> None:
         kind = (request.args or [""])[0]
-        reply = await request.send_command("GET VARIABLE ASTGUARD_DECISION_ID")
+        reply = await request.send_command(f"GET VARIABLE {contract.DECISION_ID_VARIABLE}")
         decision_id = _variable_value(reply)
         prompt = _FAILED_PROMPT
         if decision_id:  # the agent's own call only
@@ -266,7 +296,7 @@ class ContactsAgi:
                 prompt = _CONFIRMATION[kind]
             except (InputError, StoreUnavailable) as exc:
                 log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
-        await request.set_variable("ASTGUARD_CODE_PROMPT", prompt)
+        await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
 
 
 class InboundAgi:
@@ -276,10 +306,10 @@ class InboundAgi:
         self._inbound = inbound
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("objection", self.objection)
+        app.add_route(contract.ROUTE_OBJECTION, self.objection)
 
     async def objection(self, request: TimedRequest) -> None:
-        reply = await request.send_command("GET VARIABLE ASTGUARD_INBOUND_CALL")
+        reply = await request.send_command(f"GET VARIABLE {contract.INBOUND_CALL_VARIABLE}")
         call_id = _variable_value(reply)
         stopped = False
         if call_id:  # only from a channel bridged to the recorded one

@@ -14,23 +14,25 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-import random
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from astguard.app.recording import RecordingService
 from astguard.errors import AriError, StoreUnavailable
-from astguard.store.inbound import InboundPolicy, InboundStore
-from astguard.store.recording_evidence import RecordingEvidence
-from astguard.store.recording_files import remove_recording
-from astguard.store.spool import Spool
+from astguard.policy.reasons import ReasonCode
+from astguard.policy.recording import POLICY_OFF, RecordingPolicy
 from astguard.telephony.ari import AriClient, event_time
+from astguard.telephony.contract import (
+    INBOUND_AGENT_FEATURES,
+    INBOUND_CALL_VARIABLE,
+    INHERITED_INBOUND_CALL_VARIABLE,
+    OUTBOUND_AGENT_FEATURES,
+)
 from astguard.telephony.recorder import Recorder, RecorderError
 
 log = logging.getLogger(__name__)
-# What [astguard-present] enables on an agent's outbound call, and the objection code.
-OUTBOUND_AGENT_FEATURES = "astguard-refus#astguard-opposition#astguard-objection"
 
 
 @dataclass
@@ -38,7 +40,7 @@ class _Call:
     call_id: str
     channel_id: str
     channel_name: str
-    policy: InboundPolicy
+    policy: RecordingPolicy
     playback_id: str | None = None
     announcing: bool = False
     objected: bool = False
@@ -55,16 +57,14 @@ class RecordingPaths:
 
 
 class InboundStasisApp:
-    def __init__(self, ari: AriClient, store: InboundStore, recorder: Recorder,
-                 paths: RecordingPaths, clock_mode: str = "system",
-                 spool: Spool | None = None) -> None:
+    def __init__(self, ari: AriClient, recording: RecordingService, recorder: Recorder,
+                 paths: RecordingPaths) -> None:
         self._ari = ari
-        self._store = store
+        self.recording = recording
         # Once a call is under way its evidence never raises: it waits in the spool instead.
-        self.evidence = RecordingEvidence(store, spool)
+        self.evidence = recording.evidence
         self._recorder = recorder
         self._paths = paths
-        self._clock_mode = clock_mode
         self._calls: dict[str, _Call] = {}
         self._by_call_id: dict[str, _Call] = {}
         self._by_playback: dict[str, _Call] = {}
@@ -75,7 +75,7 @@ class InboundStasisApp:
     def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         channel = event.get("channel") or {}
-        at = event_time(event)
+        at = self.recording.event_at(event_time(event))
         if kind == "StasisStart":
             args = event.get("args") or []
             if args and args[0] == "inbound":
@@ -130,23 +130,21 @@ class InboundStasisApp:
         channel_id = channel["id"]
         caller = (channel.get("caller") or {}).get("number") or None
         try:
-            policy = await self._store.policy_for(did)
+            policy = await self.recording.policy_for(did)
         except StoreUnavailable:
             log.error("inbound %s: no evidence store, so no recording", did)
             return False
         call_id = str(uuid.uuid4())
-        mode = policy.mode if policy else "off"
-        prompt = policy.prompt if policy and mode != "off" else None
+        announced = self.recording.announces(policy)
         try:
-            await self._store.start_call(
-                call_id, channel_id=channel_id, did=did, caller=caller, at=at, mode=mode,
-                prompt=prompt, prompt_sha256=self.prompt_hash(prompt) if prompt else None,
-                retention_class=policy.retention_class if policy else None,
-                clock_mode=self._clock_mode)
+            await self.recording.start_call(
+                call_id, channel_id=channel_id, did=did, caller=caller, at=at, policy=policy,
+                prompt_sha256=self.prompt_hash(policy.prompt)
+                if policy is not None and announced else None)
         except StoreUnavailable:
             return False  # no evidence, no recording (R-I5)
-        if policy is None or mode == "off":
-            await self.evidence.event(call_id, "not_recorded", at, {"reason": "politique : off"})
+        if policy is None or not announced:  # R-I3
+            await self.evidence.event(call_id, "not_recorded", at, {"reason": POLICY_OFF})
             return False
         call = _Call(call_id, channel_id, channel.get("name", ""), policy)
         self._calls[channel_id] = call
@@ -160,16 +158,16 @@ class InboundStasisApp:
         except AriError as exc:
             self._by_playback.pop(call.playback_id or "", None)
             call.announcing = False
-            await self.evidence.event(call_id, "not_recorded", dt.datetime.now(dt.UTC),
-                                      {"reason": "RECORDING_NOT_ANNOUNCED", "detail": str(exc)})
+            await self.evidence.event(call_id, "not_recorded", self.recording.now(), {
+                "reason": ReasonCode.RECORDING_NOT_ANNOUNCED.value, "detail": str(exc)})  # R-I1
             return False
-        await self.evidence.event(call_id, "playback_started", dt.datetime.now(dt.UTC),
+        await self.evidence.event(call_id, "playback_started", self.recording.now(),
                                   {"prompt": policy.prompt})
         return True
 
     async def _on_key(self, call: _Call, digit: str, at: dt.datetime) -> None:
         during = "announcement" if call.announcing else "call"
-        objection = digit == call.policy.objection_key and not call.objected
+        objection = self.recording.is_objection(call.policy, digit, call.objected)  # R-I2
         stopped, result = False, ""
         if objection:
             # R-I2: the objection is carried out first, its evidence written after (spooled
@@ -186,7 +184,7 @@ class InboundStasisApp:
         await self.evidence.event(call.call_id, "key", at, {"digit": digit, "during": during})
         if objection:
             await self.evidence.event(call.call_id, "objection", at, {
-                "code": "RECORDING_OBJECTED", "during": during})
+                "code": ReasonCode.RECORDING_OBJECTED.value, "during": during})
         if stopped:
             await self._removal_evidence(call, at, "objection de l'appelant", result)
 
@@ -202,18 +200,14 @@ class InboundStasisApp:
     async def _record_if_announced(self, call: _Call, state: str | None,
                                    at: dt.datetime) -> None:
         await self.evidence.event(call.call_id, "playback_finished", at, {"state": state})
-        if call.gone:
+        decision = self.recording.after_announcement(call.policy, playback=state,
+                                                     objected=call.objected, hung_up=call.gone)
+        if call.gone:  # nobody left to follow
             await self.evidence.event(call.call_id, "not_recorded", at,
-                                      {"reason": "raccroché pendant l'annonce"})
+                                      {"reason": decision.evidence_reason})
             return
-        if call.objected:
-            reason: str | None = "RECORDING_OBJECTED"
-        elif state != "done":
-            reason = "RECORDING_NOT_ANNOUNCED"  # a failed playback means no recording (R-I1)
-        elif call.policy.mode == "sampled" and random.uniform(0, 100) >= \
-                call.policy.sample_percent:
-            reason = "hors échantillon"
-        else:
+        reason = decision.evidence_reason
+        if decision.record:
             reason = await self._start_recording(call, at)
         if reason is not None:
             await self.evidence.event(call.call_id, "not_recorded", at, {"reason": reason})
@@ -226,21 +220,20 @@ class InboundStasisApp:
                                agent_channel: str | None = None) -> str | None:
         name = f"{call.call_id}.wav"
         file = self._paths.astguard_dir / name
-        started = dt.datetime.now(dt.UTC)
+        started = self.recording.now()
         try:  # the row first: no recording the evidence does not know of (R-I5)
-            await self._store.recording_started(call.call_id, str(file), started,
-                                                call.policy.retention_days)
+            await self.recording.recording_started(call.call_id, file, started, call.policy)
         except StoreUnavailable as exc:
             return f"preuve impossible à écrire : {exc}"
         try:
             await self._recorder.start(call.channel_name,
                                        f"{self._paths.asterisk_dir.rstrip('/')}/{name}")
         except RecorderError as exc:
-            now = dt.datetime.now(dt.UTC)
+            now = self.recording.now()
             await self.evidence.recording_stopped(call.call_id, now, "enregistreur indisponible")
-            await self.evidence.recording_deleted(call.call_id, now, "enregistrement non démarré",
-                                                  remove_recording(file,
-                                                                   self._paths.astguard_dir))
+            await self.evidence.recording_deleted(
+                call.call_id, now, "enregistrement non démarré",
+                self.recording.remove_file(file, self._paths.astguard_dir))
             return f"enregistreur indisponible : {exc}"
         call.recording = True
         call.file_for_astguard = file
@@ -248,12 +241,12 @@ class InboundStasisApp:
         try:
             if agent_channel is None:
                 # The agent's channel inherits these: its *85 code names this call (R-I2).
-                await self._ari.set_variable(call.channel_id, "__ASTGUARD_INBOUND_CALL",
+                await self._ari.set_variable(call.channel_id, INHERITED_INBOUND_CALL_VARIABLE,
                                              call.call_id)
                 await self._ari.set_variable(call.channel_id, "__DYNAMIC_FEATURES",
-                                             "astguard-objection")
+                                             INBOUND_AGENT_FEATURES)
             else:  # an outbound call: the agent's channel exists already
-                await self._ari.set_variable(agent_channel, "ASTGUARD_INBOUND_CALL",
+                await self._ari.set_variable(agent_channel, INBOUND_CALL_VARIABLE,
                                              call.call_id)
                 await self._ari.set_variable(agent_channel, "DYNAMIC_FEATURES",
                                              OUTBOUND_AGENT_FEATURES)
@@ -273,12 +266,12 @@ class InboundStasisApp:
         await asyncio.sleep(0.2)  # let MixMonitor close the file it was writing
         if call.file_for_astguard is None:
             return "already absent"
-        return remove_recording(call.file_for_astguard, self._paths.astguard_dir)
+        return self.recording.remove_file(call.file_for_astguard, self._paths.astguard_dir)
 
     async def _removal_evidence(self, call: _Call, at: dt.datetime, reason: str,
                                 result: str) -> None:
         await self.evidence.recording_stopped(call.call_id, at, reason)
-        await self.evidence.recording_deleted(call.call_id, dt.datetime.now(dt.UTC), reason,
+        await self.evidence.recording_deleted(call.call_id, self.recording.now(), reason,
                                               result)
 
     async def objection_by_agent(self, call_id: str) -> bool:
@@ -290,11 +283,11 @@ class InboundStasisApp:
         async with lock:
             if not call.recording:  # the caller's own key got there first
                 return True
-            at = dt.datetime.now(dt.UTC)
+            at = self.recording.now()
             call.objected = True
             result = await self._stop_and_remove(call)  # first, whatever the store's state
             await self.evidence.event(call.call_id, "objection", at, {
-                "code": "RECORDING_OBJECTED", "during": "call", "by": "agent"})
+                "code": ReasonCode.RECORDING_OBJECTED.value, "during": "call", "by": "agent"})
             await self._removal_evidence(call, at, "objection signalée par l'agent", result)
         return True
 
@@ -318,11 +311,11 @@ class InboundStasisApp:
             log.info("inbound channel %s left before continue: %s", channel_id, exc)
 
     async def record_answered_call(self, call_id: str, channel_id: str, channel_name: str,
-                                   policy: InboundPolicy, agent_channel: str) -> str | None:
+                                   policy: RecordingPolicy, agent_channel: str) -> str | None:
         """An announced outbound call (outbound_recording.py): record the consumer's channel
         and follow it as an inbound call from here on. None when recording, else why not."""
         call = _Call(call_id, channel_id, channel_name, policy)
-        reason = await self._start_recording(call, dt.datetime.now(dt.UTC),
+        reason = await self._start_recording(call, self.recording.now(),
                                              agent_channel or None)
         if reason is not None:
             return reason

@@ -14,24 +14,21 @@ Every failure means no recording, never a lost call: the subroutine returns what
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import random
 import uuid
 from typing import Any
 
+from astguard.app.recording import RecordingService
 from astguard.errors import StoreUnavailable
-from astguard.store.inbound import InboundStore
+from astguard.policy.reasons import ReasonCode
+from astguard.policy.recording import RecordingPolicy
 from astguard.telephony.agi_binding import ChannelBinding
+from astguard.telephony.contract import ROUTE_OUTBOUND_RECORDING
 from astguard.telephony.fastagi import AgiProtocolError, HardenedFastAGI, TimedRequest
 from astguard.telephony.inbound import InboundStasisApp
 
 log = logging.getLogger(__name__)
 ANNOUNCEMENT_TIMEOUT = 180.0  # seconds an announcement may play (STREAM FILE blocks meanwhile)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _valid_uuid(text: str) -> bool:
@@ -43,15 +40,14 @@ def _valid_uuid(text: str) -> bool:
 
 
 class OutboundRecordingAgi:
-    def __init__(self, store: InboundStore, inbound: InboundStasisApp, binding: ChannelBinding,
-                 clock_mode: str = "system") -> None:
-        self._store = store
+    def __init__(self, recording: RecordingService, inbound: InboundStasisApp,
+                 binding: ChannelBinding) -> None:
+        self._recording = recording
         self._binding = binding
         self._inbound = inbound
-        self._clock_mode = clock_mode
 
     def install(self, app: HardenedFastAGI) -> None:
-        app.add_route("outbound-recording", self.answered)
+        app.add_route(ROUTE_OUTBOUND_RECORDING, self.answered)
 
     async def answered(self, request: TimedRequest) -> None:
         args = request.args + ["", ""]
@@ -65,19 +61,18 @@ class OutboundRecordingAgi:
         # The agent's allowed call, announced once: never a recording of a channel named at will.
         await self._binding.recording_for(decision_id, agent_channel, channel_id)
         try:
-            policy, consumer, presented = await self._store.outbound_policy(decision_id)
+            policy, consumer, presented = await self._recording.outbound_policy(decision_id)
         except StoreUnavailable:
             log.error("outbound %s: no evidence store, so no recording", decision_id)
             return
-        if policy is None or policy.mode == "off":
-            return  # this presented number is not recorded: nothing to announce
+        if policy is None or not self._recording.announces(policy):
+            return  # this presented number is not recorded: nothing to announce (R-I3)
         call_id = str(uuid.uuid4())
         try:
-            await self._store.start_call(
+            await self._recording.start_call(
                 call_id, channel_id=channel_id, did=presented or "", caller=consumer,
-                at=_now(), mode=policy.mode, prompt=policy.prompt,
+                at=self._recording.now(), policy=policy,
                 prompt_sha256=self._inbound.prompt_hash(policy.prompt),
-                retention_class=policy.retention_class, clock_mode=self._clock_mode,
                 direction="outbound", decision_id=decision_id)
         except StoreUnavailable as exc:
             log.error("outbound %s: no evidence store (%s): no recording", call_id, exc)
@@ -86,32 +81,31 @@ class OutboundRecordingAgi:
         await self._announce_then_record(request, call_id, policy, channel_id,
                                          channel_name, agent_channel)
 
-    async def _announce_then_record(self, request: TimedRequest, call_id: str, policy: Any,
-                                    channel_id: str, channel_name: str,
-                                    agent_channel: str) -> None:
-        store = self._inbound.evidence
-        await store.event(call_id, "playback_started", _now(), {"prompt": policy.prompt})
+    async def _announce_then_record(self, request: TimedRequest, call_id: str,
+                                    policy: RecordingPolicy, channel_id: str,
+                                    channel_name: str, agent_channel: str) -> None:
+        store = self._recording.evidence
+        await store.event(call_id, "playback_started", self._recording.now(),
+                          {"prompt": policy.prompt})
         reply = await self._stream(request, f"astguard/{policy.prompt}", policy.objection_key)
-        at = _now()
+        at = self._recording.now()
         state, digit = _playback_state(reply)
         if state == "hangup" and await self._channel_up(request):
             state = "failed"  # result=-1 also means the file could not be played
         await store.event(call_id, "playback_finished", at, {"state": state})
-        reason: str | None
+        # STREAM FILE stops on the policy's key only: any digit it reports is the objection.
+        decision = self._recording.after_announcement(
+            policy, playback=state, objected=digit is not None, hung_up=state == "hangup")
         if state == "hangup":
             await store.event(call_id, "not_recorded", at,
-                              {"reason": "raccroché pendant l'annonce"})
+                              {"reason": decision.evidence_reason})
             return
-        if digit is not None:
+        if digit is not None:  # R-I2
             await store.event(call_id, "key", at, {"digit": digit, "during": "announcement"})
-            await store.event(call_id, "objection", at, {"code": "RECORDING_OBJECTED",
-                                                         "during": "announcement"})
-            reason = "RECORDING_OBJECTED"
-        elif state != "done":
-            reason = "RECORDING_NOT_ANNOUNCED"  # a failed playback means no recording (R-I1)
-        elif policy.mode == "sampled" and random.uniform(0, 100) >= policy.sample_percent:
-            reason = "hors échantillon"
-        else:
+            await store.event(call_id, "objection", at, {
+                "code": ReasonCode.RECORDING_OBJECTED.value, "during": "announcement"})
+        reason = decision.evidence_reason
+        if decision.record:
             reason = await self._inbound.record_answered_call(
                 call_id, channel_id, channel_name, policy, agent_channel)
         if reason is not None:

@@ -12,10 +12,12 @@ from typing import Any, Protocol
 
 from panoramisk import Manager
 
+from astguard.errors import TelephonyError
+
 log = logging.getLogger(__name__)
 
 
-class RecorderError(Exception):
+class RecorderError(TelephonyError):
     pass
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,33 +23,30 @@ from astguard.app.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
 from astguard.store.evidence import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
-from astguard.telephony.call_token import INHERITED_VARIABLE, CallTokens
+from astguard.telephony.call_token import CallTokens
+from astguard.telephony.contract import (
+    ENTRIES,
+    ENTRY_OUTBOUND,
+    INHERITED_TOKEN_VARIABLE,
+    RESULT_VARIABLE,
+    result_value,
+)
 
 log = logging.getLogger(__name__)
 
 
-_DIALPLAN_SAFE = re.compile(r"[^+0-9]")
-KNOWN_ENTRIES = ("outbound", "inbound")  # the first Stasis() argument the dialplan passes
-
-
 def result_variable(decided: Decided) -> str:
-    """ASTGUARD_RESULT, the one variable the dialplan reads after a decision (Stasis and AGI):
-    verdict|decision id|hangup cause|prompt|destination|reason codes|caller ID.
-
-    One variable, set in one request, so a channel never sees half a verdict; the dialplan's
-    [astguard-verdict] splits it. The caller ID is last and filtered to + and digits.
-    """
+    """RESULT_VARIABLE, the one variable the dialplan reads after a decision (Stasis and AGI),
+    in the contract's format (telephony/contract.py); [astguard-verdict] splits it."""
     verdict = decided.verdict
-    fields = [
-        verdict.decision.value,
-        decided.decision_id,
-        "" if verdict.allowed else str(verdict.hangup_cause),
-        verdict.prompt.value if verdict.prompt else "",
-        _DIALPLAN_SAFE.sub("", verdict.destination),
-        ",".join(verdict.codes),
-        _DIALPLAN_SAFE.sub("", verdict.caller_id or "") if verdict.allowed else "",
-    ]
-    return "|".join(fields)
+    return result_value(
+        verdict=verdict.decision.value,
+        decision_id=decided.decision_id,
+        cause="" if verdict.allowed else str(verdict.hangup_cause),
+        prompt=verdict.prompt.value if verdict.prompt else "",
+        destination=verdict.destination,
+        reasons=verdict.codes,
+        caller_id=(verdict.caller_id or "") if verdict.allowed else "")
 
 
 def channel_device(channel_name: str | None) -> str | None:
@@ -143,9 +139,9 @@ class OutboundStasisApp:
             self._spawn(self._reconcile())
         elif kind == "StasisStart":
             args = event.get("args") or []
-            if args and args[0] == "outbound":
+            if args and args[0] == ENTRY_OUTBOUND:
                 self._spawn(self._on_outbound(channel, args[1:]))
-            elif not args or args[0] not in KNOWN_ENTRIES:
+            elif not args or args[0] not in ENTRIES:
                 log.warning("StasisStart with unknown arguments %r: back to dialplan", args)
                 self._spawn(self._release(channel_id))
         elif kind == "ChannelStateChange" and channel_id in self._tracked:
@@ -239,9 +235,9 @@ class OutboundStasisApp:
                 # The token first, as over FastAGI: an allow verdict never reaches the channel
                 # without it (the trunk watchdog would hang the call up, and the evidence would
                 # say both "allowed" and "unguarded"). If it fails, no verdict: refused.
-                await self._ari.set_variable(channel_id, INHERITED_VARIABLE, token)
+                await self._ari.set_variable(channel_id, INHERITED_TOKEN_VARIABLE, token)
             await asyncio.gather(
-                self._ari.set_variable(channel_id, "ASTGUARD_RESULT", result_variable(decided)),
+                self._ari.set_variable(channel_id, RESULT_VARIABLE, result_variable(decided)),
                 *([self._ari.subscribe_channel(channel_id)] if track else []),
             )
         except AriError as exc:

@@ -14,6 +14,14 @@ When: Asterisk publishes ChannelCreated when the trunk channel is allocated and 
 dial string, so the number) just before it sends the INVITE; inherited and originate-time
 variables are set in between. The check runs on that Dial event, so the INVITE is usually out
 and the hang-up becomes a CANCEL before the consumer's phone rings (bench/watchdog.py).
+
+Events are not replayed: on every (re)connection of its websocket the watchdog sweeps the live
+channels (GET /channels) and checks every outbound trunk channel it has not checked yet, so a
+call dialled while astguard was restarting or its websocket was down is still caught. The
+dialled number then comes from the channel itself, CHANNEL(pjsip,remote_uri) (its To header;
+an empty request_uri tells an outbound leg from a call coming in on the trunk), and
+the token's age is taken at the channel's creation, so a guarded call answered minutes ago is
+never hung up for a token that has since expired.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ from astguard.metrics import Metrics
 from astguard.policy.numbers import is_emergency
 from astguard.store.spool import Spool
 from astguard.store.unguarded import UnguardedCall, UnguardedStore, as_row
-from astguard.telephony.ari import AriClient, event_time
-from astguard.telephony.call_token import VARIABLE, CallTokens, trunk_number
+from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
+from astguard.telephony.call_token import CallTokens, trunk_number
+from astguard.telephony.contract import TOKEN_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,29 @@ def trunk_endpoint(channel_name: str, trunks: frozenset[str]) -> str | None:
     if match and match[1] in trunks:
         return match[1]
     return None
+
+
+# The To header of an outbound leg, "<sip:0612345678@carrier>", fixed for the whole dialog
+# (target_uri, the request URI, becomes the consumer's Contact once answered).
+REMOTE_URI = "CHANNEL(pjsip,remote_uri)"
+_URI_USER = re.compile(r"sips?:([^@;>]+)@|tel:([^;>]+)")
+
+
+def uri_user(uri: str) -> str:
+    """The user part of a SIP URI as PJSIP prints it ('"x" <sip:0612…@host>' → 0612…)."""
+    match = _URI_USER.search(uri or "")
+    return (match[1] or match[2]) if match else ""
+
+
+async def _none() -> None:
+    return None
+
+
+def _creation_time(channel: dict[str, Any]) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(channel["creationtime"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    except (KeyError, TypeError, ValueError):
+        return dt.datetime.now(dt.UTC)
 
 
 def dialled_number(dialstring: str) -> str:
@@ -64,6 +96,7 @@ class _TrunkChannel:
     caller: str | None
     linkedid: str | None
     checked: bool = False
+    token_age_at: float | None = None  # a sweep: the token's age is judged at creation
 
 
 class TrunkWatchdog:
@@ -96,14 +129,50 @@ class TrunkWatchdog:
                             originator)
         elif kind == "ChannelStateChange":
             # A trunk channel that rings or answers without a Dial event seen (an event lost
-            # across a reconnection): check it now, number from what the channel shows.
+            # across a reconnection): check it now, the number read from the channel itself
+            # (its connected line is the caller's on an outbound leg, never the dialled one).
             channel = event.get("channel") or {}
             tracked = self._channels.get(channel.get("id", ""))
             if tracked is not None and not tracked.checked:
-                number = (channel.get("connected") or {}).get("number") or ""
-                self._check(channel["id"], tracked, number, None)
+                self._check(channel["id"], tracked, None, None)
         elif kind == "ChannelDestroyed":
             self._channels.pop((event.get("channel") or {}).get("id", ""), None)
+        elif kind == CONNECTED_EVENT:
+            self._spawn(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Check the live trunk channels dialled while nobody watched (events are lost while
+        the websocket is down, and before astguard starts)."""
+        try:
+            channels = await self._ari.list_channels()
+        except AriError as exc:
+            log.error("watchdog: live channels unreadable after connecting (%s)", exc)
+            return
+        for channel in channels:
+            channel_id = channel.get("id") or ""
+            endpoint = trunk_endpoint(channel.get("name", ""), self._trunks)
+            tracked = self._channels.get(channel_id)
+            if endpoint is None or (tracked is not None and tracked.checked):
+                continue
+            try:
+                incoming = await self._ari.get_variable(channel_id, "CHANNEL(pjsip,request_uri)")
+            except AriError as exc:
+                log.warning("watchdog: direction of %s unreadable (%s): checked as outbound",
+                            channel.get("name"), exc)
+                incoming = ""
+            if incoming:
+                continue  # a call the carrier sent us: not dialled by anyone here
+            created = _creation_time(channel)
+            if tracked is None:
+                tracked = _TrunkChannel(
+                    endpoint=endpoint, name=channel["name"], created_at=created,
+                    caller=(channel.get("caller") or {}).get("number") or None,
+                    linkedid=channel.get("linkedid"))
+                self._channels[channel_id] = tracked
+            tracked.token_age_at = created.timestamp()
+            log.warning("watchdog: trunk channel %s found live at connection, checked now",
+                        tracked.name)
+            self._check(channel_id, tracked, None, None)
 
     def _on_created(self, event: dict[str, Any]) -> None:
         channel = event.get("channel") or {}
@@ -118,31 +187,42 @@ class TrunkWatchdog:
         while len(self._channels) > _MAX_PENDING:
             self._channels.popitem(last=False)
 
-    def _check(self, channel_id: str, tracked: _TrunkChannel, number: str,
+    def _check(self, channel_id: str, tracked: _TrunkChannel, number: str | None,
                originator: str | None) -> None:
         tracked.checked = True
-        task = asyncio.get_running_loop().create_task(
-            self._verify(channel_id, tracked, number, originator))
+        self._spawn(self._verify(channel_id, tracked, number, originator))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _verify(self, channel_id: str, tracked: _TrunkChannel, number: str,
+    async def _verify(self, channel_id: str, tracked: _TrunkChannel, number: str | None,
                       originator: str | None) -> None:
+        """`number` is the dial string's; None when no Dial event was seen: then the number
+        is the user part of the channel's own To header."""
         # The linked id (which call this leg belongs to) is read alongside, for the evidence.
-        token, linkedid = await asyncio.gather(
-            self._ari.get_variable(channel_id, VARIABLE),
-            self._ari.get_variable(channel_id, "CHANNEL(linkedid)"), return_exceptions=True)
+        token, linkedid, target = await asyncio.gather(
+            self._ari.get_variable(channel_id, TOKEN_VARIABLE),
+            self._ari.get_variable(channel_id, "CHANNEL(linkedid)"),
+            self._ari.get_variable(channel_id, REMOTE_URI) if number is None else _none(),
+            return_exceptions=True)
         if isinstance(token, BaseException):
             log.warning("watchdog: token of %s unreadable (%s): taken as absent",
                         tracked.name, token)
             token = ""
         if isinstance(linkedid, str) and linkedid:
             tracked.linkedid = linkedid
-        check = self._tokens.verify(token, number)
+        if number is None:
+            if isinstance(target, BaseException):
+                log.warning("watchdog: dialled number of %s unreadable (%s)", tracked.name,
+                            target)
+            number = uri_user(target) if isinstance(target, str) else ""
+        check = self._tokens.verify(token, number, now=tracked.token_age_at)
         if check.valid:
-            self._metrics.trunk_checks["valid"] += 1
+            self._metrics.trunk_check("valid")
             return
-        self._metrics.trunk_checks["invalid"] += 1
+        self._metrics.trunk_check("invalid")
         emergency = is_emergency(number, self._emergency)
         hung_up_at = None
         if emergency:
@@ -164,7 +244,7 @@ class TrunkWatchdog:
             token_decision_id=check.decision_id, problem=check.problem, mode=self._mode,
             action=action, emergency=emergency, created_at=tracked.created_at,
             detected_at=dt.datetime.now(dt.UTC), hung_up_at=hung_up_at, node=self._node)
-        self._metrics.unguarded[(tracked.endpoint, action)] += 1
+        self._metrics.unguarded_call(tracked.endpoint, action)
         log.critical("UNGUARDED_CALL %s to %r on trunk %s (%s): %s%s", tracked.name, number,
                      tracked.endpoint, check.problem, call.action_label,
                      f" after {call.lifetime_ms:.1f} ms" if call.lifetime_ms is not None
@@ -185,5 +265,6 @@ class TrunkWatchdog:
                 log.critical("watchdog: UNGUARDED_CALL %s lost: %r", call.id, call)
 
     async def drain(self) -> None:
-        if self._tasks:
+        # A sweep starts checks of its own: wait until nothing is left.
+        while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
