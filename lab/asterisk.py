@@ -82,9 +82,10 @@ def _umount_all(root: Path) -> None:
 
 
 class LabAsterisk:
-    def __init__(self, root: Path, logdir: Path) -> None:
+    def __init__(self, root: Path, logdir: Path, prefix: tuple[str, ...] = ()) -> None:
         self.root = root
         self.logdir = logdir
+        self.prefix = prefix  # e.g. ("ip", "netns", "exec", NS): a host of the soak's own
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- configuration ------------------------------------------------------------------
@@ -112,7 +113,7 @@ class LabAsterisk:
                       "cp /tmp/astguard-sounds/*.wav /usr/share/asterisk/sounds/fr/astguard/"])
 
     def _chroot(self, argv: list[str], **kw) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["chroot", str(self.root), *argv], text=True,
+        return subprocess.run([*self.prefix, "chroot", str(self.root), *argv], text=True,
                               capture_output=True, **kw)
 
     # -- process ------------------------------------------------------------------------
@@ -124,7 +125,8 @@ class LabAsterisk:
         self.logdir.mkdir(parents=True, exist_ok=True)
         log = open(self.logdir / "asterisk.log", "ab")  # noqa: SIM115 (kept for the process)
         self.proc = subprocess.Popen(
-            ["chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv", "-g"],
+            [*self.prefix, "chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv",
+             "-g"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -20,17 +20,10 @@ from pathlib import Path
 
 import asyncpg
 
-from astguard.clock import SystemClock
-from astguard.app.contacts import ContactService
-from astguard.app.bloctel import import_bloctel
-from astguard.policy.caller_id import shipped_tables
-from astguard.store.caller_ids import CallerIdStore
-from astguard.store.database import Database
+from astguard.app.supervision import AuditResult, InspectionReport
+from astguard.controller import Components, components
 from astguard.instants import period
-from astguard.store import audit
-from astguard.store.directory import Directory
-from astguard.store.reports import Reports
-from astguard.store.inspection import InspectionReport
+from astguard.settings import Settings
 from astguard.surfaces.report_render import render_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
@@ -120,14 +113,25 @@ SCENES = [
 
 async def prepare_database() -> str:
     url = await fresh_database(PG, DEMO_DB)
-    db = Database(url)
-    d = Directory(db)
+    async with components(_settings(url)) as c:
+        await _seed(c)
+    return url
+
+
+def _settings(url: str) -> Settings:
+    """The demo's own use of astguard goes through the composition root, as the CLI's does."""
+    return Settings.from_env({"ASTGUARD_DATABASE_URL": url, "ASTGUARD_LAB": "1",
+                              "ASTGUARD_SPOOL_DIR": str(WORK / "seed-spool")})
+
+
+async def _seed(c: Components) -> None:
+    d = c.campaigns
     await d.add_principal("acme", "ACME Énergie")
     await d.set_campaign("demo-prospect", "acme", "prospecting", "manual", "01 62 12 34 56",
                          scope="energie")
     await d.set_campaign("demo-service", "acme", "service", "manual", "01 45 67 89 01")
     # The numbers ACME may present (R-F2): an NPV for prospecting, a geographic one for service.
-    inventory = CallerIdStore(db, shipped_tables().npv_roots)
+    inventory = c.caller_ids
     for number in ("01 62 12 34 56", "01 45 67 89 01"):
         await inventory.add(number, "acme", mandate_ref="ARCEP-2025-0042", trunk="carrier",
                             valid_from=dt.date(2025, 1, 1))
@@ -139,7 +143,7 @@ async def prepare_database() -> str:
     await d.set_endpoint("agent2", "demo-predictif", [], "dialer")
     await d.set_endpoint("agent-nocampaign", None, [], None)
     # Consents (R-B) for every demo consumer but the one that shows NO_CONSENT.
-    contacts = ContactService(db, SystemClock())
+    contacts = c.contacts
     numbers = {c.number for scene in SCENES for c in scene.calls} - {"0612", "112", "0612345620"}
     for number in sorted(numbers):
         await contacts.add_consent("acme", number, scopes=["energie"],
@@ -150,9 +154,7 @@ async def prepare_database() -> str:
     submitted, returned = WORK / "bloctel-submitted.txt", WORK / "bloctel-returned.txt"
     submitted.write_text("0612345630\n0612345631\n")
     returned.write_text("0612345630\n")
-    await import_bloctel(db, "acme", submitted, returned, dt.date(2026, 7, 20), progress=False)
-    await db.close()
-    return url
+    await c.importer.bloctel("acme", submitted, returned, dt.date(2026, 7, 20), progress=False)
 
 
 async def decisions(url: str) -> list[dict]:
@@ -230,23 +232,19 @@ def main() -> int:
     return 1 if failed else 0
 
 
-async def inspect(url: str) -> tuple[InspectionReport, audit.AuditResult, Path]:
+async def inspect(url: str) -> tuple[InspectionReport, AuditResult, Path]:
     """What an inspector would ask for: the report of the demo's principal, and the chain."""
-    db = Database(url)
-    try:
+    async with components(_settings(url)) as c:
         start, end = period("2026-07-01", "2026-12-31", dt.date(2026, 12, 31))
-        async with Reports(db, dt.date(2026, 8, 11)).open_inspection("acme", start,
-                                                                     end) as run:
+        async with c.supervision.open_inspection("acme", start, end) as run:
             report, html = run.report, await render_html(run)
-        checked = await audit.verify(db)
-    finally:
-        await db.close()
+        checked = await c.supervision.verify_chain()
     path = WORK / "rapport-inspection-acme.html"
     path.write_text(html, encoding="utf-8")
     return report, checked, path
 
 
-def print_inspection(report: InspectionReport, checked: audit.AuditResult,
+def print_inspection(report: InspectionReport, checked: AuditResult,
                      path: Path) -> None:
     s = report.summary
     print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s.decisions} décisions, "

@@ -118,12 +118,14 @@ def test_missing_configuration_exits_2():
                                "PYTHONPATH": os.pathsep.join(sys.path),
                                "ASTGUARD_CONFIG": os.devnull},
                           text=True, capture_output=True, timeout=60)
-    assert done.returncode == 2 and "ASTGUARD_DATABASE_URL is required" in done.stderr
+    assert done.returncode == 2 and "ASTGUARD_DATABASE_URL est obligatoire" in done.stderr
 
 
 def test_db_status_and_migrate(cli_env):
-    assert "schema current" in run(cli_env, "db", "status").stdout
-    assert "nothing" in run(cli_env, "db", "migrate").stdout
+    assert "schéma à jour" in run(cli_env, "db", "status").stdout
+    assert "aucune, le schéma est déjà à jour" in run(cli_env, "db", "migrate").stdout
+    status = run(cli_env, "db", "status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout) == {"current": True}
 
 
 def test_migrations_run_as_the_owner_never_as_the_service(cli_env):
@@ -141,8 +143,8 @@ def test_migrations_run_as_the_owner_never_as_the_service(cli_env):
     done = run(env, "db", "migrate", "--url", owner)
     assert done.returncode == 0 and "0008_least_privilege" in done.stdout, done.stderr
     again = run({**env, "ASTGUARD_MIGRATE_DATABASE_URL": owner}, "db", "migrate")
-    assert again.returncode == 0 and "nothing" in again.stdout
-    assert "schema current" in run(env, "db", "status").stdout  # the service reads it
+    assert again.returncode == 0 and "aucune" in again.stdout
+    assert "schéma à jour" in run(env, "db", "status").stdout  # the service reads it
 
 
 def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
@@ -155,7 +157,7 @@ def test_serve_refuses_a_database_whose_schema_is_behind(cli_env):
            "ASTGUARD_AGI_ENABLED": "false", "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
     done = run(env, "serve")
     assert done.returncode == 2
-    assert "pending 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
+    assert "en attente 0001_initial" in done.stderr and "astguard db migrate" in done.stderr
 
 
 
@@ -187,7 +189,7 @@ def test_serve_accepts_a_test_clock_in_the_lab(cli_env):
            "ASTGUARD_ARI_URL": "http://127.0.0.1:1/ari"}
     done = run(env, "serve")
     assert done.returncode == 2
-    assert "réservé aux tests" not in done.stderr and "pending 0001_initial" in done.stderr
+    assert "réservé aux tests" not in done.stderr and "en attente 0001_initial" in done.stderr
 
 @pytest.mark.parametrize(
     ("argv", "rc", "expected"),

@@ -16,6 +16,7 @@ from astguard.app.contacts import ContactService
 from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.settings import DEFAULT_EMERGENCY
+from astguard.store.bindings import DecisionBindings
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
@@ -56,7 +57,7 @@ async def agi_down(spool_dir) -> AsyncIterator[tuple[int, Spool]]:
     spool = Spool(spool_dir)
     app = HardenedFastAGI(read_timeout=5.0)
     ContactsAgi(ContactService(down, PinnedClock(LATER), RULES, spool=spool),
-                ChannelBinding(down)).install(app)
+                ChannelBinding(DecisionBindings(down))).install(app)
     server = await serve_fastagi(app, "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1], spool
     server.close()

@@ -63,9 +63,10 @@ async def test_simultaneous_decisions_from_several_processes_let_exactly_the_cap
 
 async def test_linked_numbers_share_one_cap(db, database_url, campaign, tmp_path):
     from astguard.app.contacts import ContactService  # noqa: PLC0415
+    from astguard.policy import RuleSettings  # noqa: PLC0415
     from tests.conftest import OPEN_CLOCK  # noqa: PLC0415
 
-    service = ContactService(db, OPEN_CLOCK)
+    service = ContactService(db, OPEN_CLOCK, RuleSettings(emergency_numbers=frozenset()))
     await service.link_numbers(["0699000001", "0699000002"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(

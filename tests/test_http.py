@@ -19,6 +19,8 @@ from astguard.store.directory import Directory
 from astguard.store.spool import Spool
 from astguard.surfaces.http import Api
 from astguard.policy.caller_id import shipped_tables
+from astguard.app.caller_ids import CallerIds
+from astguard.app.campaigns import Campaigns
 from astguard.store.caller_ids import CallerIdStore
 from tests.conftest import UNREACHABLE_DB, hold_number, role_database
 
@@ -43,8 +45,10 @@ def api_for(db: Database, tmp_path, when=FRIDAY) -> Api:
     def gate(clock):
         return Gate(db=db, directory=directory, spool=Spool(tmp_path), clock=clock, rules=RULES, node="t")
 
+    caller_ids = CallerIds(CallerIdStore(db, shipped_tables().npv_roots), PinnedClock(when),
+                           RULES)
     return Api(gate=gate(PinnedClock(when)), contacts=ContactService(db, PinnedClock(when), RULES),
-               directory=directory, caller_ids=CallerIdStore(db, shipped_tables().npv_roots), read_tokens=frozenset({READ}),
+               directory=Campaigns(directory), caller_ids=caller_ids, read_tokens=frozenset({READ}),
                write_tokens=frozenset({WRITE}), gate_at=lambda at: gate(PinnedClock(at)))
 
 

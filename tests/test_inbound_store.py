@@ -13,8 +13,8 @@ from astguard.clock import PinnedClock, SystemClock
 from astguard.errors import InputError, StoreUnavailable
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
-from astguard.store.recording_evidence import RecordingEvidence
-from astguard.store.recording_files import OUTSIDE, purge_expired
+from astguard.app.recording_evidence import RecordingEvidence
+from astguard.app.recording_files import OUTSIDE, purge_expired
 from astguard.store.spool import Spool
 from tests.conftest import ROLES, UNREACHABLE_DB, role_database
 

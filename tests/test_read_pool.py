@@ -12,7 +12,7 @@ import pytest
 from astguard.clock import PinnedClock
 from astguard.errors import StoreUnavailable
 from astguard.policy import CallRequest
-from astguard.service import components
+from astguard.controller import components
 from tests.conftest import give_consent, hold_number, service_settings
 
 pytestmark = pytest.mark.db
@@ -41,11 +41,11 @@ async def _until_waiting(url: str, at_least: int) -> None:
 
 
 async def _setup(c) -> None:
-    await c.directory.add_principal("rp-acme", "ACME")
+    await c.campaigns.add_principal("rp-acme", "ACME")
     await hold_number(c.db, "rp-acme")
-    await c.directory.set_campaign("rp-prospect", "rp-acme", "prospecting", "manual",
+    await c.campaigns.set_campaign("rp-prospect", "rp-acme", "prospecting", "manual",
                                    "0162123456", scope="energie")
-    await c.directory.set_endpoint("rp-agent", "rp-prospect", [], "Alice")
+    await c.campaigns.set_endpoint("rp-agent", "rp-prospect", [], "Alice")
     await give_consent(c.db, "rp-acme", "+33612340001")
 
 
@@ -60,7 +60,7 @@ async def test_reports_stuck_on_their_pool_do_not_time_the_gate_out(database_url
         # Every inspection report starts by reading `principals`, which the gate never reads:
         # with it locked, each report holds its connection for as long as the lock lasts.
         await locker.execute("LOCK TABLE principals IN ACCESS EXCLUSIVE MODE")
-        reports = [asyncio.create_task(c.reports.inspection("rp-acme", START, END))
+        reports = [asyncio.create_task(c.supervision.inspection("rp-acme", START, END))
                    for _ in range(24)]  # more than any pool here holds
         try:
             await _until_waiting(database_url, 2)
@@ -84,7 +84,7 @@ async def test_long_reads_are_cut_by_the_server_not_the_gates_breaker(database_u
         await locker.execute("LOCK TABLE principals IN ACCESS EXCLUSIVE MODE")
         try:
             with pytest.raises(StoreUnavailable) as raised:
-                await c.reports.inspection("rp-acme", START, END)
+                await c.supervision.inspection("rp-acme", START, END)
         finally:
             await tx.rollback()
             await locker.close()

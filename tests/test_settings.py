@@ -14,25 +14,25 @@ BASE = {"ASTGUARD_DATABASE_URL": "postgresql://astguard:s3cret@db/astguard"}
 
 
 def test_database_url_is_required():
-    with pytest.raises(ConfigError, match="ASTGUARD_DATABASE_URL is required"):
+    with pytest.raises(ConfigError, match="ASTGUARD_DATABASE_URL est obligatoire"):
         Settings.from_env({})
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("ASTGUARD_AGI_PORT", "eighty", "ASTGUARD_AGI_PORT must be a whole number"),
-        ("ASTGUARD_AGI_PORT", "70000", "between 0 and 65535"),
-        ("ASTGUARD_AGI_ENABLED", "maybe", "ASTGUARD_AGI_ENABLED must be true or false"),
-        ("ASTGUARD_DB_TIMEOUT", "-1", "ASTGUARD_DB_TIMEOUT must be positive"),
-        ("ASTGUARD_CLOCK_PIN", "saturday", "ASTGUARD_CLOCK_PIN must be an ISO-8601"),
-        ("ASTGUARD_CLOCK_PIN", "2026-11-28T11:00:00", "needs a UTC offset"),
-        ("ASTGUARD_LOG_LEVEL", "LOUD", "ASTGUARD_LOG_LEVEL must be one of"),
-        ("ASTGUARD_REGIME", "sometimes", "ASTGUARD_REGIME must be one of"),
-        ("ASTGUARD_API_WRITE_TOKENS", "short", "at least 16 characters"),
+        ("ASTGUARD_AGI_PORT", "eighty", "ASTGUARD_AGI_PORT : nombre entier attendu"),
+        ("ASTGUARD_AGI_PORT", "70000", "entre 0 et 65535"),
+        ("ASTGUARD_AGI_ENABLED", "maybe", "ASTGUARD_AGI_ENABLED : true ou false attendu"),
+        ("ASTGUARD_DB_TIMEOUT", "-1", "ASTGUARD_DB_TIMEOUT : nombre positif attendu"),
+        ("ASTGUARD_CLOCK_PIN", "saturday", "ASTGUARD_CLOCK_PIN : instant ISO-8601"),
+        ("ASTGUARD_CLOCK_PIN", "2026-11-28T11:00:00", "décalage UTC attendu"),
+        ("ASTGUARD_LOG_LEVEL", "LOUD", "ASTGUARD_LOG_LEVEL : une valeur parmi"),
+        ("ASTGUARD_REGIME", "sometimes", "ASTGUARD_REGIME : une valeur parmi"),
+        ("ASTGUARD_API_WRITE_TOKENS", "short", "au moins 16 caractères"),
         ("ASTGUARD_AGI_ALLOWED_PEERS", "127.0.0.1 asterisk.lan",
          "ASTGUARD_AGI_ALLOWED_PEERS : 'asterisk.lan' n'est ni une adresse ni un bloc CIDR"),
-        ("ASTGUARD_AGI_MAX_CONNECTIONS", "0", "between 1 and 10000"),
+        ("ASTGUARD_AGI_MAX_CONNECTIONS", "0", "entre 1 et 10000"),
     ],
 )
 def test_bad_values_name_their_key(key, value, message):
@@ -41,7 +41,7 @@ def test_bad_values_name_their_key(key, value, message):
 
 
 def test_pin_and_start_exclude_each_other():
-    with pytest.raises(ConfigError, match="exclude each other"):
+    with pytest.raises(ConfigError, match="s'excluent"):
         Settings.from_env({**BASE, "ASTGUARD_CLOCK_PIN": "2026-11-28T11:00:00+01:00",
                            "ASTGUARD_CLOCK_START": "2026-11-28T11:00:00+01:00"})
 

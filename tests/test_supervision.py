@@ -22,7 +22,7 @@ from astguard.app.contacts import ContactService
 from astguard.app.gate import Gate
 from astguard.policy import CallRequest, RuleSettings
 from astguard.policy.reasons import RULE_IDS, ReasonCode
-from astguard.service import api_app, components
+from astguard.controller import api_app, components
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.database import Database
 from astguard.store.directory import Directory

@@ -60,3 +60,12 @@ def period(first: str | None, last: str | None, today: dt.date,
     start = dt.datetime.combine(start_day, dt.time(0), PARIS)
     end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(0), PARIS)
     return start, end
+
+
+def local_time_text(local_times: list[dict[str, str]]) -> str:
+    """The consumer's local time(s) as recorded: '2026-11-27 11:00 (Europe/Paris)'."""
+    parts = []
+    for t in local_times:
+        local = dt.datetime.fromisoformat(t["local"])
+        parts.append(f"{local:%Y-%m-%d %H:%M} ({t['zone']})")
+    return " ; ".join(parts)

@@ -7,24 +7,27 @@ inspection report show these labels. A leaf module: the store and the surfaces b
 
 from __future__ import annotations
 
+from typing import Any
+
 DECISION = {"allow": "autorisé", "deny": "refusé"}
 
-# R-A: the purpose decides which rules apply; shown as the rule book names it.
+# R-A: the purpose decides which rules apply.
 PURPOSE = {
     "prospecting": "prospection",
-    "service": "service (client existant)",
+    "service": "service client",
     "survey": "enquête",
     "b2b": "entre professionnels",
 }
 
+# The dialling mode ("mode" in the CLI's tables: masculine).
 DIAL_MODE = {
-    "manual": "manuelle",
-    "preview": "prévisualisée",
-    "progressive": "progressive",
-    "predictive": "prédictive",
-    "broadcast": "diffusion vocale",
+    "manual": "manuel",
+    "preview": "aperçu",
+    "progressive": "progressif",
+    "predictive": "prédictif",
+    "broadcast": "message diffusé",
     "prerecorded": "message préenregistré",
-    "voicebot": "agent vocal automatisé",
+    "voicebot": "agent vocal automatique",
 }
 
 # Asterisk's ${DIALSTATUS} values.
@@ -68,6 +71,47 @@ OUTCOME = {"not_placed": "non émis", "unknown": "issue inconnue", "answered": "
            "unanswered": "non décroché"}
 
 BLOCTEL_RESULT = {"none": "aucun", "listed": "inscrit", "not_listed": "non inscrit"}
+
+
+EFFECT = {"deny": "refuse", "warn": "avertit", "info": "informe"}
+CLI_POLICY = {"rewrite": "réécrire", "refuse": "refuser"}
+SOURCE = {"ari": "Stasis", "agi": "FastAGI", "cli": "ligne de commande", "api": "API",
+          "external": "extérieure", "history": "historique"}
+
+# The CLI's text tables: a column's coded values, and its heading.
+VALUES: dict[str, dict[str, str]] = {
+    "purpose": PURPOSE, "dial_mode": DIAL_MODE, "decision": DECISION,
+    "dial_status": DIAL_STATUS, "cli_policy": CLI_POLICY, "source": SOURCE,
+}
+
+HEADINGS = {
+    "name": "nom", "principal_id": "donneur d'ordre", "principal": "donneur d'ordre",
+    "purpose": "finalité", "dial_mode": "mode", "caller_id": "numéro présenté",
+    "cli_policy": "numéro erroné", "scope": "périmètre", "sector": "secteur", "press": "presse",
+    "active": "active", "endpoint": "poste", "default_campaign": "campagne par défaut",
+    "allowed_campaigns": "autres campagnes", "agent": "agent", "decided_at": "décidé le",
+    "number_e164": "numéro", "campaign": "campagne", "decision": "décision",
+    "deny_codes": "motifs de refus", "reason_codes": "motifs", "answered": "décroché",
+    "hangup_cause": "cause de fin", "source": "origine", "number": "numéro", "kind": "type",
+    "trunk": "ligne", "mandate_ref": "mandat", "valid_from": "depuis", "valid_to": "jusqu'au",
+    "recent_refusals": "refus réseau récents", "blocked_by_network": "bloqué par le réseau",
+    "raised_at": "levée le", "refusals": "refus", "cleared_at": "levée close le",
+    "cleared_by": "close par", "dial_status": "issue",
+}
+
+
+def heading(column: str) -> str:
+    return HEADINGS.get(column, column)
+
+
+def value(column: str, raw: Any) -> Any:
+    """The French word for a coded value; booleans as oui/non; anything else unchanged."""
+    if isinstance(raw, bool):
+        return YES_NO[raw]
+    words = VALUES.get(column)
+    if words is not None and isinstance(raw, str):
+        return words.get(raw, raw)
+    return raw
 
 
 def label(table: dict[str, str], value: str | None, empty: str = "—") -> str:

@@ -1,162 +1,26 @@
-"""The composition root: builds every object once and hands each its dependencies.
-
-Nothing else in astguard constructs a store, a client or a clock; surfaces ask for a Components.
-"""
+"""`astguard serve`: start what the composition root (controller.py) built, run it until told
+to stop, and stop it in order, each step bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from astguard.app.recording import RecordingService
 from astguard.background import bounded, supervised
-from astguard.clock import Clock, PinnedClock, build_clock
-from astguard.app.contacts import ContactService
+from astguard.controller import runtime
 from astguard.errors import StoreUnavailable
-from astguard.app.gate import Gate
-from astguard.metrics import Metrics
-from astguard.readiness import Readiness
 from astguard.settings import Settings
-from astguard.store import schema
-from astguard.store.caller_ids import CallerIdStore
-from astguard.store.database import Database
-from astguard.store.directory import Directory
-from astguard.store.evidence import EvidenceStore
-from astguard.store.live import DecisionFeed
-from astguard.store.reports import Reports
-from astguard.store.spool import Spool
-from astguard.surfaces.dashboard import Dashboard
-from astguard.surfaces.http import Api
-from astguard.telephony.agi_binding import ChannelBinding
-from astguard.telephony.ari import AriClient
-from astguard.telephony.call_token import CallTokens, load_secret
-from astguard.telephony.fastagi import (
-    ContactsAgi,
-    HardenedFastAGI,
-    InboundAgi,
-    OutboundAgi,
-    serve_fastagi,
-)
-from astguard.store.inbound import SPOOL_KIND as INBOUND_SPOOL_KIND
-from astguard.store.inbound import InboundStore, replay_inbound
-from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
-from astguard.telephony.outbound_recording import OutboundRecordingAgi
-from astguard.telephony.recorder import AmiRecorder
-from astguard.telephony.stasis import OutboundStasisApp
-from astguard.telephony.watchdog import TrunkWatchdog
-from astguard.store.unguarded import UnguardedStore, replay_unguarded
+from astguard.telephony.fastagi import serve_fastagi
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True)
-class Components:
-    settings: Settings
-    db: Database
-    directory: Directory
-    evidence: EvidenceStore
-    spool: Spool
-    clock: Clock
-    gate: Gate
-    contacts: ContactService
-    caller_ids: CallerIdStore
-    metrics: Metrics
-    reports: Reports
-    read_db: Database  # the readers' own pool (reports, audit, dashboard, history)
-
-    def gate_at(self, clock: Clock) -> Gate:
-        """The same gate with another clock (dry runs "at" a given moment)."""
-        return Gate(db=self.db, directory=self.directory, spool=self.spool, clock=clock,
-                    rules=self.settings.rules, node=socket.gethostname())
-
-
-@contextlib.asynccontextmanager
-async def components(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Components]:
-    db = Database(settings.database_url, timeout=settings.db_timeout)
-    read_db = Database(settings.read_database_url or settings.database_url,
-                       timeout=settings.db_timeout, max_size=settings.read_pool_size,
-                       statement_timeout=settings.read_statement_timeout)
-    directory = Directory(db)
-    evidence = EvidenceStore(db)
-    spool = Spool(settings.spool_dir)
-    clock = clock or build_clock(settings.clock)
-    metrics = Metrics()
-    gate = Gate(db=db, directory=directory, spool=spool, clock=clock,
-                rules=settings.rules, node=socket.gethostname(), metrics=metrics)
-    contacts = ContactService(db, clock, settings.rules, reader=read_db, spool=spool)
-    spool.register("code", contacts.replay_code)  # agents' codes keyed during an outage
-    spool.register(INBOUND_SPOOL_KIND, replay_inbound)  # recording evidence (R-I2)
-    spool.register("unguarded_call", replay_unguarded)  # the watchdog's rows (issue 17)
-    try:
-        yield Components(settings, db, directory, evidence, spool, clock, gate, contacts,
-                         CallerIdStore(db, settings.rules.numbering.npv_roots), metrics,
-                         Reports(read_db, settings.rules.opt_in_from), read_db)
-    finally:
-        await db.close()
-        await read_db.close()
-
-
-def api_app(c: Components, readiness: Readiness | None = None) -> web.Application:
-    """The API and the dashboard on one aiohttp application."""
-    settings = c.settings
-    readers = Directory(c.read_db)  # classification for history pages, on the readers' pool
-    api = Api(gate=c.gate, contacts=c.contacts, directory=readers, caller_ids=c.caller_ids,
-              read_tokens=settings.api_read_tokens, write_tokens=settings.api_write_tokens,
-              gate_at=lambda at: c.gate_at(PinnedClock(at)), metrics=c.metrics,
-              reports=c.reports, clock=c.clock, db=c.read_db,
-              readiness=readiness.report if readiness else None)
-    app = api.app()
-    # LISTEN on the primary: a standby (ASTGUARD_READ_DATABASE_URL) gets no notifications.
-    Dashboard(api=api, reports=c.reports, contacts=c.contacts, directory=readers,
-              clock=c.clock, feed=DecisionFeed(c.db, c.reports)).install(app)
-    return app
-
-
-def fastagi_app(c: Components, inbound: InboundStasisApp,
-                tokens: CallTokens | None = None) -> HardenedFastAGI:
-    """The FastAGI server's routes, each request bound to its own call."""
-    s = c.settings
-    agi = HardenedFastAGI(read_timeout=s.agi_read_timeout, allowed_peers=s.agi_allowed_peers,
-                          max_connections=s.agi_max_connections, metrics=c.metrics)
-    binding = ChannelBinding(c.db)
-    OutboundAgi(c.gate, binding, tokens).install(agi)
-    ContactsAgi(c.contacts, binding).install(agi)
-    InboundAgi(inbound).install(agi)
-    OutboundRecordingAgi(inbound.recording, inbound, binding).install(agi)
-    return agi
-
-
-async def check_schema_if_reachable(db: Database) -> bool:
-    """Raise SchemaError on a reachable database at the wrong version; False if unreachable."""
-    try:
-        async with db.connection() as conn:
-            await schema.check(conn)
-    except StoreUnavailable:
-        return False
-    return True
-
-
-async def warn_if_privileged(db: Database) -> None:
-    """`astguard serve` under the tables' owner or a superuser works, but could alter the
-    evidence's guards: say so at start-up (least privilege, migration 0008)."""
-    try:
-        async with db.connection() as conn:
-            problem = await schema.privilege_problem(conn)
-    except StoreUnavailable:
-        return
-    if problem:
-        log.warning("least privilege: %s", problem)
-
-
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
+SHUTDOWN_STEP_SECONDS = 15.0
 
 
 async def run_purges(recording: RecordingService, folder: Path,
@@ -173,61 +37,51 @@ async def run_purges(recording: RecordingService, folder: Path,
         await asyncio.sleep(interval)
 
 
-SHUTDOWN_STEP_SECONDS = 15.0
+HTTP_SHUTDOWN_SECONDS = 3.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the Stasis application, the FastAGI server and the spool flusher until `stop`."""
-    async with components(settings) as c, aiohttp.ClientSession() as session:
+    async with runtime(settings) as rt:
+        c = rt.c
         c.spool.prepare()
-        if await check_schema_if_reachable(c.db):
-            await warn_if_privileged(c.db)
+        if await c.operations.check_schema_if_reachable():
+            await c.operations.warn_if_privileged()
         else:
             log.warning("PostgreSQL unreachable at start-up: prospecting calls are refused "
                         "(GUARD_UNAVAILABLE) until it answers; decisions are spooled")
         if c.clock.mode != "system":
             log.warning("clock is %s (now %s): for tests and demos only", c.clock.mode,
                         c.clock.now().isoformat())
-        ari = AriClient(session, settings.ari_url, settings.ari_user, settings.ari_password,
-                        settings.ari_app)
-        tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
-                                        create=True), settings.call_token_ttl)
-        stasis = OutboundStasisApp(ari, c.gate, tokens)
-        recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
-                               settings.ami_secret)
-        recording = RecordingService(InboundStore(c.db), c.clock, c.spool)
-        inbound = InboundStasisApp(
-            ari, recording, recorder,
-            RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
-                           settings.recording_dir, settings.prompts_dir))
+        started_at = c.clock.now()  # calls decided before this belong to an earlier run
 
         def dispatch(event: dict) -> None:
-            stasis.handle(event)
-            inbound.handle(event)
+            rt.stasis.handle(event)
+            rt.inbound.handle(event)
 
-        c.metrics.gauges["astguard_ari_connected"] = lambda: ari.connected.is_set()
+        c.metrics.gauges["astguard_ari_connected"] = lambda: rt.ari.connected.is_set()
         # Read off the event loop by the flusher: a scrape never waits on the disk.
         c.metrics.gauges["astguard_spool_depth"] = lambda: c.spool.last_depth
         c.metrics.gauges["astguard_spool_kept_aside"] = lambda: c.spool.kept_aside
+        # Leak watch (issue 14's soak): both must come back to their idle level after calls.
+        c.metrics.gauges["astguard_asyncio_tasks"] = lambda: len(asyncio.all_tasks())
+        c.metrics.gauges["astguard_channels_followed"] = lambda: rt.stasis.followed
+        c.metrics.gauges["astguard_inbound_channels_followed"] = lambda: rt.inbound.followed
+        c.metrics.gauges["astguard_outcomes_unsaved"] = lambda: c.gate.unsaved_outcomes
 
         def crashed(name: str) -> None:
             c.metrics.task_restart(name)
 
         tasks = [asyncio.create_task(supervised(name, start, on_crash=crashed), name=name)
                  for name, start in (
-                     ("ari", lambda: ari.run(dispatch)),
-                     ("spool", lambda: c.spool.run_flusher(c.db, settings.spool_flush_interval)),
-                     ("purge", lambda: run_purges(recording, settings.recording_dir)))]
-        watchdog = None
-        if settings.trunk_endpoints:
-            watchdog_ari = AriClient(session, settings.ari_url, settings.ari_user,
-                                     settings.ari_password, settings.watchdog_app,
-                                     subscribe_all=True)
-            watchdog = TrunkWatchdog(
-                watchdog_ari, tokens, UnguardedStore(c.db), c.metrics,
-                trunks=settings.trunk_endpoints, mode=settings.watchdog_mode,
-                emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname(),
-                spool=c.spool)
+                     ("ari", lambda: rt.ari.run(dispatch)),
+                     ("spool", lambda: c.spool.run_flusher(c.db,
+                                                           settings.spool_flush_interval)),
+                     ("purge", lambda: run_purges(c.recordings, settings.recording_dir)),
+                     ("outcomes", lambda: rt.stasis.reconcile_earlier_forever(started_at)),
+                     ("campaigns", c.gate.forget_inactive_campaigns_forever))]
+        if rt.watchdog is not None and rt.watchdog_ari is not None:
+            watchdog, watchdog_ari = rt.watchdog, rt.watchdog_ari
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
             tasks.append(asyncio.create_task(
                 supervised("watchdog", lambda: watchdog_ari.run(watchdog.handle),
@@ -237,17 +91,17 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         else:
             log.warning("no ASTGUARD_TRUNK_ENDPOINTS: calls that reach the trunk without "
                         "astguard are not watched (docs/operations.md, Watchdog)")
-        server = None
-        if settings.agi_enabled:
-            agi = fastagi_app(c, inbound, tokens)
+        if rt.agi is not None:
+            agi = rt.agi
             c.metrics.gauges["astguard_agi_connections"] = lambda: agi.active
-            server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
+            rt.agi_server = await serve_fastagi(agi, settings.agi_host, settings.agi_port)
             log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
         runner = None
-        if settings.http_enabled:
-            readiness = Readiness(settings, c.db, c.spool, ari.connected.is_set,
-                                  server.is_serving if server is not None else None)
-            runner = web.AppRunner(api_app(c, readiness), access_log=None)
+        if rt.http is not None:
+            # Open live streams (the dashboard's) are cut after HTTP_SHUTDOWN_SECONDS instead
+            # of aiohttp's default minute, which alone outlived systemd's stop timeout.
+            runner = web.AppRunner(rt.http, access_log=None,
+                                   shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on %s:%d (%d read, %d write tokens)", settings.http_host,
@@ -258,21 +112,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
         finally:
             log.info("astguard stopping")
-            if server is not None:
-                server.close()
-                await server.wait_closed()
+            if rt.agi_server is not None:
+                rt.agi_server.close()
+                await bounded("FastAGI server", rt.agi_server.wait_closed(),
+                              SHUTDOWN_STEP_SECONDS)
             if runner is not None:
-                await runner.cleanup()
+                await bounded("HTTP server", runner.cleanup(), SHUTDOWN_STEP_SECONDS)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             # In order, each step bounded, well inside systemd's stop timeout (90 s): the
             # decisions in flight, then the recordings, then the spool (what is not flushed
             # stays on disk and is written at the next start).
-            await bounded("decisions in flight", stasis.drain(), SHUTDOWN_STEP_SECONDS)
-            await bounded("inbound calls", inbound.drain(), SHUTDOWN_STEP_SECONDS)
-            if watchdog is not None:
-                await bounded("watchdog", watchdog.drain(), SHUTDOWN_STEP_SECONDS)
-            recorder.close()
+            await bounded("decisions in flight", rt.stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            await bounded("inbound calls", rt.inbound.drain(), SHUTDOWN_STEP_SECONDS)
+            if rt.watchdog is not None:
+                await bounded("watchdog", rt.watchdog.drain(), SHUTDOWN_STEP_SECONDS)
+            rt.recorder.close()
             with contextlib.suppress(StoreUnavailable):
                 await bounded("spool flush", c.spool.flush(c.db), SHUTDOWN_STEP_SECONDS)

@@ -176,9 +176,9 @@ class Settings:
         )
         for token in settings.api_read_tokens | settings.api_write_tokens:
             if len(token) < 16:
-                raise ConfigError("API tokens must be at least 16 characters long")
+                raise ConfigError("les jetons de l'API ont au moins 16 caractères")
         if settings.clock.pinned and settings.clock.start:
-            raise ConfigError("ASTGUARD_CLOCK_PIN and ASTGUARD_CLOCK_START exclude each other")
+            raise ConfigError("ASTGUARD_CLOCK_PIN et ASTGUARD_CLOCK_START s'excluent")
         return settings
 
     def lab_only_in_force(self) -> list[str]:
@@ -218,7 +218,7 @@ def _numbering(path: str) -> NumberingTables:
     try:
         return load_tables(Path(path) if path else None)
     except (OSError, KeyError, ValueError) as exc:
-        raise ConfigError(f"ASTGUARD_NUMBERING_FILE {path!r} unreadable: {exc}") from None
+        raise ConfigError(f"ASTGUARD_NUMBERING_FILE {path!r} illisible : {exc}") from None
 
 
 def _regime(value: str) -> Regime | None:
@@ -246,8 +246,8 @@ class _Reader:
         value = self._raw(key)
         if value is None:
             if required:
-                raise ConfigError(f"{key} is required (see README, Configuration): set it in "
-                                  f"{config_file.DEFAULT_PATH} or the environment")
+                raise ConfigError(f"{key} est obligatoire (voir le README, Configuration) : le donner dans "
+                                  f"{config_file.DEFAULT_PATH} ou l'environnement")
             return default
         return value
 
@@ -258,9 +258,9 @@ class _Reader:
         try:
             number = int(value)
         except ValueError:
-            raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+            raise ConfigError(f"{key} : nombre entier attendu, pas {value!r}") from None
         if not low <= number <= high:
-            raise ConfigError(f"{key} must be between {low} and {high}, not {number}")
+            raise ConfigError(f"{key} : entre {low} et {high} attendu, pas {number}")
         return number
 
     def number(self, key: str, default: float) -> float:
@@ -270,9 +270,9 @@ class _Reader:
         try:
             number = float(value)
         except ValueError:
-            raise ConfigError(f"{key} must be a number, not {value!r}") from None
+            raise ConfigError(f"{key} : nombre attendu, pas {value!r}") from None
         if number <= 0:
-            raise ConfigError(f"{key} must be positive, not {number}")
+            raise ConfigError(f"{key} : nombre positif attendu, pas {number}")
         return number
 
     def secret(self, key: str, min_length: int = 32) -> str:
@@ -280,14 +280,14 @@ class _Reader:
         value, file_key = self._raw(key), key + "_FILE"
         path = self._raw(file_key)
         if value is not None and path is not None:
-            raise ConfigError(f"{key} and {file_key} exclude each other")
+            raise ConfigError(f"{key} et {file_key} s'excluent")
         if path is not None:
             try:
                 value = Path(path).read_text().strip()
             except OSError as exc:
-                raise ConfigError(f"{file_key} {path!r} unreadable: {exc.strerror}") from None
+                raise ConfigError(f"{file_key} {path!r} illisible : {exc.strerror}") from None
         if value is not None and len(value) < min_length:
-            raise ConfigError(f"{key} must be at least {min_length} characters long")
+            raise ConfigError(f"{key} : au moins {min_length} caractères")
         return value or ""
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -299,12 +299,12 @@ class _Reader:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{key} must be true or false, not {value!r}")
+        raise ConfigError(f"{key} : true ou false attendu, pas {value!r}")
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = (self._raw(key) or default).upper()
         if value not in allowed:
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+            raise ConfigError(f"{key} : une valeur parmi {', '.join(allowed)} attendue, pas {value!r}")
         return value
 
     def word_set(self, key: str, default: tuple[str, ...]) -> frozenset[str]:
@@ -333,7 +333,7 @@ class _Reader:
         try:
             instant = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise ConfigError(f"{key} must be an ISO-8601 instant, not {value!r}") from None
+            raise ConfigError(f"{key} : instant ISO-8601 attendu, pas {value!r}") from None
         if instant.tzinfo is None:
-            raise ConfigError(f"{key} needs a UTC offset, e.g. 2026-11-27T19:59:00+01:00")
+            raise ConfigError(f"{key} : décalage UTC attendu, par exemple 2026-11-27T19:59:00+01:00")
         return instant

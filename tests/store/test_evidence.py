@@ -148,7 +148,7 @@ async def test_schema_check_names_pending_migrations():
         assert await schema.migrate(conn) == []
         await schema.check(conn)
         await conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")
-        with pytest.raises(SchemaError, match="changed after it was applied"):
+        with pytest.raises(SchemaError, match="modifiée après avoir été appliquée"):
             await schema.check(conn)
     finally:
         await conn.close()

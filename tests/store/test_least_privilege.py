@@ -126,7 +126,9 @@ async def test_caller_ids_end_dates_move_only_forward_and_corrections_are_new_ro
             await store.add("0162999001", "lp-acme", mandate_ref="M-2", valid_from=start)
         await store.add("0162999001", "lp-acme", mandate_ref="M-2",
                         valid_from=dt.date(2026, 7, 1))  # the renewal: a new row
-        rows = [r for r in await store.list("lp-acme") if r["number"] == "+33162999001"]
+        since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        rows = [r for r in await store.list("lp-acme", refusals_since=since)
+                if r["number"] == "+33162999001"]
         assert [(r["mandate_ref"], r["valid_to"]) for r in rows] == [
             ("M-1", dt.date(2026, 6, 30)), ("M-2", None)]
 

@@ -87,9 +87,9 @@ def test_settings_read_the_secret_or_its_file_and_fail_fast(tmp_path):
     path.write_text(SECRET + "\n")
     settings = Settings.from_env({**base, "ASTGUARD_CALL_TOKEN_SECRET_FILE": str(path)})
     assert settings.call_token_secret == SECRET and SECRET not in repr(settings)
-    with pytest.raises(ConfigError, match="ASTGUARD_CALL_TOKEN_SECRET must be at least"):
+    with pytest.raises(ConfigError, match="ASTGUARD_CALL_TOKEN_SECRET : au moins"):
         Settings.from_env({**base, "ASTGUARD_CALL_TOKEN_SECRET": "short"})
-    with pytest.raises(ConfigError, match="exclude each other"):
+    with pytest.raises(ConfigError, match="s'excluent"):
         Settings.from_env({**base, "ASTGUARD_CALL_TOKEN_SECRET": SECRET,
                            "ASTGUARD_CALL_TOKEN_SECRET_FILE": str(path)})
     with pytest.raises(ConfigError, match="ASTGUARD_CALL_TOKEN_SECRET_FILE"):
@@ -102,5 +102,5 @@ def test_settings_read_the_secret_or_its_file_and_fail_fast(tmp_path):
 
 def test_an_unreadable_secret_file_is_a_config_error(tmp_path):
     (tmp_path / "call-token.secret").mkdir()  # unreadable as a file, even for root
-    with pytest.raises(ConfigError, match="unreadable"):
+    with pytest.raises(ConfigError, match="illisible"):
         load_secret("", tmp_path, create=False)

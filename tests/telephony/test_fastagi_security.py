@@ -21,6 +21,7 @@ from astguard.app.recording import RecordingService
 from astguard.clock import PinnedClock, SystemClock
 from astguard.metrics import Metrics
 from astguard.policy import CallRequest
+from astguard.store.bindings import DecisionBindings
 from astguard.store.database import Database
 from astguard.store.inbound import InboundStore
 from astguard.telephony.agi_binding import AgiRefused, check_bridged_to, endpoint_of
@@ -151,7 +152,7 @@ async def decided(request, db: Database, directory, spool_dir) -> str:  # noqa: 
 async def routes(db: Database, spool_dir: Path, tmp_path: Path
                  ) -> AsyncIterator[tuple[HardenedFastAGI, int]]:
     app = HardenedFastAGI(read_timeout=5.0)
-    binding = ChannelBinding(db)
+    binding = ChannelBinding(DecisionBindings(db))
     gate = make_gate(db, spool_dir)
     OutboundAgi(gate, binding).install(app)
     ContactsAgi(ContactService(db, PinnedClock(OPEN), RULES), binding).install(app)

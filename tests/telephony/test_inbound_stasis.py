@@ -222,3 +222,16 @@ async def test_sampling_follows_the_draw(env, draw, recorded):
     assert (evidence["recording"] is not None) is recorded
     reasons = [e["detail"]["reason"] for e in evidence["events"] if e["kind"] == "not_recorded"]
     assert reasons == ([] if recorded else ["hors échantillon"])
+async def test_nothing_is_kept_per_channel_once_calls_end(env):
+    # Issue 14's soak: a lock per channel was kept for ever (memory grew with every call).
+    for n in range(3):
+        channel = f"in-free-{n}"
+        playback = await env.start_call(channel)
+        await env.announced(playback)
+        assert env.app.followed >= 1  # a call under way is followed
+        env.app.handle({"type": "ChannelDtmfReceived", "digit": "1",
+                        "channel": {"id": channel}})  # the caller objects: recording stops
+        env.app.handle({"type": "ChannelHangupRequest", "cause": 16,
+                        "channel": {"id": channel}})
+        await env.app.drain()
+    assert env.app.followed == 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from astguard.policy.numbers import is_emergency
-from astguard.store.unguarded import UnguardedCall
+from astguard.values import UnguardedCall
 from astguard.store.trunk_audit import TrunkAuditStore
 from astguard.telephony.call_token import CallTokens, trunk_number
 from astguard.telephony.cdr import TrunkCall

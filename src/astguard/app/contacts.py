@@ -109,13 +109,13 @@ def _until(kind: str, today: dt.date, days: int | None, rules: RuleSettings) -> 
 
 
 class ContactService:
-    def __init__(self, db: Database, clock: Clock, rules: RuleSettings | None = None, *,
+    def __init__(self, db: Database, clock: Clock, rules: RuleSettings, *,
                  reader: Database | None = None, spool: Spool | None = None) -> None:
         self._db = db
         self._spool = spool  # agents' codes wait there while PostgreSQL is away
         self._reader = reader or db  # history reads: the readers' pool when there is one
         self._clock = clock
-        self._rules = rules or RuleSettings(emergency_numbers=frozenset())
+        self._rules = rules
 
     def _today(self, number: str, now: dt.datetime) -> tuple[str, dt.date]:
         target = consumer_today(CallRequest(number, "contacts"), now, self._rules)
@@ -258,13 +258,10 @@ class ContactService:
         if until <= collected_at:
             raise InputError("fin de validité antérieure au recueil")
         async with self._db.connection() as conn:
-            status = await conn.execute(
-                """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,
-                                        wording, proof_ref, valid_until)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
-                principal, e164(number), scopes, collected_at, channel, wording, proof_ref,
-                until)
-        return status.endswith(" 1")
+            return await store.insert_consent(
+                conn, principal=principal, number=e164(number), scopes=scopes,
+                collected_at=collected_at, channel=channel, wording=wording,
+                proof_ref=proof_ref, valid_until=until)
 
     async def withdraw_consent(self, principal: str, number: str) -> int:
         now = self._clock.now()
@@ -276,23 +273,17 @@ class ContactService:
                            started_on: dt.date, ended_on: dt.date | None, reference: str) -> None:
         valid_identifier(principal, "donneur d'ordre")
         async with self._db.connection() as conn:
-            await conn.execute(
-                """INSERT INTO contracts (principal, number_e164, scopes, started_on, ended_on,
-                                          reference)
-                   VALUES ($1, $2, $3, $4, $5, $6)
-                   ON CONFLICT (principal, number_e164, reference)
-                   DO UPDATE SET scopes = EXCLUDED.scopes, ended_on = EXCLUDED.ended_on""",
-                principal, e164(number), scopes, started_on, ended_on, reference)
+            await store.upsert_contract(conn, principal=principal, number=e164(number),
+                                        scopes=scopes, started_on=started_on,
+                                        ended_on=ended_on, reference=reference)
 
     async def add_callback(self, principal: str, number: str, scheduled_at: dt.datetime,
                            proof_ref: str) -> None:
         if scheduled_at.tzinfo is None or not proof_ref:
             raise InputError("un rappel demandé a une heure avec fuseau et une preuve (R-D5)")
         async with self._db.connection() as conn:
-            await conn.execute(
-                """INSERT INTO callbacks (principal, number_e164, scheduled_at, proof_ref)
-                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-                principal, e164(number), scheduled_at, proof_ref)
+            await store.insert_callback(conn, principal=principal, number=e164(number),
+                                        scheduled_at=scheduled_at, proof_ref=proof_ref)
 
     async def record_external_attempt(self, principal: str, number: str, at: dt.datetime,
                                       reference: str) -> bool:
@@ -315,17 +306,7 @@ class ContactService:
         if len(normalised) < 2:
             raise InputError("lier au moins deux numéros")
         async with self._db.transaction() as conn:
-            keys = await conn.fetch("SELECT DISTINCT consumer_key FROM consumer_numbers "
-                                    "WHERE number_e164 = ANY($1)", normalised)
-            key = min([r["consumer_key"] for r in keys] + [normalised[0]])
-            old = [r["consumer_key"] for r in keys]
-            await conn.execute("UPDATE consumer_numbers SET consumer_key = $1 "
-                               "WHERE consumer_key = ANY($2)", key, old)
-            await conn.executemany(
-                "INSERT INTO consumer_numbers (number_e164, consumer_key) VALUES ($1, $2) "
-                "ON CONFLICT (number_e164) DO UPDATE SET consumer_key = EXCLUDED.consumer_key",
-                [(n, key) for n in normalised])
-        return key
+            return await store.link_numbers(conn, normalised)
 
     # -- history -------------------------------------------------------------------------------
     async def history(self, number: str, campaign: Campaign | None = None) -> ConsumerHistory:
@@ -334,21 +315,7 @@ class ContactService:
         since = window_start(today, self._rules)
         async with self._reader.connection() as conn:
             _, numbers = await store.consumer_numbers(conn, number)
-            attempts = await conn.fetch(
-                """SELECT a.principal, a.number_e164, a.attempted_at, a.local_day, a.source,
-                          a.campaign, d.answered, d.dial_status, d.hangup_cause, d.duration_s
-                   FROM attempts a LEFT JOIN decisions d ON d.id = a.decision_id
-                   WHERE a.number_e164 = ANY($1) AND a.local_day >= $2
-                   ORDER BY a.attempted_at""", numbers, since)
-            blocks = await conn.fetch(
-                """SELECT principal, number_e164, kind, recorded_at, local_day, until_day,
-                          source, agent FROM contact_blocks
-                   WHERE number_e164 = ANY($1) AND (until_day IS NULL OR until_day >= $2)
-                   ORDER BY recorded_at""", numbers, today)
-            consents = await conn.fetch(
-                """SELECT id, principal, number_e164, scopes, collected_at, valid_until,
-                          withdrawn_at, channel, proof_ref FROM consents
-                   WHERE number_e164 = ANY($1) ORDER BY collected_at""", numbers)
+            attempts, blocks, consents = await store.history_rows(conn, numbers, since, today)
             next_call = None
             if campaign is not None:
                 facts = await store.load_history(conn, campaign.principal, number, today, now,

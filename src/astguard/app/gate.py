@@ -7,12 +7,13 @@ with GUARD_UNAVAILABLE, and the evidence waits in the local spool.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,14 @@ from astguard.store.evidence import (
     evidence_row,
     insert_decision,
     insert_decision_and_attempt,
+    open_outcomes,
 )
 from astguard.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 4096
+_UNSAVED_OUTCOMES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,9 @@ class Gate:
         # Last known classification per (endpoint, override): lets service and b2b calls go on
         # while the store is away. Prospecting is refused then whatever the cache says.
         self._known: OrderedDict[tuple[str | None, str | None], Campaign] = OrderedDict()
+        # Outcomes neither PostgreSQL nor the spool could take (both down, the spool's disk
+        # full): kept in memory and written by retry_unsaved_outcomes (issue 14's soak).
+        self._unsaved: deque[tuple[str, Outcome]] = deque(maxlen=_UNSAVED_OUTCOMES)
         if spool is not None:
             spool.register("outcome", self._replay_outcome)
 
@@ -209,7 +215,25 @@ class Gate:
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
             self._metrics.db_error()
-        await self._to_spool("outcome", row)
+        if not await self._to_spool("outcome", row):
+            self._unsaved.append((decision_id, outcome))
+
+    @property
+    def unsaved_outcomes(self) -> int:
+        return len(self._unsaved)
+
+    async def retry_unsaved_outcomes(self) -> int:
+        """Write the outcomes kept in memory; how many are still waiting."""
+        waiting = list(self._unsaved)
+        self._unsaved.clear()
+        for decision_id, outcome in waiting:
+            await self.outcome(decision_id, outcome)  # kept again if it fails again
+        return len(self._unsaved)
+
+    async def open_outcomes(self, before: dt.datetime) -> list[tuple[str, str]]:
+        """This node's allowed calls decided before `before` still without an outcome."""
+        async with self._db.connection() as conn:
+            return await open_outcomes(conn, self._node, before)
 
     async def _to_spool(self, kind: str, row: dict[str, Any]) -> bool:
         """Keep the record on disk; False (logged, counted) when nothing could keep it."""
@@ -234,11 +258,41 @@ class Gate:
             self._known.move_to_end(key)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
+            # What is known of a campaign is what was read last, under every key (a changed
+            # purpose or scope must not come back from another key during an outage).
+            for other, campaign in self._known.items():
+                if campaign.name == found.campaign.name:
+                    self._known[other] = found.campaign
         else:
-            # Deactivated, deleted or no longer allowed: never let it out during an outage.
-            self._known.pop(key, None)
+            # Deactivated, deleted or no longer allowed: never let it out during an outage,
+            # under this key or any other that knew the same campaign (issue 14).
+            gone = self._known.pop(key, None)
+            if gone is not None:
+                self._forget({gone.name})
         return Facts(campaign=self._with_mode(found.campaign, call), classification=found.how,
                      agent=found.agent)
+
+    def _forget(self, names: set[str]) -> None:
+        for key in [k for k, c in self._known.items() if c.name in names]:
+            del self._known[key]
+
+    async def forget_inactive_campaigns(self) -> int:
+        """Drop from the outage cache every campaign deactivated or deleted since it was read,
+        even under keys no call has asked for since (issue 14); how many keys were dropped."""
+        if not self._known:
+            return 0
+        active = {c["name"] for c in await self._directory.list_campaigns() if c["active"]}
+        before = len(self._known)
+        self._forget({c.name for c in self._known.values()} - active)
+        return before - len(self._known)
+
+    async def forget_inactive_campaigns_forever(self, interval: float = 30.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.forget_inactive_campaigns()
+            except StoreUnavailable:
+                pass  # the cache is what serves during the outage; looked at again later
 
     def _from_cache(self, call: CallRequest) -> Facts:
         cached = self._known.get((call.endpoint, call.campaign_name))

@@ -19,8 +19,8 @@ from astguard.errors import InputError
 from astguard.policy import recording as rules
 from astguard.policy.recording import RecordingDecision, RecordingPolicy
 from astguard.store.inbound import InboundStore
-from astguard.store.recording_evidence import RecordingEvidence
-from astguard.store.recording_files import purge_expired, remove_recording
+from astguard.app.recording_evidence import RecordingEvidence
+from astguard.app.recording_files import purge_expired, remove_recording
 from astguard.store.spool import Spool
 
 DEFAULT_PROMPT = "annonce-enregistrement"

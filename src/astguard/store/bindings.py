@@ -4,15 +4,9 @@ whether an allowed call's recording was already announced."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from astguard.store.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionChannel:
-    channel_id: str | None
-    allowed: bool
+from astguard.values import DecisionChannel
 
 
 def _is_uuid(text: str) -> bool:
@@ -41,3 +35,16 @@ async def recording_announced(db: Database, decision_id: str) -> bool:
     async with db.connection() as conn:
         return bool(await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM inbound_calls WHERE decision_id = $1)", decision_id))
+
+
+class DecisionBindings:
+    """decision_channel and recording_announced on one pool (app.ports.DecisionLookups)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def decision_channel(self, decision_id: str) -> DecisionChannel | None:
+        return await decision_channel(self._db, decision_id)
+
+    async def recording_announced(self, decision_id: str) -> bool:
+        return await recording_announced(self._db, decision_id)

@@ -64,16 +64,19 @@ class CallerIdStore:
                                 (kind or detected, trunk, operator, mandate_ref))
         return {"number": shown, "principal": principal, "kind": kind or detected}
 
-    async def list(self, principal: str | None = None) -> list[dict[str, Any]]:
+    async def list(self, principal: str | None, *, refusals_since: dt.datetime
+                   ) -> list[dict[str, Any]]:
+        """The inventory, each number with the network's refusals since `refusals_since` (the
+        start of R-G1's window, given by the caller from the rules) and its open alert."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
                 """SELECT i.*, (SELECT count(*) FROM network_refusals r
                                  WHERE r.caller_id = i.number
-                                   AND r.refused_at > now() - interval '1 day') AS refusals_24h,
+                                   AND r.refused_at > $2) AS recent_refusals,
                           EXISTS (SELECT 1 FROM caller_id_alerts a WHERE a.caller_id = i.number
                                   AND a.cleared_at IS NULL) AS blocked_by_network
                    FROM caller_ids i WHERE ($1::text IS NULL OR i.principal = $1)
-                   ORDER BY i.principal, i.number, i.valid_from""", principal)
+                   ORDER BY i.principal, i.number, i.valid_from""", principal, refusals_since)
         return [dict(r) for r in rows]
 
     async def inventory_for(self, principal: str, numbers: list[str]) -> list[asyncpg.Record]:

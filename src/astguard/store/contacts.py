@@ -149,3 +149,75 @@ async def last_allowed_call(conn: asyncpg.Connection, endpoint: str,
         "WHERE endpoint = $1 AND decision = 'allow' "
         "AND ($2::timestamptz IS NULL OR decided_at <= $2) "
         "ORDER BY decided_at DESC, recorded_at DESC LIMIT 1", endpoint, before)
+
+
+async def insert_consent(conn: asyncpg.Connection, *, principal: str, number: str,
+                         scopes: Sequence[str], collected_at: dt.datetime, channel: str,
+                         wording: str, proof_ref: str, valid_until: dt.datetime) -> bool:
+    """True when new (the same consent again is not a second row)."""
+    status = await conn.execute(
+        """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel,
+                                wording, proof_ref, valid_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
+        principal, number, list(scopes), collected_at, channel, wording, proof_ref,
+        valid_until)
+    return status.endswith(" 1")
+
+
+async def upsert_contract(conn: asyncpg.Connection, *, principal: str, number: str,
+                          scopes: Sequence[str], started_on: dt.date, ended_on: dt.date | None,
+                          reference: str) -> None:
+    await conn.execute(
+        """INSERT INTO contracts (principal, number_e164, scopes, started_on, ended_on,
+                                  reference)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (principal, number_e164, reference)
+           DO UPDATE SET scopes = EXCLUDED.scopes, ended_on = EXCLUDED.ended_on""",
+        principal, number, list(scopes), started_on, ended_on, reference)
+
+
+async def insert_callback(conn: asyncpg.Connection, *, principal: str, number: str,
+                          scheduled_at: dt.datetime, proof_ref: str) -> None:
+    await conn.execute(
+        """INSERT INTO callbacks (principal, number_e164, scheduled_at, proof_ref)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        principal, number, scheduled_at, proof_ref)
+
+
+async def link_numbers(conn: asyncpg.Connection, numbers: Sequence[str]) -> str:
+    """One consumer key for all `numbers` (E.164, sorted) and every number already linked to
+    any of them: the smallest key among them, or the first number. Run in a transaction."""
+    keys = await conn.fetch("SELECT DISTINCT consumer_key FROM consumer_numbers "
+                            "WHERE number_e164 = ANY($1)", list(numbers))
+    key = min([r["consumer_key"] for r in keys] + [numbers[0]])
+    old = [r["consumer_key"] for r in keys]
+    await conn.execute("UPDATE consumer_numbers SET consumer_key = $1 "
+                       "WHERE consumer_key = ANY($2)", key, old)
+    await conn.executemany(
+        "INSERT INTO consumer_numbers (number_e164, consumer_key) VALUES ($1, $2) "
+        "ON CONFLICT (number_e164) DO UPDATE SET consumer_key = EXCLUDED.consumer_key",
+        [(n, key) for n in numbers])
+    return key
+
+
+async def history_rows(conn: asyncpg.Connection, numbers: Sequence[str], attempts_since: dt.date,
+                       today: dt.date) -> tuple[list[asyncpg.Record], list[asyncpg.Record],
+                                                list[asyncpg.Record]]:
+    """A consumer's attempts from `attempts_since` (the cap's window, from the rules), its
+    blocks still running today, and all its consents: what `astguard history` shows."""
+    attempts = await conn.fetch(
+        """SELECT a.principal, a.number_e164, a.attempted_at, a.local_day, a.source,
+                  a.campaign, d.answered, d.dial_status, d.hangup_cause, d.duration_s
+           FROM attempts a LEFT JOIN decisions d ON d.id = a.decision_id
+           WHERE a.number_e164 = ANY($1) AND a.local_day >= $2
+           ORDER BY a.attempted_at""", list(numbers), attempts_since)
+    blocks = await conn.fetch(
+        """SELECT principal, number_e164, kind, recorded_at, local_day, until_day,
+                  source, agent FROM contact_blocks
+           WHERE number_e164 = ANY($1) AND (until_day IS NULL OR until_day >= $2)
+           ORDER BY recorded_at""", list(numbers), today)
+    consents = await conn.fetch(
+        """SELECT id, principal, number_e164, scopes, collected_at, valid_until,
+                  withdrawn_at, channel, proof_ref FROM consents
+           WHERE number_e164 = ANY($1) ORDER BY collected_at""", list(numbers))
+    return attempts, blocks, consents

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from astguard.policy.model import CallRequest, Verdict
 from astguard.store.database import Database
+from astguard.values import Outcome  # re-exported: the type moved to astguard.values
 
 COLUMNS = (
     "id", "decided_at", "clock_mode", "node", "source", "spooled", "channel_id", "endpoint",
@@ -27,24 +27,6 @@ _INSERT = (
     f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))}) ON CONFLICT (id) DO NOTHING"
 )
 _JSON_COLUMNS = ("local_times", "reasons")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    answered: bool | None  # None: not observed (the ARI websocket was down at the time)
-    dial_status: str | None
-    hangup_cause: int | None
-    hangup_cause_text: str | None
-    duration_s: float | None
-    ended_at: dt.datetime
-
-    def as_row(self, decision_id: str) -> dict[str, Any]:
-        return {
-            "decision_id": decision_id, "answered": self.answered,
-            "dial_status": self.dial_status, "hangup_cause": self.hangup_cause,
-            "hangup_cause_text": self.hangup_cause_text, "duration_s": self.duration_s,
-            "outcome_at": self.ended_at.isoformat(),
-        }
 
 
 def evidence_row(decision_id: str, verdict: Verdict, call: CallRequest, *, classification: str,
@@ -125,6 +107,18 @@ async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> b
         outcome["hangup_cause_text"], outcome["duration_s"],
     )
     return status.endswith(" 1")
+
+
+async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
+                        limit: int = 200) -> list[tuple[str, str]]:
+    """(decision id, channel id) of this node's allowed calls decided before `before` that
+    still have no outcome: calls a previous run of the service followed and lost (issue 14)."""
+    rows = await conn.fetch(
+        """SELECT id::text AS id, channel_id FROM decisions
+           WHERE node = $1 AND decision = 'allow' AND outcome_at IS NULL
+             AND channel_id IS NOT NULL AND decided_at < $2
+           ORDER BY decided_at LIMIT $3""", node, before, limit)
+    return [(r["id"], r["channel_id"]) for r in rows]
 
 
 class EvidenceStore:

@@ -23,29 +23,11 @@ from astguard.store.inspection import (
     decision_row as _row,
     open_inspection,
 )
+from astguard.instants import local_time_text
+from astguard.values import MAX_ROWS, DecisionFilter
 
-MAX_ROWS = 1000
-
-@dataclass(frozen=True, slots=True)
-class DecisionFilter:
-    start: dt.datetime
-    end: dt.datetime
-    campaign: str | None = None
-    agent: str | None = None  # the agent's name or its endpoint
-    reason: str | None = None  # a reason code the decision carries
-    decision: str | None = None  # allow / deny
-    principal: str | None = None
-    number: str | None = None
-    limit: int = 200
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise InputError("période vide : la fin doit suivre le début")
-        if self.decision not in (None, "allow", "deny"):
-            raise InputError("décision : allow ou deny")
-        if not 1 <= self.limit <= MAX_ROWS or self.offset < 0:
-            raise InputError(f"limite de 1 à {MAX_ROWS}, décalage positif")
+__all__ = ["MAX_ROWS", "CampaignSummary", "DecisionFilter", "DecisionPage", "RefusalStats",
+           "Reports", "local_time_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +138,6 @@ class CampaignSummary:
             "by_reason": [r.as_dict() for r in self.by_reason],
             "per_day": [d.as_dict() for d in self.per_day],
         }
-
-
-def local_time_text(local_times: list[dict[str, str]]) -> str:
-    """The consumer's local time(s) as recorded: '2026-11-27 11:00 (Europe/Paris)'."""
-    parts = []
-    for t in local_times:
-        local = dt.datetime.fromisoformat(t["local"])
-        parts.append(f"{local:%Y-%m-%d %H:%M} ({t['zone']})")
-    return " ; ".join(parts)
 
 
 class Reports:

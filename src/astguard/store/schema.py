@@ -6,6 +6,7 @@ apply it once. Start-up checks that the database is exactly at the version the c
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from importlib import resources
 
 import asyncpg
 
-from astguard.errors import SchemaError
+from astguard.errors import ConfigError, SchemaError, StoreUnavailable
 
 _LOCK_KEY = 0x61737467  # "astg"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -86,10 +87,11 @@ def _check_checksums(have: dict[int, str]) -> None:
     known = {m.version: m for m in known_migrations()}
     for version, checksum in sorted(have.items()):
         if version not in known:
-            raise SchemaError(f"database has migration {version:04d}, unknown to this astguard "
-                              "(downgrade?)")
+            raise SchemaError(f"la base a la migration {version:04d}, inconnue de cette version "
+                              "d'astguard (retour à une version antérieure ?)")
         if known[version].checksum != checksum:
-            raise SchemaError(f"migration {version:04d} was changed after it was applied")
+            raise SchemaError(f"la migration {version:04d} a été modifiée après avoir été "
+                              "appliquée")
 
 
 async def check(conn: asyncpg.Connection) -> None:
@@ -99,7 +101,8 @@ async def check(conn: asyncpg.Connection) -> None:
     pending = [m for m in known_migrations() if m.version not in have]
     if pending:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
-        raise SchemaError(f"database schema is behind: pending {names}; run `astguard db migrate`")
+        raise SchemaError(f"schéma de la base en retard : en attente {names} ; lancer "
+                          "`astguard db migrate`")
 
 
 async def privilege_problem(conn: asyncpg.Connection) -> str | None:
@@ -119,3 +122,21 @@ async def privilege_problem(conn: asyncpg.Connection) -> str | None:
                 "désactiver les déclencheurs de la preuve ; faire tourner le service sous un "
                 "rôle membre de astguard_service (docs/operations.md)")
     return None
+
+
+async def migrate_as_owner(url: str, shown: str) -> list[Migration]:
+    """Apply pending migrations on a connection of its own, as the role of `url` (the tables'
+    owner, migration 0008); `shown` is the URL as messages may print it (secret masked)."""
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise StoreUnavailable(f"{shown} : {exc}") from None
+    try:
+        return await migrate(conn)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        role = await conn.fetchval("SELECT current_user")
+        raise ConfigError(f"le rôle {role!r} ne peut pas modifier le schéma ({exc}) : migrer "
+                          "avec le rôle propriétaire (ASTGUARD_MIGRATE_DATABASE_URL ou --url)"
+                          ) from None
+    finally:
+        await conn.close()

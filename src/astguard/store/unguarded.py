@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from astguard.labels import UNGUARDED_ACTION
 from astguard.store.database import Database
-
-ACTION_LABELS = UNGUARDED_ACTION  # one definition: astguard.labels
+from astguard.values import ACTION_LABELS, UnguardedCall  # ACTION_LABELS re-exported
 
 _COLUMNS = (
     "id", "channel_id", "channel", "endpoint", "dialled", "number_e164", "caller",
@@ -25,47 +22,12 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class UnguardedCall:
-    channel_id: str
-    channel: str
-    endpoint: str
-    dialled: str
-    number_e164: str | None
-    caller: str | None
-    originator: str | None
-    linkedid: str | None
-    token_decision_id: str | None
-    problem: str
-    mode: str
-    action: str
-    emergency: bool
-    created_at: dt.datetime
-    detected_at: dt.datetime
-    hung_up_at: dt.datetime | None
-    node: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def lifetime_ms(self) -> float | None:
-        if self.hung_up_at is None:
-            return None
-        return round((self.hung_up_at - self.created_at).total_seconds() * 1000, 3)
-
-    @property
-    def action_label(self) -> str:
-        return ACTION_LABELS.get(self.action, self.action)
-
-
 _TIMES = ("created_at", "detected_at", "hung_up_at")
 
 
 def as_row(call: UnguardedCall) -> dict[str, Any]:
     """JSON-able, for the local spool while PostgreSQL is away."""
-    row = {f: getattr(call, f) for f in _COLUMNS if f != "lifetime_ms"}
-    for name in _TIMES:
-        row[name] = row[name].isoformat() if row[name] is not None else None
-    return row
+    return call.as_row()
 
 
 def from_row(row: dict[str, Any]) -> UnguardedCall:

@@ -156,7 +156,8 @@ class CallerId(_Out):
     valid_from: DayText
     valid_to: DayText | None
     recorded_at: InstantText
-    refusals_24h: int = Field(description="Refus du réseau sur 24 heures")
+    recent_refusals: int = Field(
+        description="Refus du réseau dans la fenêtre de R-G1 (network_refusal_window)")
     blocked_by_network: bool
 
 

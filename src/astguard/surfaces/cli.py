@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -18,14 +16,13 @@ import asyncpg
 from astguard import __version__, config_file, logs
 from astguard.clock import PinnedClock
 from astguard.errors import AstguardError, ConfigError, InputError, StoreUnavailable
-from astguard.labels import DECISION, DIAL_MODE, PURPOSE, label
 from astguard.policy import DialMode, Purpose
-from astguard.service import check_schema_if_reachable, components, serve
+from astguard.app import operations
+from astguard.controller import Components, components
+from astguard.service import serve
 from astguard.settings import Settings, mask_url
 from astguard.instants import period
 from astguard.policy.numbers import NumberError, fast_e164
-from astguard.store import schema
-from astguard.store.reports import DecisionFilter
 from astguard.surfaces import (
     cli_callerid,
     cli_contacts,
@@ -35,7 +32,10 @@ from astguard.surfaces import (
     cli_reports,
     dry_run,
 )
-from astguard.surfaces.table import render_decision, render_rows
+from astguard import labels
+from astguard.surfaces.cli_parser import FrenchParser
+from astguard.surfaces.table import json_option, print_json, render_decision, render_rows
+from astguard.values import DecisionFilter
 
 PARIS = ZoneInfo("Europe/Paris")
 EXIT_DATABASE = 3
@@ -53,83 +53,99 @@ sur le fichier ; un secret peut venir d'un fichier (ASTGUARD_DATABASE_URL_FILE=/
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = FrenchParser(
         prog="astguard", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="astguard : contrôle de conformité des appels sortants pour Asterisk.")
-    p.add_argument("--version", action="version", version=f"astguard {__version__}")
+    p.add_argument("--version", action="version", version=f"astguard {__version__}",
+                   help="afficher la version et quitter")
     p.add_argument("--config", metavar="FICHIER",
                    help="fichier de configuration (défaut : /etc/astguard/astguard.conf) ; "
                         "accepté aussi après la commande")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMANDE")
 
-    sub.add_parser("serve", help="run the Stasis application, FastAGI and the spool flusher")
-    sub.add_parser("config", help="print the settings in force (secrets masked)")
+    sub.add_parser("serve", help="faire tourner l'application Stasis, FastAGI, l'API et la "
+                                 "file locale")
+    cfg = sub.add_parser("config", help="afficher la configuration en vigueur (secrets masqués)")
+    json_option(cfg)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
-    mig = db.add_parser("migrate", help="apply pending migrations (as the tables' owner)")
-    mig.add_argument("--url", help="the owner's PostgreSQL URL (default: "
-                                   "ASTGUARD_MIGRATE_DATABASE_URL, else ASTGUARD_DATABASE_URL)")
-    db.add_parser("status", help="say whether the schema is current")
+    db = sub.add_parser("db", help="schéma de la base").add_subparsers(
+        dest="db_cmd", required=True, metavar="ACTION")
+    mig = db.add_parser("migrate", help="appliquer les migrations en attente (rôle "
+                                        "propriétaire des tables)")
+    mig.add_argument("--url", help="URL PostgreSQL du rôle propriétaire (défaut : "
+                                   "ASTGUARD_MIGRATE_DATABASE_URL, sinon ASTGUARD_DATABASE_URL)")
+    json_option(db.add_parser("status", help="dire si le schéma est à jour"))
 
-    chk = sub.add_parser("check", help="dry run: decide a call as if dialled now, record nothing")
-    chk.add_argument("number")
-    chk.add_argument("--at", help="ISO-8601 instant (no offset: Europe/Paris time)")
-    chk.add_argument("--campaign")
-    chk.add_argument("--purpose", choices=[p.value for p in Purpose])
-    chk.add_argument("--principal")
-    chk.add_argument("--scope", help="with --purpose: the campaign's scope (R-B2)")
-    chk.add_argument("--sector", help="with --purpose: the campaign's sector (R-B6)")
+    chk = sub.add_parser("check", help="essai : décider un appel comme s'il était composé "
+                                       "maintenant, sans rien enregistrer")
+    chk.add_argument("number", metavar="NUMÉRO")
+    chk.add_argument("--at", help="instant ISO-8601 (sans décalage : heure de Paris)")
+    chk.add_argument("--campaign", help="la campagne de l'appel")
+    chk.add_argument("--purpose", choices=[p.value for p in Purpose],
+                     help="avec --principal : finalité d'une campagne d'essai")
+    chk.add_argument("--principal", help="avec --purpose : le donneur d'ordre")
+    chk.add_argument("--scope", help="avec --purpose : le périmètre de la campagne (R-B2)")
+    chk.add_argument("--sector", help="avec --purpose : le secteur de la campagne (R-B6)")
     chk.add_argument("--press", action="store_true",
-                     help="with --purpose: a press subscription campaign (R-B5)")
-    chk.add_argument("--dial-mode", choices=[m.value for m in DialMode])
-    chk.add_argument("--caller-id")
-    chk.add_argument("--endpoint", help="the agent endpoint whose default campaign applies")
-    chk.add_argument("--department", help="the consumer's department, when the address is known")
-    chk.add_argument("--json", action="store_true")
+                     help="avec --purpose : abonnement à un journal ou périodique (R-B5)")
+    chk.add_argument("--dial-mode", choices=[m.value for m in DialMode],
+                     help="mode de numérotation de l'appel")
+    chk.add_argument("--caller-id", help="le numéro que l'appel demande à présenter")
+    chk.add_argument("--endpoint", help="le poste de l'agent (sa campagne par défaut s'applique)")
+    chk.add_argument("--department", help="le département du consommateur, si l'adresse est "
+                                          "connue")
+    json_option(chk)
 
-    pr = sub.add_parser("principal", help="principals (the professional the calls are for)")
-    pr_sub = pr.add_subparsers(dest="principal_cmd", required=True)
-    pr_add = pr_sub.add_parser("add")
-    pr_add.add_argument("id")
-    pr_add.add_argument("--name", required=True)
+    pr = sub.add_parser("principal", help="donneurs d'ordre (le professionnel pour qui l'on "
+                                          "appelle)")
+    pr_sub = pr.add_subparsers(dest="principal_cmd", required=True, metavar="ACTION")
+    pr_add = pr_sub.add_parser("add", help="créer ou renommer un donneur d'ordre")
+    pr_add.add_argument("id", metavar="IDENTIFIANT")
+    pr_add.add_argument("--name", required=True, help="raison sociale")
 
-    ca = sub.add_parser("campaign", help="campaigns")
-    ca_sub = ca.add_subparsers(dest="campaign_cmd", required=True)
-    ca_set = ca_sub.add_parser("set", help="create or update a campaign")
-    ca_set.add_argument("name")
-    ca_set.add_argument("--principal", required=True)
-    ca_set.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
-    ca_set.add_argument("--dial-mode", default="manual", choices=[m.value for m in DialMode])
-    ca_set.add_argument("--caller-id", help="the number this campaign presents")
-    ca_set.add_argument("--inactive", action="store_true")
-    ca_set.add_argument("--scope", help="nature of the goods or services (matched to consents)")
-    ca_set.add_argument("--sector", help="e.g. renovation-energetique (sector bans, R-B6)")
+    ca = sub.add_parser("campaign", help="campagnes")
+    ca_sub = ca.add_subparsers(dest="campaign_cmd", required=True, metavar="ACTION")
+    ca_set = ca_sub.add_parser("set", help="créer ou modifier une campagne")
+    ca_set.add_argument("name", metavar="NOM")
+    ca_set.add_argument("--principal", required=True, help="le donneur d'ordre")
+    ca_set.add_argument("--purpose", required=True, choices=[p.value for p in Purpose],
+                        help="finalité : prospection, service client, enquête, entre "
+                             "professionnels")
+    ca_set.add_argument("--dial-mode", default="manual", choices=[m.value for m in DialMode],
+                        help="mode de numérotation (défaut : manual)")
+    ca_set.add_argument("--caller-id", help="le numéro que présente cette campagne")
+    ca_set.add_argument("--inactive", action="store_true", help="campagne suspendue")
+    ca_set.add_argument("--scope", help="nature des biens ou services (comparée aux "
+                                        "consentements)")
+    ca_set.add_argument("--sector", help="par exemple renovation-energetique (interdictions "
+                                         "sectorielles, R-B6)")
     ca_set.add_argument("--press", action="store_true",
-                        help="newspaper or periodical subscriptions (exception R-B5)")
+                        help="abonnements à des journaux ou périodiques (exception R-B5)")
     ca_set.add_argument("--cli-policy", default="rewrite", choices=["rewrite", "refuse"],
-                        help="a wrong presented number is rewritten to --caller-id, or refused")
-    ca_sub.add_parser("list")
+                        help="un numéro présenté erroné est remplacé par --caller-id "
+                             "(rewrite) ou refusé (refuse)")
+    json_option(ca_sub.add_parser("list", help="lister les campagnes"))
 
-    ep = sub.add_parser("endpoint", help="agent endpoints (softphones) and their campaigns")
-    ep_sub = ep.add_subparsers(dest="endpoint_cmd", required=True)
-    ep_set = ep_sub.add_parser("set")
-    ep_set.add_argument("endpoint")
-    ep_set.add_argument("--campaign", help="default campaign of this endpoint")
+    ep = sub.add_parser("endpoint", help="postes des agents (softphones) et leurs campagnes")
+    ep_sub = ep.add_subparsers(dest="endpoint_cmd", required=True, metavar="ACTION")
+    ep_set = ep_sub.add_parser("set", help="créer ou modifier un poste")
+    ep_set.add_argument("endpoint", metavar="POSTE")
+    ep_set.add_argument("--campaign", help="campagne par défaut de ce poste")
     ep_set.add_argument("--allow", action="append", default=[],
-                        help="another campaign a call may name (repeatable)")
-    ep_set.add_argument("--agent")
-    ep_sub.add_parser("list")
+                        help="une autre campagne qu'un appel peut nommer (répétable)")
+    ep_set.add_argument("--agent", help="le nom de l'agent")
+    json_option(ep_sub.add_parser("list", help="lister les postes"))
 
-    de = sub.add_parser("decisions", help="recorded decisions, newest first")
-    de.add_argument("--number")
-    de.add_argument("--limit", type=int, default=20)
-    de.add_argument("--json", action="store_true")
-    de.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (Paris)")
-    de.add_argument("--to", dest="last", help="last day, included")
-    de.add_argument("--campaign")
-    de.add_argument("--agent", help="the agent's name or endpoint")
-    de.add_argument("--reason", help="a reason code, e.g. FREQUENCY_CAP")
-    de.add_argument("--decision", choices=("allow", "deny"))
+    de = sub.add_parser("decisions", help="décisions enregistrées, les plus récentes d'abord")
+    de.add_argument("--number", help="un numéro appelé")
+    de.add_argument("--limit", type=int, default=20, help="combien au plus (défaut : 20)")
+    json_option(de)
+    de.add_argument("--from", dest="first", help="premier jour, AAAA-MM-JJ (Paris)")
+    de.add_argument("--to", dest="last", help="dernier jour, inclus")
+    de.add_argument("--campaign", help="une campagne")
+    de.add_argument("--agent", help="le nom ou le poste de l'agent")
+    de.add_argument("--reason", help="un motif, par exemple FREQUENCY_CAP")
+    de.add_argument("--decision", choices=("allow", "deny"), help="autorisées ou refusées")
 
     cli_contacts.add_parsers(sub)
     cli_callerid.add_parsers(sub)
@@ -137,10 +153,10 @@ def _parser() -> argparse.ArgumentParser:
     cli_reports.add_parsers(sub)
     cli_install.add_parsers(sub)
 
-    sp = sub.add_parser("spool", help="the local evidence spool")
-    sp_sub = sp.add_subparsers(dest="spool_cmd", required=True)
-    sp_sub.add_parser("status")
-    sp_sub.add_parser("flush")
+    sp = sub.add_parser("spool", help="la file locale des preuves (PostgreSQL absent)")
+    sp_sub = sp.add_subparsers(dest="spool_cmd", required=True, metavar="ACTION")
+    json_option(sp_sub.add_parser("status", help="ce qui attend d'être écrit"))
+    json_option(sp_sub.add_parser("flush", help="écrire maintenant ce qui attend"))
     return p
 
 
@@ -154,8 +170,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
     async with components(settings, clock) as c:
         decided = await c.gate.check(run.call, record=False, campaign=run.campaign)
     if args.json:
-        out = decided.verdict.as_dict()
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print_json(decided.verdict.as_dict())
     else:
         print(render_decision(decided.verdict))
     if decided.verdict.allowed:
@@ -171,21 +186,8 @@ async def _migrate(args: argparse.Namespace) -> int:
     if not url:
         raise ConfigError("ASTGUARD_MIGRATE_DATABASE_URL (ou --url) manquant : l'URL PostgreSQL "
                           "du rôle propriétaire des tables")
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
-        raise StoreUnavailable(f"{mask_url(url)} : {exc}") from None
-    try:
-        done = await schema.migrate(conn)
-    except asyncpg.InsufficientPrivilegeError as exc:
-        role = await conn.fetchval("SELECT current_user")
-        raise ConfigError(f"le rôle {role!r} ne peut pas modifier le schéma ({exc}) : migrer "
-                          "avec le rôle propriétaire (ASTGUARD_MIGRATE_DATABASE_URL ou --url)"
-                          ) from None
-    finally:
-        await conn.close()
-    print("applied: " + (", ".join(f"{m.version:04d}_{m.name}" for m in done)
-                         or "nothing, schema already current"))
+    done = await operations.migrate(url, mask_url(url))
+    print("appliquées : " + (", ".join(done) or "aucune, le schéma est déjà à jour"))
     return 0
 
 
@@ -199,7 +201,11 @@ async def _run(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "config":
-        print(f"# fichier : {config_file.config_path(args.config, os.environ)[0]}")
+        path = str(config_file.config_path(args.config, os.environ)[0])
+        if args.json:
+            print_json({"file": path, "settings": settings.describe()})
+            return 0
+        print(f"# fichier : {path}")
         for key, value in settings.describe().items():
             print(f"{key} = {value}")
         return 0
@@ -210,7 +216,7 @@ async def _run(args: argparse.Namespace) -> int:
     async with components(settings) as c:
         if args.command != "db":
             # A schema behind the code would fail half-way through: say so first.
-            await check_schema_if_reachable(c.db)
+            await c.operations.check_schema_if_reachable()
         return await _manage(c, args)
 
 
@@ -229,7 +235,7 @@ async def _serve(settings: Settings) -> int:
     return 0
 
 
-async def _manage(c: Any, args: argparse.Namespace) -> int:
+async def _manage(c: Components, args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd in cli_contacts.COMMANDS:
         return await cli_contacts.run(c, args)
@@ -240,35 +246,36 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
     if cmd in cli_reports.COMMANDS:
         return await cli_reports.run(c, args)
     if cmd == "db":
-        async with c.db.connection() as conn:
-            await schema.check(conn)
-            print("schema current")
+        await c.operations.check_schema()
+        if args.json:
+            print_json({"current": True})
+        else:
+            print("schéma à jour")
         return 0
     if cmd == "principal":
-        await c.directory.add_principal(args.id, args.name)
-        print(f"principal {args.id} saved")
+        await c.campaigns.add_principal(args.id, args.name)
+        print(f"donneur d'ordre {args.id} enregistré")
     elif cmd == "campaign" and args.campaign_cmd == "set":
-        saved = await c.directory.set_campaign(args.name, args.principal, args.purpose,
+        saved = await c.campaigns.set_campaign(args.name, args.principal, args.purpose,
                                                args.dial_mode, args.caller_id,
                                                active=not args.inactive, scope=args.scope,
                                                sector=args.sector, press=args.press,
                                                cli_policy=args.cli_policy)
-        print(f"campagne {saved.name} enregistrée ({label(PURPOSE, saved.purpose.value)}, "
-              f"numérotation {label(DIAL_MODE, saved.dial_mode.value)}, numéro présenté "
+        print(f"campagne {saved.name} enregistrée ({labels.PURPOSE[saved.purpose.value]}, "
+              f"{labels.DIAL_MODE[saved.dial_mode.value]}, numéro présenté "
               f"{saved.caller_id or '-'})")
     elif cmd == "campaign":
-        shown = [{**r, "purpose": label(PURPOSE, r["purpose"]),
-                  "dial_mode": label(DIAL_MODE, r["dial_mode"])}
-                 for r in await c.directory.list_campaigns()]
-        print(render_rows(shown,
-                          ["name", "principal_id", "purpose", "dial_mode", "caller_id",
-                           "cli_policy", "scope", "sector", "press", "active"]))
+        rows = await c.campaigns.list_campaigns()
+        print_json(rows) if args.json else print(render_rows(rows, [
+            "name", "principal_id", "purpose", "dial_mode", "caller_id", "cli_policy", "scope",
+            "sector", "press", "active"]))
     elif cmd == "endpoint" and args.endpoint_cmd == "set":
-        await c.directory.set_endpoint(args.endpoint, args.campaign, args.allow, args.agent)
-        print(f"endpoint {args.endpoint} saved")
+        await c.campaigns.set_endpoint(args.endpoint, args.campaign, args.allow, args.agent)
+        print(f"poste {args.endpoint} enregistré")
     elif cmd == "endpoint":
-        print(render_rows(await c.directory.list_endpoints(),
-                          ["endpoint", "default_campaign", "allowed_campaigns", "agent"]))
+        rows = await c.campaigns.list_endpoints()
+        print_json(rows) if args.json else print(render_rows(
+            rows, ["endpoint", "default_campaign", "allowed_campaigns", "agent"]))
     elif cmd == "decisions" and any((args.first, args.last, args.campaign, args.agent,
                                      args.reason, args.decision)):
         start, end = period(args.first, args.last, c.clock.now().astimezone(PARIS).date())
@@ -276,31 +283,36 @@ async def _manage(c: Any, args: argparse.Namespace) -> int:
             number = fast_e164(args.number) if args.number else None
         except NumberError as exc:
             raise InputError(f"--number : {exc}") from None
-        found = await c.reports.decisions(DecisionFilter(
+        found = await c.supervision.decisions(DecisionFilter(
             start, end, campaign=args.campaign, agent=args.agent, reason=args.reason,
             decision=args.decision, number=number, limit=args.limit))
         if args.json:
-            print(json.dumps(found.as_dict(), default=str, ensure_ascii=False, indent=2))
+            print_json(found)
         else:
-            shown = [{**d, "decision": label(DECISION, d["decision"])} for d in found.decisions]
-            print(render_rows(shown, [
+            print(render_rows(found.decisions, [
                 "decided_at", "agent", "number_e164", "campaign", "decision", "deny_codes",
                 "caller_id", "answered", "hangup_cause"]))
             print(f"{len(found.decisions)} sur {found.total}")
     elif cmd == "decisions":
-        rows = await c.evidence.recent(args.limit, args.number)
+        rows = await c.supervision.recent(args.limit, args.number)
         if args.json:
-            print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+            print_json(rows)
         else:
             print(render_rows(rows, ["decided_at", "source", "endpoint", "number_e164",
                                      "campaign", "decision", "reason_codes", "caller_id",
                                      "answered", "hangup_cause"]))
     elif cmd == "spool":
-        if args.spool_cmd == "flush":
-            print(f"écrits : {await c.spool.flush(c.db)}")
-            if c.spool.kept_aside:
-                print(f"mis de côté : {c.spool.kept_aside} (voir {c.settings.spool_dir}/rejected)")
-        print(f"en attente : {c.spool.depth()}")
+        written = await c.operations.flush_spool() if args.spool_cmd == "flush" else None
+        kept = c.operations.spool_kept_aside
+        if args.json:
+            print_json({"written": written, "kept_aside": kept,
+                        "pending": c.operations.spool_depth()})
+            return 0
+        if written is not None:
+            print(f"écrits : {written}")
+            if kept:
+                print(f"mis de côté : {kept} (voir {c.operations.spool_dir}/rejected)")
+        print(f"en attente : {c.operations.spool_depth()}")
     return 0
 
 

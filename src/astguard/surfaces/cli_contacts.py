@@ -4,91 +4,98 @@ contracts, call-backs, outside attempts, linked numbers, imports and the history
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astguard.app.contacts import ContactService
 from astguard.app.history import ConsumerHistory
+from astguard.app.importer import KINDS, ImportReport
 from astguard.errors import InputError
-from astguard.app.bloctel import import_bloctel
-from astguard.app.imports import KINDS, import_file
 from astguard.instants import input_day, input_instant
 from astguard.labels import ATTEMPT_SOURCE, BLOCK_KIND, DIAL_STATUS, label
+from astguard.surfaces.table import json_option, print_json
+
+if TYPE_CHECKING:
+    from astguard.controller import Components
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    for kind, helptext in (("refusal", "the consumer refused: 60 days of silence (R-D7)"),
-                           ("opposition", "the consumer objects: no more calls (R-B3)"),
-                           ("suspend", "suspend prospecting for N days")):
+    for kind, helptext in (("refusal", "le consommateur refuse : 60 jours sans appel (R-D7)"),
+                           ("opposition", "le consommateur s'oppose : plus d'appels (R-B3)"),
+                           ("suspend", "suspendre la prospection pendant N jours")):
         p = sub.add_parser(kind, help=helptext)
-        p.add_argument("number")
-        p.add_argument("--principal", required=True)
-        p.add_argument("--agent")
+        p.add_argument("number", metavar="NUMÉRO")
+        p.add_argument("--principal", required=True, help="le donneur d'ordre")
+        p.add_argument("--agent", help="l'agent qui l'a recueilli")
         if kind == "suspend":
-            p.add_argument("--days", type=int, required=True)
+            p.add_argument("--days", type=int, required=True, help="nombre de jours")
 
-    co = sub.add_parser("consent", help="the consent registry (R-B)")
-    co_sub = co.add_subparsers(dest="consent_cmd", required=True)
-    add = co_sub.add_parser("add")
-    add.add_argument("number")
-    add.add_argument("--principal", required=True)
-    add.add_argument("--scope", action="append", required=True, dest="scopes")
-    add.add_argument("--collected-at", required=True)
-    add.add_argument("--channel", required=True)
-    add.add_argument("--wording", required=True, help="version or hash of the consent text")
-    add.add_argument("--proof", required=True, help="proof reference")
-    add.add_argument("--valid-until", help="default: one year after collection")
-    wd = co_sub.add_parser("withdraw")
-    wd.add_argument("number")
-    wd.add_argument("--principal", required=True)
-    ls = co_sub.add_parser("list")
-    ls.add_argument("number")
+    co = sub.add_parser("consent", help="le registre des consentements (R-B)")
+    co_sub = co.add_subparsers(dest="consent_cmd", required=True, metavar="ACTION")
+    add = co_sub.add_parser("add", help="enregistrer un consentement")
+    add.add_argument("number", metavar="NUMÉRO")
+    add.add_argument("--principal", required=True, help="le donneur d'ordre")
+    add.add_argument("--scope", action="append", required=True, dest="scopes",
+                     help="périmètre consenti (répétable)")
+    add.add_argument("--collected-at", required=True, help="instant du recueil, ISO-8601")
+    add.add_argument("--channel", required=True, help="canal de recueil (web, papier…)")
+    add.add_argument("--wording", required=True, help="version ou empreinte du texte consenti")
+    add.add_argument("--proof", required=True, help="référence de la preuve")
+    add.add_argument("--valid-until", help="défaut : un an après le recueil")
+    wd = co_sub.add_parser("withdraw", help="retirer les consentements d'un numéro")
+    wd.add_argument("number", metavar="NUMÉRO")
+    wd.add_argument("--principal", required=True, help="le donneur d'ordre")
+    ls = co_sub.add_parser("list", help="les consentements d'un consommateur")
+    ls.add_argument("number", metavar="NUMÉRO")
+    json_option(ls)
 
-    ct = sub.add_parser("contract", help="current contracts (exception R-B4)")
-    ct_sub = ct.add_subparsers(dest="contract_cmd", required=True)
-    ca = ct_sub.add_parser("add")
-    ca.add_argument("number")
-    ca.add_argument("--principal", required=True)
-    ca.add_argument("--scope", action="append", required=True, dest="scopes")
-    ca.add_argument("--start", required=True)
-    ca.add_argument("--end")
-    ca.add_argument("--reference", required=True)
+    ct = sub.add_parser("contract", help="contrats en cours (exception R-B4)")
+    ct_sub = ct.add_subparsers(dest="contract_cmd", required=True, metavar="ACTION")
+    ca = ct_sub.add_parser("add", help="enregistrer un contrat")
+    ca.add_argument("number", metavar="NUMÉRO")
+    ca.add_argument("--principal", required=True, help="le donneur d'ordre")
+    ca.add_argument("--scope", action="append", required=True, dest="scopes",
+                    help="objet du contrat (répétable)")
+    ca.add_argument("--start", required=True, help="premier jour, AAAA-MM-JJ")
+    ca.add_argument("--end", help="dernier jour, AAAA-MM-JJ")
+    ca.add_argument("--reference", required=True, help="référence du contrat")
 
-    cb = sub.add_parser("callback", help="a call-back the consumer asked for (R-D5)")
-    cb_sub = cb.add_subparsers(dest="callback_cmd", required=True)
-    cba = cb_sub.add_parser("add")
-    cba.add_argument("number")
-    cba.add_argument("--principal", required=True)
-    cba.add_argument("--at", required=True)
-    cba.add_argument("--proof", required=True)
+    cb = sub.add_parser("callback", help="un rappel demandé par le consommateur (R-D5)")
+    cb_sub = cb.add_subparsers(dest="callback_cmd", required=True, metavar="ACTION")
+    cba = cb_sub.add_parser("add", help="enregistrer un rappel demandé")
+    cba.add_argument("number", metavar="NUMÉRO")
+    cba.add_argument("--principal", required=True, help="le donneur d'ordre")
+    cba.add_argument("--at", required=True, help="l'heure demandée, ISO-8601")
+    cba.add_argument("--proof", required=True, help="référence de la preuve de la demande")
 
-    at = sub.add_parser("attempt", help="attempts made outside this PBX (R-D6)")
-    at_sub = at.add_subparsers(dest="attempt_cmd", required=True)
-    ata = at_sub.add_parser("add")
-    ata.add_argument("number")
-    ata.add_argument("--principal", required=True)
-    ata.add_argument("--at", required=True)
-    ata.add_argument("--reference", required=True)
+    at = sub.add_parser("attempt", help="tentatives faites hors de ce PBX (R-D6)")
+    at_sub = at.add_subparsers(dest="attempt_cmd", required=True, metavar="ACTION")
+    ata = at_sub.add_parser("add", help="enregistrer une tentative extérieure")
+    ata.add_argument("number", metavar="NUMÉRO")
+    ata.add_argument("--principal", required=True, help="le donneur d'ordre")
+    ata.add_argument("--at", required=True, help="instant de la tentative, ISO-8601")
+    ata.add_argument("--reference", required=True, help="référence (idempotence)")
 
-    cs = sub.add_parser("consumer", help="a consumer's numbers")
-    cs_sub = cs.add_subparsers(dest="consumer_cmd", required=True)
-    link = cs_sub.add_parser("link", help="these numbers are one consumer's")
-    link.add_argument("numbers", nargs="+")
+    cs = sub.add_parser("consumer", help="les numéros d'un consommateur")
+    cs_sub = cs.add_subparsers(dest="consumer_cmd", required=True, metavar="ACTION")
+    link = cs_sub.add_parser("link", help="ces numéros sont ceux d'un même consommateur")
+    link.add_argument("numbers", nargs="+", metavar="NUMÉRO")
 
-    im = sub.add_parser("import", help="import a file, all or nothing")
-    im.add_argument("kind", choices=[*KINDS, "bloctel"])
-    im.add_argument("file", nargs="?", help="CSV file (consents, oppositions, attempts)")
-    im.add_argument("--principal", help="bloctel: the professional who submitted the file")
-    im.add_argument("--submitted", help="bloctel: the file submitted to Bloctel")
-    im.add_argument("--returned", help="bloctel: the file Bloctel returned")
-    im.add_argument("--date", help="bloctel: the date of the returned file")
-    im.add_argument("--json", action="store_true")
+    im = sub.add_parser("import", help="importer un fichier, tout ou rien")
+    im.add_argument("kind", choices=[*KINDS, "bloctel"], help="ce que contient le fichier")
+    im.add_argument("file", nargs="?", metavar="FICHIER",
+                    help="fichier CSV (consentements, oppositions, tentatives)")
+    im.add_argument("--principal", help="bloctel : le professionnel qui a soumis le fichier")
+    im.add_argument("--submitted", help="bloctel : le fichier soumis à Bloctel")
+    im.add_argument("--returned", help="bloctel : le fichier rendu par Bloctel")
+    im.add_argument("--date", help="bloctel : la date du fichier rendu")
+    json_option(im)
 
-    hi = sub.add_parser("history", help="a consumer's history and next callable moment")
-    hi.add_argument("number")
-    hi.add_argument("--campaign")
-    hi.add_argument("--json", action="store_true")
+    hi = sub.add_parser("history", help="l'historique d'un consommateur et le prochain moment "
+                                        "où l'appeler")
+    hi.add_argument("number", metavar="NUMÉRO")
+    hi.add_argument("--campaign", help="la campagne pour laquelle chercher ce moment")
+    json_option(hi)
 
 
 FRENCH = BLOCK_KIND
@@ -97,7 +104,7 @@ COMMANDS = ("refusal", "opposition", "suspend", "consent", "contract", "callback
             "consumer", "import", "history")
 
 
-async def run(c: Any, args: argparse.Namespace) -> int:
+async def run(c: Components, args: argparse.Namespace) -> int:
     service: ContactService = c.contacts
     cmd = args.command
     if cmd in ("refusal", "opposition", "suspend"):
@@ -120,6 +127,10 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         print(f"{n} consentement(s) retiré(s)")
     elif cmd == "consent":
         history = await service.history(args.number)
+        if args.json:
+            print_json({principal: entry["consents"] for principal, entry
+                        in sorted(history.as_dict()["principals"].items())})
+            return 0
         for entry in history.principals:
             for consent in entry.consents:
                 print(f"{entry.principal}  {consent.state:<8} {','.join(consent.scopes)}  "
@@ -143,31 +154,26 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         print(f"consommateur {await service.link_numbers(args.numbers)}")
     elif cmd == "import":
         report = await _import(c, args)
-        print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else report.summary())
+        print_json(report.as_dict()) if args.json else print(report.summary())
     elif cmd == "history":
-        campaign = None
-        if args.campaign:
-            found = await c.directory.classify(None, args.campaign)
-            if found.campaign is None:
-                raise InputError(found.how)
-            campaign = found.campaign
+        campaign = await c.campaigns.named(args.campaign) if args.campaign else None
         history = await service.history(args.number, campaign)
         if args.json:
-            print(json.dumps(history.as_dict(), ensure_ascii=False, indent=2))
+            print_json(history)
         else:
             print(render_history(history))
     return 0
 
 
-async def _import(c: Any, args: argparse.Namespace):
+async def _import(c: Components, args: argparse.Namespace) -> ImportReport:
     if args.kind == "bloctel":
         if not (args.principal and args.submitted and args.returned and args.date):
             raise InputError("import bloctel : --principal, --submitted, --returned et --date")
-        return await import_bloctel(c.db, args.principal, Path(args.submitted),
-                                    Path(args.returned), input_day(args.date, "--date"))
+        return await c.importer.bloctel(args.principal, Path(args.submitted),
+                                        Path(args.returned), input_day(args.date, "--date"))
     if not args.file:
         raise InputError(f"import {args.kind} : nom du fichier attendu")
-    return await import_file(c.db, args.kind, Path(args.file))
+    return await c.importer.file(args.kind, Path(args.file))
 
 
 def render_history(h: ConsumerHistory) -> str:

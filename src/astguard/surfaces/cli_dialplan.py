@@ -10,18 +10,21 @@ from pathlib import Path
 
 from astguard.errors import InputError
 from astguard.settings import DEFAULT_EMERGENCY
+from astguard.surfaces.table import json_option
 from astguard.telephony.dialplan_audit import audit_dialplan, endpoint_contexts, read_files
 
 
 def add_parser(audit_sub: argparse._SubParsersAction) -> None:
-    dp = audit_sub.add_parser("dialplan", help="contexts that can reach a trunk without "
-                                               "passing through astguard")
-    dp.add_argument("files", nargs="+", metavar="FILE",
-                    help="extensions.conf and the files it includes (#include is followed)")
+    dp = audit_sub.add_parser("dialplan", help="contextes qui peuvent atteindre l'opérateur "
+                                               "sans passer par astguard")
+    dp.add_argument("files", nargs="+", metavar="FICHIER",
+                    help="extensions.conf et les fichiers qu'il inclut (#include est suivi)")
     dp.add_argument("--trunk", action="append", default=[],
-                    help="a trunk endpoint (repeat; default: ASTGUARD_TRUNK_ENDPOINTS)")
-    dp.add_argument("--pjsip", help="pjsip.conf, to say which endpoints enter each context")
-    dp.add_argument("--json", action="store_true")
+                    help="un point d'accès PJSIP d'opérateur (répétable ; défaut : "
+                         "ASTGUARD_TRUNK_ENDPOINTS)")
+    dp.add_argument("--pjsip", help="pjsip.conf, pour dire quels postes entrent dans chaque "
+                                    "contexte")
+    json_option(dp)
 
 
 def run(args: argparse.Namespace) -> int:

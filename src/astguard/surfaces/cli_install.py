@@ -17,6 +17,7 @@ from astguard.errors import ConfigError, InputError
 from astguard.install import doctor, files, installer
 from astguard.install.kit import data_path
 from astguard.settings import Settings
+from astguard.surfaces.table import json_option, print_json
 
 COMMANDS = ("asterisk", "install-service")
 UNITS = ("astguard.service", "astguard-audit.service", "astguard-audit.timer")
@@ -41,12 +42,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="montrer les différences sans rien écrire (secrets masqués)")
     chk = ast_sub.add_parser("check", help="diagnostic : ce qui manque à Asterisk pour astguard "
                                            "(code 0 : rien ne manque, 1 : il manque quelque chose)")
-    chk.add_argument("--etc", default=str(installer.DEFAULT_ETC))
+    chk.add_argument("--etc", default=str(installer.DEFAULT_ETC),
+                     help="dossier de configuration d'Asterisk (défaut : /etc/asterisk)")
+    json_option(chk)
     svc = sub.add_parser("install-service",
                          help="installer les unités systemd, l'utilisateur astguard et ses "
                               "dossiers")
-    svc.add_argument("--systemd-dir", default="/etc/systemd/system")
-    svc.add_argument("--dry-run", action="store_true")
+    svc.add_argument("--systemd-dir", default="/etc/systemd/system",
+                     help="où écrire les unités (défaut : /etc/systemd/system)")
+    svc.add_argument("--dry-run", action="store_true",
+                     help="montrer ce qui serait fait sans rien faire")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -56,7 +61,10 @@ async def run(args: argparse.Namespace) -> int:
         return _install_service(settings, args, path)
     if args.asterisk_cmd == "check":
         report = await doctor.check(settings, Path(args.etc))
-        print(report.render())
+        if args.json:
+            print_json({"ok": report.ok, "missing": report.missing})
+        else:
+            print(report.render())
         return 1 if report.missing else 0
     etc = Path(args.etc).absolute()
     if not etc.is_dir():

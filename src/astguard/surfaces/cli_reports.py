@@ -10,50 +10,59 @@ import json
 import sys
 from pathlib import Path
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from astguard.app.call_audit import CallAuditResult, audit_calls
 from astguard.errors import InputError
 from astguard.labels import EVIDENCE_KIND, label
 from astguard.instants import PARIS, input_instant, period
-from astguard.store import audit
-from astguard.store.trunk_audit import TrunkAuditStore
-from astguard.store.unguarded import UnguardedStore
-from astguard.telephony.call_token import CallTokens, load_secret
-from astguard.telephony.cdr import read_records, trunk_calls
+from astguard.app.supervision import parse_anchor
 from astguard.surfaces import cli_dialplan
 from astguard.surfaces.report_render import stream_csv, stream_html
+from astguard.surfaces.table import json_option, print_json
+
+if TYPE_CHECKING:
+    from astguard.controller import Components
 
 COMMANDS = ("report", "audit")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    rp = sub.add_parser("report", help="inspection report of a principal over a period")
-    rp.add_argument("--principal", required=True)
-    rp.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (Paris)")
-    rp.add_argument("--to", dest="last", help="last day, included (default: today)")
-    rp.add_argument("--format", choices=("html", "csv", "json"), default="html")
-    rp.add_argument("--output", "-o", help="file to write (default: standard output)")
+    rp = sub.add_parser("report", help="rapport d'inspection d'un donneur d'ordre sur une "
+                                       "période")
+    rp.add_argument("--principal", required=True, help="le donneur d'ordre")
+    rp.add_argument("--from", dest="first", help="premier jour, AAAA-MM-JJ (Paris)")
+    rp.add_argument("--to", dest="last", help="dernier jour, inclus (défaut : aujourd'hui)")
+    rp.add_argument("--format", choices=("html", "csv", "json"), default="html",
+                    help="html (à imprimer, défaut), csv (tableur) ou json")
+    rp.add_argument("--json", action="store_true", help="comme --format json")
+    rp.add_argument("--output", "-o", metavar="FICHIER",
+                    help="fichier à écrire (défaut : la sortie standard)")
 
-    au = sub.add_parser("audit", help="tamper evidence: the hash chain of the evidence")
-    au_sub = au.add_subparsers(dest="audit_cmd", required=True)
-    ve = au_sub.add_parser("verify", help="check a period's links; name the first broken one")
-    ve.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default: the start)")
-    ve.add_argument("--to", dest="last", help="last day, included (default: today)")
-    ve.add_argument("--json", action="store_true")
-    ve.add_argument("--expect", metavar="SEQ:HASH",
-                    help="a head kept elsewhere (astguard audit head): must still be in the chain")
-    au_sub.add_parser("head", help="the chain's last link: keep it elsewhere as an anchor")
-    ca = au_sub.add_parser("calls", help="every trunk call in Asterisk's records had an allow "
-                                         "decision before it; list those that did not")
-    ca.add_argument("--from", dest="first", help="YYYY-MM-DD (Paris) or an ISO-8601 instant")
-    ca.add_argument("--to", dest="last", help="YYYY-MM-DD (included) or an ISO-8601 instant")
-    ca.add_argument("--cdr", help="Asterisk's CDR file (default: ASTGUARD_CDR_FILE)")
-    ca.add_argument("--json", action="store_true")
+    au = sub.add_parser("audit", help="preuve d'intégrité : la chaîne d'empreintes des preuves")
+    au_sub = au.add_subparsers(dest="audit_cmd", required=True, metavar="ACTION")
+    ve = au_sub.add_parser("verify", help="vérifier les maillons d'une période ; nommer le "
+                                          "premier rompu")
+    ve.add_argument("--from", dest="first", help="premier jour, AAAA-MM-JJ (défaut : le début)")
+    ve.add_argument("--to", dest="last", help="dernier jour, inclus (défaut : aujourd'hui)")
+    json_option(ve)
+    ve.add_argument("--expect", metavar="SEQ:EMPREINTE",
+                    help="une tête conservée ailleurs (astguard audit head) : elle doit être "
+                         "encore dans la chaîne")
+    hd = au_sub.add_parser("head", help="le dernier maillon de la chaîne : à conserver ailleurs "
+                                        "comme ancre")
+    json_option(hd)
+    ca = au_sub.add_parser("calls", help="chaque appel vers l'opérateur dans les "
+                                         "enregistrements d'Asterisk avait une décision "
+                                         "d'autorisation ; lister ceux qui n'en avaient pas")
+    ca.add_argument("--from", dest="first", help="AAAA-MM-JJ (Paris) ou un instant ISO-8601")
+    ca.add_argument("--to", dest="last", help="AAAA-MM-JJ (inclus) ou un instant ISO-8601")
+    ca.add_argument("--cdr", metavar="FICHIER",
+                    help="le fichier CDR d'Asterisk (défaut : ASTGUARD_CDR_FILE)")
+    json_option(ca)
     cli_dialplan.add_parser(au_sub)
 
 
-async def run(c: Any, args: argparse.Namespace) -> int:
+async def run(c: Components, args: argparse.Namespace) -> int:
     today = c.clock.now().astimezone(PARIS).date()
     if args.command == "report":
         start, end = period(args.first, args.last, today, default_days=30)
@@ -61,11 +70,11 @@ async def run(c: Any, args: argparse.Namespace) -> int:
         if c.settings.cdr_file and c.settings.trunk_endpoints:
             # Asterisk's own records, when astguard can read them: every trunk call had a
             # decision (the watchdog's rows alone miss what went out while it was stopped).
-            reconciliation = (await _reconcile(c, c.settings.cdr_file, start, end)).as_dict()
-        reports = c.reports  # the readers' pool: its statement timeout suits long reads
-        async with reports.open_inspection(args.principal, start, end) as run:
+            reconciliation = (await c.supervision.audit_calls(c.settings.cdr_file, start,
+                                                              end)).as_dict()
+        async with c.supervision.open_inspection(args.principal, start, end) as run:
             run.report = dataclasses.replace(run.report, call_reconciliation=reconciliation)
-            if args.format == "json":
+            if args.format == "json" or args.json:
                 report = await run.collect()
                 chunks = _once(json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
                                           default=str))
@@ -85,20 +94,24 @@ async def run(c: Any, args: argparse.Namespace) -> int:
     if args.audit_cmd == "calls":
         return await _audit_calls(c, args)
     if args.audit_cmd == "head":
-        seq, digest = await audit.head(c.db)
-        print(f"maillon {seq} {digest}" if seq else "chaîne vide")
+        seq, digest = await c.supervision.chain_head()
+        if args.json:
+            print_json({"seq": seq, "hash": digest})
+        else:
+            print(f"maillon {seq} {digest}" if seq else "chaîne vide")
         return 0
     start = end = None
-    anchor = audit.parse_anchor(args.expect) if args.expect else None
+    anchor = parse_anchor(args.expect) if args.expect else None
     if args.first or args.last:
         start, end = period(args.first or "1970-01-01", args.last, today)
-    result = await audit.verify(c.db, start, end)
-    lost = await audit.anchor_problem(c.db, *anchor) if anchor else None
+    result = await c.supervision.verify_chain(start, end)
+    lost = await c.supervision.anchor_problem(*anchor) if anchor else None
     if args.json:
         extra = {"expect": args.expect, "expect_problem": lost} if anchor else {}
         print(json.dumps({**result.as_dict(), **extra}, ensure_ascii=False, indent=2))
     elif result.ok:
-        kinds = ", ".join(f"{label(EVIDENCE_KIND, k)} {n}" for k, n in sorted(result.by_kind.items()))
+        kinds = ", ".join(f"{label(EVIDENCE_KIND, k)} {n}"
+                          for k, n in sorted(result.by_kind.items()))
         print(f"chaîne intacte : {result.checked} maillon(s) vérifié(s) ({kinds or 'aucun'}); "
               f"tête : maillon {result.head_seq} {result.head_hash}")
     else:
@@ -131,21 +144,7 @@ def _bounds(first: str | None, last: str | None) -> tuple[dt.datetime, dt.dateti
     return start, end
 
 
-async def _reconcile(c: Any, path: Path, start: dt.datetime,
-                     end: dt.datetime) -> CallAuditResult:
-    settings = c.settings
-    tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
-                                    create=False), settings.call_token_ttl)
-    calls = trunk_calls(read_records(path), settings.trunk_endpoints,
-                        settings.trunk_inbound_contexts)
-    margin = dt.timedelta(minutes=1)
-    caught = await UnguardedStore(c.db).between(start - margin, end + margin, limit=100_000)
-    return await audit_calls(calls, TrunkAuditStore(c.db), tokens, start=start, end=end,
-                             emergency_numbers=settings.rules.emergency_numbers,
-                             caught=caught)
-
-
-async def _audit_calls(c: Any, args: argparse.Namespace) -> int:
+async def _audit_calls(c: Components, args: argparse.Namespace) -> int:
     settings = c.settings
     path = Path(args.cdr) if args.cdr else settings.cdr_file
     if path is None:
@@ -155,7 +154,7 @@ async def _audit_calls(c: Any, args: argparse.Namespace) -> int:
         raise InputError("ASTGUARD_TRUNK_ENDPOINTS est vide : quels endpoints sont des "
                          "lignes opérateur ?")
     start, end = _bounds(args.first, args.last)
-    result = await _reconcile(c, path, start, end)
+    result = await c.supervision.audit_calls(path, start, end)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0 if result.ok else 1

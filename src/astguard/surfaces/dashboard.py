@@ -39,10 +39,11 @@ from astguard.labels import (
     label,
 )
 from astguard.policy.reasons import text_of
-from astguard.store.directory import Directory
-from astguard.store.live import DecisionFeed, Subscription
-from astguard.store.reports import DecisionFilter, Reports, local_time_text
+from astguard.app.campaigns import Campaigns
+from astguard.app.supervision import DecisionFeed, Subscription, Supervision
+from astguard.instants import local_time_text
 from astguard.surfaces import templates
+from astguard.values import DecisionFilter
 from astguard.surfaces.http import Api
 from astguard.surfaces.report_render import paris, render_html
 from astguard.surfaces.web_security import (
@@ -146,8 +147,8 @@ def _rate(denied: int, decisions: int) -> str:
 
 
 class Dashboard:
-    def __init__(self, *, api: Api, reports: Reports, contacts: ContactService,
-                 directory: Directory, clock: Clock, feed: DecisionFeed | None = None,
+    def __init__(self, *, api: Api, reports: Supervision, contacts: ContactService,
+                 directory: Campaigns, clock: Clock, feed: DecisionFeed | None = None,
                  keepalive: float | None = None,
                  throttle: LoginThrottle | None = None) -> None:
         self._api = api
@@ -156,7 +157,7 @@ class Dashboard:
         self._contacts = contacts
         self._directory = directory
         self._clock = clock
-        self.feed = feed or DecisionFeed(reports.db, reports)
+        self.feed = feed or reports.live_feed()
         self._keepalive = keepalive  # None: STREAM_KEEPALIVE
 
     def install(self, app: web.Application) -> None:

@@ -29,11 +29,10 @@ from astguard.instants import PARIS, period
 from astguard.metrics import Metrics
 from astguard.surfaces import dry_run
 from astguard.policy.numbers import NumberError, fast_e164
-from astguard.store.caller_ids import CallerIdStore
-from astguard.store import audit
-from astguard.store.database import Database
-from astguard.store.directory import Directory
-from astguard.store.reports import DecisionFilter, Reports
+from astguard.app.caller_ids import CallerIds
+from astguard.app.campaigns import Campaigns
+from astguard.app.supervision import Supervision
+from astguard.values import DecisionFilter
 from astguard.surfaces import api_models as rq
 from astguard.surfaces.api_errors import french_message
 from astguard.surfaces.openapi import OPERATIONS, READ, WRITE, Operation, openapi_document
@@ -123,12 +122,12 @@ def _iso(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class Api:
-    def __init__(self, *, gate: Gate, contacts: ContactService, directory: Directory,
-                 caller_ids: CallerIdStore,
+    def __init__(self, *, gate: Gate, contacts: ContactService, directory: Campaigns,
+                 caller_ids: CallerIds,
                  read_tokens: frozenset[str], write_tokens: frozenset[str],
                  gate_at: Callable[[dt.datetime], Gate] | None = None,
-                 metrics: Metrics | None = None, reports: Reports | None = None,
-                 clock: Clock | None = None, db: Database | None = None,
+                 metrics: Metrics | None = None, reports: Supervision | None = None,
+                 clock: Clock | None = None,
                  sessions: Sessions | None = None,
                  readiness: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self._gate = gate
@@ -141,7 +140,6 @@ class Api:
         self._metrics = metrics
         self._reports = reports
         self._clock = clock
-        self._db = db
         self.sessions = sessions or Sessions()  # the dashboard's signed-in browsers
         self._readiness = readiness  # the running service's probes (astguard.readiness)
 
@@ -313,7 +311,7 @@ class Api:
 
     # Supervision and inspection (read-only) ------------------------------------------------
 
-    def _need(self) -> tuple[Reports, Clock]:
+    def _need(self) -> tuple[Supervision, Clock]:
         if self._reports is None or self._clock is None:
             raise _NotConfigured("rapports non configurés sur ce nœud")
         return self._reports, self._clock
@@ -378,14 +376,14 @@ class Api:
         return resp
 
     async def audit_verify(self, request: web.Request, query: rq.PeriodQuery) -> Reply:
-        if self._db is None:
+        if self._reports is None:
             raise _NotConfigured("contrôle des preuves non configuré sur ce nœud")
         start = end = None
         if query.from_ is not None or query.to is not None:
             _, clock = self._need()
             today = clock.now().astimezone(PARIS).date()
             start, end = period(query.from_ or "1970-01-01", query.to, today)
-        return Reply((await audit.verify(self._db, start, end)).as_dict())
+        return Reply((await self._reports.verify_chain(start, end)).as_dict())
 
 
 class _NotConfigured(web.HTTPNotFound):

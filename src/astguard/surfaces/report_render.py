@@ -35,7 +35,7 @@ from astguard.labels import (
     YES_NO,
     label,
 )
-from astguard.store.inspection import InspectionReport, InspectionRun
+from astguard.app.supervision import InspectionReport, InspectionRun
 from astguard.surfaces import templates
 
 PARIS = ZoneInfo("Europe/Paris")

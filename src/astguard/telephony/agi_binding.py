@@ -19,9 +19,8 @@ and losing one that was genuine is worse than honouring one that cannot be check
 from __future__ import annotations
 
 
+from astguard.app.ports import DecisionLookups
 from astguard.errors import StoreUnavailable, TelephonyError
-from astguard.store.bindings import decision_channel, recording_announced
-from astguard.store.database import Database
 from astguard.telephony.contract import NOT_NAME
 
 class AgiRefused(TelephonyError):
@@ -54,12 +53,12 @@ def check_bridged_to(recorded_channel: str | None, bridge_peers: str) -> None:
 
 
 class ChannelBinding:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, lookups: DecisionLookups) -> None:
+        self._lookups = lookups
 
     async def decision_on_channel(self, decision_id: str, channel_id: str) -> None:
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
         except StoreUnavailable:
             return  # cannot tell: see the module's docstring
         if found is not None and found.channel_id != channel_id:
@@ -74,11 +73,11 @@ class ChannelBinding:
         if not channel_id or channel_id == agent_channel:
             raise AgiRefused("the consumer's channel is missing or is the agent's own")
         try:
-            found = await decision_channel(self._db, decision_id)
+            found = await self._lookups.decision_channel(decision_id)
             if found is None or not found.allowed or found.channel_id != agent_channel:
                 raise AgiRefused(f"decision {decision_id} is no allowed call of channel "
                                  f"{agent_channel!r}")
-            if await recording_announced(self._db, decision_id):
+            if await self._lookups.recording_announced(decision_id):
                 raise AgiRefused(f"decision {decision_id}: recording already announced")
         except StoreUnavailable as exc:
             raise AgiRefused(f"evidence store unavailable: {exc}") from None

@@ -53,8 +53,8 @@ class TokenCheck:
 class CallTokens:
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"the call-token secret must be at least {MIN_SECRET_LENGTH} "
-                              "characters long")
+            raise ConfigError(f"le secret des jetons d'appel a au moins {MIN_SECRET_LENGTH} "
+                              "caractères")
         self._key = secret.encode()
         self._ttl = ttl_seconds
 
@@ -101,8 +101,8 @@ def load_secret(configured: str, spool_dir: Path, *, create: bool) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         if not create:
-            raise ConfigError(f"no call-token secret: set ASTGUARD_CALL_TOKEN_SECRET or start "
-                              f"`astguard serve` once (it writes {path})") from None
+            raise ConfigError(f"pas de secret des jetons d'appel : donner ASTGUARD_CALL_TOKEN_SECRET ou "
+                              f"lancer `astguard serve` une fois (il écrit {path})") from None
     spool_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
     try:
@@ -120,9 +120,9 @@ def _read_secret(path: Path) -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ConfigError(f"{path} unreadable ({exc.strerror}): run as astguard's user or set "
-                          "ASTGUARD_CALL_TOKEN_SECRET_FILE") from None
+        raise ConfigError(f"{path} illisible ({exc.strerror}) : lancer sous l'utilisateur astguard ou "
+                          "donner ASTGUARD_CALL_TOKEN_SECRET_FILE") from None
     if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"{path}: the call-token secret must be at least "
-                          f"{MIN_SECRET_LENGTH} characters long")
+        raise ConfigError(f"{path} : le secret des jetons d'appel a au moins "
+                          f"{MIN_SECRET_LENGTH} caractères")
     return secret

@@ -34,7 +34,7 @@ from astguard.app.gate import Gate
 from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
-from astguard.store.evidence import Outcome
+from astguard.values import Outcome
 from astguard.telephony.agi_binding import (
     AgiRefused,
     ChannelBinding,
@@ -213,7 +213,10 @@ class OutboundAgi:
                 self._allowed.popitem(last=False)
         await request.set_variable(contract.RESULT_VARIABLE, result)
         log.info("agi %s %s -> %s", decided.verdict.decision.value, call.dialled,
-                 ",".join(decided.verdict.codes))
+                 ",".join(decided.verdict.codes),
+                 extra={"decision_id": decided.decision_id,
+                        "decision": decided.verdict.decision.value,
+                        "recorded": decided.recorded, "spooled": decided.spooled})
 
     async def reuse(self, request: TimedRequest) -> None:
         """A trunk failover (FreePBX's hook runs again for the route's next trunk): re-use the

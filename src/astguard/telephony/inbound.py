@@ -70,6 +70,7 @@ class InboundStasisApp:
         self._by_playback: dict[str, _Call] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}  # tasks holding or awaiting each channel's lock
 
     # -- events (in order, from the ARI client) ----------------------------------------------
     def handle(self, event: dict[str, Any]) -> None:
@@ -102,15 +103,31 @@ class InboundStasisApp:
             self._spawn(call.channel_id, self._on_hangup(call, event, at))
 
     def _spawn(self, channel_id: str | None, coro: Any) -> None:
-        lock = self._locks.setdefault(channel_id or "", asyncio.Lock())
+        key = channel_id or ""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
 
         async def serialised() -> None:  # one call's evidence is written in event order
-            async with lock:
-                await coro
+            try:
+                async with lock:
+                    await coro
+            finally:
+                # A channel's lock goes with its last task once the call is over (or never
+                # started): a lock kept per channel for ever grows without bound (issue 14).
+                self._lock_users[key] -= 1
+                if self._lock_users[key] == 0:
+                    del self._lock_users[key]
+                    if key not in self._calls:
+                        self._locks.pop(key, None)
 
         task = asyncio.get_running_loop().create_task(serialised())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def followed(self) -> int:
+        """Channels astguard keeps something for (a call, a lock): 0 once every call ended."""
+        return len(set(self._calls) | set(self._locks))
 
     # -- steps --------------------------------------------------------------------------------
     async def _on_start(self, channel: dict[str, Any], did: str, at: dt.datetime) -> None:

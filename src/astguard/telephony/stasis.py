@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from astguard.errors import AriError
+from astguard.errors import AriError, StoreUnavailable
 from astguard.app.gate import Decided, Gate
 from astguard.policy import CallRequest, DialMode
-from astguard.store.evidence import Outcome
+from astguard.values import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
 from astguard.telephony.contract import (
@@ -104,6 +104,8 @@ def call_from_args(args: list[str], *, source: str, caller_id: str | None,
 
 
 LOST_END = "fin d'appel non observée (liaison ARI coupée pendant l'appel)"
+LOST_BY_RESTART = "fin d'appel non observée (astguard arrêté pendant l'appel)"
+EARLIER_CALLS_INTERVAL = 10.0  # seconds between two looks for calls a previous run lost
 
 
 @dataclass(slots=True)
@@ -201,6 +203,49 @@ class OutboundStasisApp:
                 ended_at=dt.datetime.now(dt.UTC),
             ))
 
+    async def reconcile_earlier(self, before: dt.datetime) -> int:
+        """Outcomes a previous run of the service lost (killed, or stopped during a call), and
+        outcomes nothing could keep when they came: this node's allowed calls decided before
+        `before` without an outcome. An ended channel gets an honest outcome now (nothing
+        observed); a live one is followed from here. Returns how many were settled."""
+        await self._gate.retry_unsaved_outcomes()
+        settled = 0
+        for decision_id, channel_id in await self._gate.open_outcomes(before):
+            if channel_id in self._tracked:
+                continue
+            try:
+                info = await self._ari.channel_info(channel_id)
+                if info is not None:
+                    self._tracked[channel_id] = _Tracked(
+                        decision_id, gap=True, answered_unseen=info.get("state") == "Up")
+                    await self._ari.subscribe_channel(channel_id)
+                    continue
+            except AriError as exc:
+                self._tracked.pop(channel_id, None)
+                log.warning("channel %s (decision %s) not reconciled yet: %s", channel_id,
+                            decision_id, exc)
+                continue
+            log.warning("decision %s: its call ended while astguard was not following it",
+                        decision_id)
+            await self._gate.outcome(decision_id, Outcome(
+                answered=None, dial_status=None, hangup_cause=None,
+                hangup_cause_text=LOST_BY_RESTART, duration_s=None,
+                ended_at=dt.datetime.now(dt.UTC)))
+            settled += 1
+        return settled
+
+    async def reconcile_earlier_forever(self, before: dt.datetime,
+                                        interval: float = EARLIER_CALLS_INTERVAL) -> None:
+        """reconcile_earlier whenever ARI is connected, every `interval` seconds (a spooled
+        decision of an earlier run reaches PostgreSQL only when the spool is flushed)."""
+        while True:
+            await self._ari.connected.wait()
+            try:
+                await self.reconcile_earlier(before)
+            except StoreUnavailable:
+                pass  # next time
+            await asyncio.sleep(interval)
+
     @property
     def followed(self) -> int:
         """How many channels are followed for their outcome (bounded: each ends or is
@@ -252,7 +297,8 @@ class OutboundStasisApp:
                  extra={"decision_id": decided.decision_id,
                         "decision": decided.verdict.decision.value,
                         "reason_codes": decided.verdict.codes, "endpoint": call.endpoint,
-                        "channel": channel_id, "spooled": decided.spooled})
+                        "channel": channel_id, "spooled": decided.spooled,
+                        "recorded": decided.recorded})
 
     async def _release(self, channel_id: str | None) -> None:
         if channel_id is None:

@@ -37,11 +37,11 @@ from typing import Any
 from astguard.errors import AriError, StoreUnavailable
 from astguard.metrics import Metrics
 from astguard.policy.numbers import is_emergency
-from astguard.store.spool import Spool
-from astguard.store.unguarded import UnguardedCall, UnguardedStore, as_row
+from astguard.app.ports import Journal, UnguardedCalls
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens, trunk_number
 from astguard.telephony.contract import TOKEN_VARIABLE
+from astguard.values import UnguardedCall
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,10 @@ class _TrunkChannel:
 
 
 class TrunkWatchdog:
-    def __init__(self, ari: AriClient, tokens: CallTokens, store: UnguardedStore,
+    def __init__(self, ari: AriClient, tokens: CallTokens, store: UnguardedCalls,
                  metrics: Metrics, *, trunks: frozenset[str], mode: str,
                  emergency_numbers: frozenset[str], node: str,
-                 spool: Spool | None = None) -> None:
+                 spool: Journal | None = None) -> None:
         self._ari = ari
         self._tokens = tokens
         self._store = store
@@ -260,7 +260,7 @@ class TrunkWatchdog:
             try:
                 if self._spool is None:
                     raise OSError("no spool")
-                await self._spool.append("unguarded_call", as_row(call))
+                await self._spool.append("unguarded_call", call.as_row())
             except OSError:
                 log.critical("watchdog: UNGUARDED_CALL %s lost: %r", call.id, call)
 

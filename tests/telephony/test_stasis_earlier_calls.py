@@ -1,0 +1,56 @@
+"""Outcomes a previous run of astguard lost (issue 14's soak: kill -9 during calls, and the
+spool's disk full while PostgreSQL was away): found at start and settled, against the fake ARI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from astguard.telephony.stasis import LOST_BY_RESTART, OutboundStasisApp
+from tests.telephony.test_stasis import RecordingGate, env  # noqa: F401 (fixture)
+
+BEFORE = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+
+
+class EarlierCallsGate(RecordingGate):
+    """A gate whose store holds allowed decisions of an earlier run without an outcome."""
+
+    def __init__(self, open_calls: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.open_calls = open_calls
+        self.asked: list[dt.datetime] = []
+        self.retried = 0
+
+    async def open_outcomes(self, before: dt.datetime) -> list[tuple[str, str]]:
+        self.asked.append(before)
+        done = {d for d, _ in self.outcomes}
+        return [(d, c) for d, c in self.open_calls if d not in done]
+
+    async def retry_unsaved_outcomes(self) -> int:
+        self.retried += 1
+        return 0
+
+
+async def test_an_ended_call_of_an_earlier_run_gets_an_honest_outcome(env):  # noqa: F811
+    fake, ari = env
+    fake.fail_paths = {"/channels/ch-gone"}  # 404: the channel ended meanwhile
+    gate = EarlierCallsGate([("dec-gone", "ch-gone"), ("dec-live", "ch-live")])
+    app = OutboundStasisApp(ari, gate)
+    assert await app.reconcile_earlier(BEFORE) == 1
+    assert gate.asked == [BEFORE] and gate.retried == 1
+    (decision_id, outcome), = gate.outcomes
+    assert decision_id == "dec-gone" and outcome.answered is None
+    assert outcome.hangup_cause is None and outcome.hangup_cause_text == LOST_BY_RESTART
+    # The live one is followed from now on: its end gives its outcome.
+    assert app.followed == 1
+    assert ("POST", "/applications/astguard/subscription") in [
+        (r.method, r.path) for r in fake.requests if r.query.get("eventSource") ==
+        "channel:ch-live"]
+    app.handle({"type": "ChannelDestroyed", "channel": {"id": "ch-live"}, "cause": 16,
+                "cause_txt": "Normal Clearing", "timestamp": "2026-11-27T10:00:31.500+0000"})
+    await app.drain()
+    assert [d for d, _ in gate.outcomes] == ["dec-gone", "dec-live"]
+    assert gate.outcomes[1][1].hangup_cause == 16
+    assert gate.outcomes[1][1].answered is None  # not seen answered: unknown, not "no"
+    # A second look settles nothing twice and does not follow the live call twice.
+    assert await app.reconcile_earlier(BEFORE) == 0
+    assert app.followed == 0
