@@ -20,11 +20,11 @@ from pathlib import Path
 
 import asyncpg
 
-from astguard.app.supervision import AuditResult
+from astguard.app.supervision import AuditResult, InspectionReport
 from astguard.controller import Components, components
 from astguard.instants import period
 from astguard.settings import Settings
-from astguard.surfaces.report_render import inspection_html
+from astguard.surfaces.report_render import render_html
 from astguard.surfaces.table import render_rows
 from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.database import as_service, fresh_database
@@ -232,22 +232,24 @@ def main() -> int:
     return 1 if failed else 0
 
 
-async def inspect(url: str) -> tuple[dict, AuditResult, Path]:
+async def inspect(url: str) -> tuple[InspectionReport, AuditResult, Path]:
     """What an inspector would ask for: the report of the demo's principal, and the chain."""
     async with components(_settings(url)) as c:
         start, end = period("2026-07-01", "2026-12-31", dt.date(2026, 12, 31))
-        report = await c.supervision.inspection("acme", start, end)
+        async with c.supervision.open_inspection("acme", start, end) as run:
+            report, html = run.report, await render_html(run)
         checked = await c.supervision.verify_chain()
     path = WORK / "rapport-inspection-acme.html"
-    path.write_text(inspection_html(report), encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
     return report, checked, path
 
 
-def print_inspection(report: dict, checked: AuditResult, path: Path) -> None:
-    s = report["summary"]
-    print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s['decisions']} décisions, "
-          f"{s['allowed']} autorisées, {s['denied']} refusées ; refus par règle : "
-          + ", ".join(f"{t['rule']} {t['count']}" for t in report["totals_by_rule"]))
+def print_inspection(report: InspectionReport, checked: AuditResult,
+                     path: Path) -> None:
+    s = report.summary
+    print(f"\nRapport d'inspection (acme, juillet à décembre 2026) : {s.decisions} décisions, "
+          f"{s.allowed} autorisées, {s.denied} refusées ; refus par règle : "
+          + ", ".join(f"{t.rule} {t.count}" for t in report.totals_by_rule))
     print(f"  version imprimable : {path}")
     state = ("intacte" if checked.ok else f"ROMPUE ({checked.first_break.describe()})")
     print(f"Chaîne de preuves : {state}, {checked.checked} maillons vérifiés, "

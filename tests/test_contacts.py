@@ -186,7 +186,10 @@ async def test_history_and_next_callable_moment(env):
     for day in (23, 24, 25, 26):  # four attempts this week through the PBX
         day_gate, _ = at(dt.datetime(2026, 11, day, 10, 0, tzinfo=dt.UTC))
         assert (await call(day_gate, national)).allowed
-    history = await service.history(national, campaign)
+    typed = await service.history(national, campaign)
+    assert [p.principal for p in typed.principals] == ["ct-acme"]
+    assert typed.principals[0].attempts_in_window == 4
+    history = typed.as_dict()  # the API's shape
     mine = history["principals"]["ct-acme"]
     assert mine["attempts_last_30_days"] == 4
     assert [a["local_day"] for a in mine["attempts"]] == [
@@ -206,7 +209,7 @@ async def test_next_callable_after_a_refusal_is_day_61(db, env):
     _, service = at(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC))  # Thursday 2 April
     national, e164 = number()
     await service.record_block("refusal", national, "ct-acme", source="cli")
-    history = await service.history(national, press)
+    history = (await service.history(national, press)).as_dict()
     # Day 60 is Monday 1 June; day 61 is Tuesday 2 June, 10:00 Paris.
     assert history["principals"]["ct-acme"]["blocks"][0]["until"] == "2026-06-01"
     assert history["next_callable"]["at"] == "2026-06-02T08:00:00+00:00"
@@ -221,11 +224,13 @@ async def test_no_next_callable_after_an_objection(db, env):
     await consent_for(service, e164)
     await service.record_block("refusal", national, "ct-acme", source="cli")
     # An objection blocks the press exception too, until a newer consent (rules-fr R-D7).
-    history = await service.history(national, press)
+    history = (await service.history(national, press)).as_dict()
     assert history["principals"]["ct-acme"]["blocks"][0]["kind"] == "opposition"
     assert history["next_callable"]["at"] is None
     assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED"]
-    history = await service.history(national, campaign)
+    typed = await service.history(national, campaign)
+    assert typed.next_callable is not None and typed.next_callable.at is None
+    history = typed.as_dict()
     assert history["next_callable"]["at"] is None
     assert history["next_callable"]["reasons_now"] == ["CONSUMER_OPPOSED", "CONSENT_WITHDRAWN"]
 
@@ -234,7 +239,7 @@ async def test_next_callable_none_without_consent(env):
     at, campaign = env
     _, service = at(FRIDAY)
     national, _ = number()
-    history = await service.history(national, campaign)
+    history = (await service.history(national, campaign)).as_dict()
     assert history["next_callable"]["at"] is None
     assert history["next_callable"]["reasons_now"] == ["NO_CONSENT"]
 

@@ -292,3 +292,74 @@ async def test_the_live_page_counts_calls_that_reached_a_trunk_without_a_decisio
         await db.close()
     text = await (await client.get("/tableau/")).text()
     assert re.search(r"id=nb-sans-decision class=deny>1<", text)  # emergency not counted
+
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+async def test_hostile_text_is_escaped_on_every_page_and_in_the_report(client, env):
+    """Issue 13 item 7: whatever an operator or a CRM wrote (a principal's name, an agent's
+    name, a consent's proof, a block's agent) reaches every page and the printable report
+    escaped by the templates, never as markup."""
+    url, gate, contacts = env
+    db = Database(url, timeout=5.0)
+    try:
+        d = Directory(db)
+        await d.add_principal(P, HOSTILE)
+        await d.set_endpoint("tb-evil", "tb-prospect", [], HOSTILE)
+        await contacts.add_consent(P, "0612000004", scopes=["energie"],
+                                   collected_at=FRIDAY - dt.timedelta(days=1), channel="web",
+                                   wording=HOSTILE, proof_ref=HOSTILE)
+    finally:
+        await db.close()
+    await gate.check(CallRequest("0612000004", "ari", endpoint="tb-evil"), record=True)
+    await gate.check(CallRequest("0612000009", "ari", endpoint="tb-evil"), record=True)
+    await contacts.record_block("suspension", "0612000004", P, source="agent", agent=HOSTILE,
+                                days=3)
+    await _login(client)
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    pages = {
+        "/tableau/": True, "/tableau/refus?from=2026-11-27&to=2026-11-27": True,
+        "/tableau/consommateur?numero=0612000004&campagne=tb-prospect": True,
+        "/tableau/campagnes": False, "/tableau/campagne/tb-prospect?from=2026-11-27": False,
+        f"/tableau/rapport?principal={P}&from=2026-11-01&to=2026-11-30": True,
+        f"/tableau/consommateur?numero={HOSTILE}": True,  # the error page repeats the input
+        f"/v1/reports/inspection?principal={P}&from=2026-11-01&to=2026-11-30&format=html":
+            True,
+    }
+    for path, shows_it in pages.items():
+        text = await (await client.get(path)).text()
+        assert "<script>alert" not in text, path
+        if shows_it:
+            assert escaped in text, path
+    csv_text = await (await client.get(
+        f"/v1/reports/inspection?principal={P}&from=2026-11-01&to=2026-11-30&format=csv")).text()
+    assert HOSTILE in csv_text  # CSV is data, not markup: kept as written
+
+
+async def test_a_closed_stream_leaves_no_task_and_no_queue(client, env, monkeypatch):
+    """Every browser shares the process's one feed; when the last one goes, its queue and
+    the listening task go with it."""
+    from astguard.surfaces import dashboard
+    monkeypatch.setattr(dashboard, "STREAM_KEEPALIVE", 0.2)  # a gone browser is seen sooner
+    _, gate, _ = env
+    await _login(client)
+    feed = client.server.app[dashboard.DASHBOARD].feed
+    streams = [await client.get("/tableau/flux") for _ in range(3)]
+    for resp in streams:
+        await resp.content.readuntil(b"\n\n")  # retry:
+    assert feed.subscribers == 3 and feed.running and feed.connections == 1
+    decided = await gate.check(CallRequest("0612000002", "ari", endpoint="tb-alice"),
+                               record=True)
+    for resp in streams:  # one notification, fanned out to every browser
+        text = ""
+        async with asyncio.timeout(10):
+            while decided.decision_id not in text:
+                text += (await resp.content.readuntil(b"\n\n")).decode()
+        resp.close()
+    async with asyncio.timeout(10):
+        while feed.subscribers or feed.running:
+            await asyncio.sleep(0.05)
+    assert feed.connections == 1
+    names = [t.get_name() for t in asyncio.all_tasks()]
+    assert "astguard-decision-feed" not in names

@@ -12,7 +12,7 @@ from astguard.settings import DEFAULT_EMERGENCY
 from astguard.store.directory import Directory
 from astguard.store.reports import Reports
 from astguard.store.unguarded import UnguardedCall, UnguardedStore
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import render_csv, render_html
 
 pytestmark = pytest.mark.db
 
@@ -35,18 +35,18 @@ async def test_the_report_counts_and_lists_unguarded_calls(db):
     await Directory(db).add_principal("ug-acme", "ACME")
     reports = Reports(db, RULES.opt_in_from)
     clean = await reports.inspection("ug-acme", *PERIOD)
-    assert clean["summary"]["unguarded_calls"] == 0 and clean["unguarded_calls"] == []
+    assert clean.summary.unguarded_calls == 0 and clean.unguarded_calls == ()
     store = UnguardedStore(db)
     await store.record(caught("0612345678", "hung_up"))
     await store.record(caught("112", "emergency_kept", emergency=True))
+    async with reports.open_inspection("ug-acme", *PERIOD) as run:
+        html, text = await render_html(run), await render_csv(run)
     report = await reports.inspection("ug-acme", *PERIOD)
-    assert report["summary"]["unguarded_calls"] == 1  # the emergency call is listed, not counted
-    assert [u["dialled"] for u in report["unguarded_calls"]] == ["0612345678", "112"]
-    html = inspection_html(report)
+    assert report.summary.unguarded_calls == 1  # the emergency call is listed, not counted
+    assert [u["dialled"] for u in report.as_dict()["unguarded_calls"]] == ["0612345678", "112"]
     assert "Appels sortis sans décision astguard (toute la plateforme) :</b> <span class=bad>1" \
         in html
     assert "0612345678" in html and "raccroché" in html
-    text = inspection_csv(report)
     assert "appels sans décision;1" in text and "0612345678" in text
 
 

@@ -121,9 +121,8 @@ async def test_scrub_verdicts_equal_the_gates_dry_run_and_record_nothing(db, pop
                 (decided.verdict.allowed, decided.verdict.codes), (at, line.number)
             seen_codes.update(line.reasons)
             if line.e164 is not None:
-                nxt = (await contacts.history(line.number, campaign))["next_callable"]
-                expected = at if decided.verdict.allowed else (
-                    dt.datetime.fromisoformat(nxt["at"]) if nxt["at"] else None)
+                nxt = (await contacts.history(line.number, campaign)).next_callable
+                expected = at if decided.verdict.allowed else nxt.at
                 assert line.next_at == expected, (at, line.number)
     assert {"NO_CONSENT", "CONSENT_SCOPE_MISMATCH", "FREQUENCY_CAP", "INVALID_NUMBER",
             "PUBLIC_HOLIDAY", "BLOCTEL_LISTED", "EMERGENCY_NUMBER", "NON_FR_DESTINATION",

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import re
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ from astguard.store.evidence import Outcome, attach_outcome
 from astguard.store.reports import DecisionFilter, Reports
 from astguard.store.spool import Spool
 from astguard.surfaces.openapi import openapi_document
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import render_csv, render_html
 from lab.database import fresh_database
 from tests.conftest import PG_SERVER, hold_number, service_settings
 
@@ -132,25 +133,27 @@ def test_every_reason_code_names_its_rule():
 async def test_decisions_by_campaign_agent_reason_and_verdict(sdb, seeded):
     reports, ids = Reports(sdb, RULES.opt_in_from), seeded[1]
     everything = await reports.decisions(DecisionFilter(*NOVEMBER))
-    assert everything["total"] == 5
+    assert everything.total == 5 and len(everything.decisions) == 5
     by_agent = await reports.decisions(DecisionFilter(*NOVEMBER, agent="Bob"))
-    assert [r["id"] for r in by_agent["decisions"]] == [ids["late"]]
+    assert [r["id"] for r in by_agent.decisions] == [ids["late"]]
     by_endpoint = await reports.decisions(DecisionFilter(*NOVEMBER, agent="sup-alice"))
-    assert {r["id"] for r in by_endpoint["decisions"]} == {
+    assert {r["id"] for r in by_endpoint.decisions} == {
         ids["allowed"], ids["no_consent"], ids["cooldown"]}
     refused = await reports.decisions(DecisionFilter(*NOVEMBER, decision="deny",
                                                      campaign="sup-prospect"))
-    assert {r["id"] for r in refused["decisions"]} == {ids["no_consent"], ids["late"],
+    assert {r["id"] for r in refused.decisions} == {ids["no_consent"], ids["late"],
                                                        ids["cooldown"]}
     # From 2026-08-11 the refusal is an objection (rules-fr R-D7, 2026-11-26).
     cooldown = await reports.decisions(DecisionFilter(*NOVEMBER, reason="CONSUMER_OPPOSED"))
-    assert [r["id"] for r in cooldown["decisions"]] == [ids["cooldown"]]
+    assert [r["id"] for r in cooldown.decisions] == [ids["cooldown"]]
     page = await reports.decisions(DecisionFilter(*NOVEMBER, limit=2, offset=4))
-    assert page["total"] == 5 and len(page["decisions"]) == 1
+    assert page.as_dict()["total"] == 5 and len(page.as_dict()["decisions"]) == 1
 
 
 async def test_refusal_statistics_count_each_denying_reason(sdb):
-    stats = await Reports(sdb, RULES.opt_in_from).refusal_stats(*NOVEMBER)
+    typed = await Reports(sdb, RULES.opt_in_from).refusal_stats(*NOVEMBER)
+    assert (typed.decisions, typed.denied, typed.allowed) == (5, 3, 2)
+    stats = typed.as_dict()  # the API's shape
     assert (stats["decisions"], stats["denied"], stats["allowed"]) == (5, 3, 2)
     reasons = {r["code"]: r["count"] for r in stats["by_reason"]}
     assert reasons["OUTSIDE_CALL_WINDOW"] == 1 and reasons["CONSUMER_OPPOSED"] == 1
@@ -160,7 +163,9 @@ async def test_refusal_statistics_count_each_denying_reason(sdb):
 
 
 async def test_campaign_figures(sdb):
-    c = await Reports(sdb, RULES.opt_in_from).campaign("sup-prospect", *NOVEMBER)
+    typed = await Reports(sdb, RULES.opt_in_from).campaign("sup-prospect", *NOVEMBER)
+    assert typed.refusal_rate == 0.75 and typed.campaign.purpose == "prospecting"
+    c = typed.as_dict()  # the API's shape
     assert (c["decisions"], c["denied"], c["answered"]) == (4, 3, 1)
     assert c["refusal_rate"] == 0.75
     assert c["caller_ids"][0]["caller_id"] == "+33162123456"
@@ -169,7 +174,9 @@ async def test_campaign_figures(sdb):
 
 async def test_inspection_totals_match_the_evidence(sdb, seeded):
     ids = seeded[1]
-    report = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
+    typed = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
+    report = typed.as_dict()  # the API's shape
+    assert typed.summary.decisions == 7 and len(typed.attempts) == 7
     async with sdb.connection() as conn:
         rows = await conn.fetch("SELECT decision, reasons FROM decisions WHERE principal = $1",
                                 P)
@@ -199,8 +206,10 @@ async def test_inspection_totals_match_the_evidence(sdb, seeded):
 
 
 async def test_inspection_csv_and_html(sdb, seeded):
-    report = await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE)
-    text = inspection_csv(report)
+    async with Reports(sdb, RULES.opt_in_from).open_inspection(P, *WHOLE) as run:
+        report = run.report
+        text = await render_csv(run)
+        html = await render_html(run)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     titles = [i for i, r in enumerate(rows) if r and r[0].startswith("# ")]
@@ -208,12 +217,18 @@ async def test_inspection_csv_and_html(sdb, seeded):
     assert len(calls) == 7
     late = next(r for r in calls if r[0] == seeded[1]["late"])
     assert late[3] == "2026-11-27 22:00 (Europe/Paris)" and late[9] == "refusé"
-    assert "OUTSIDE_CALL_WINDOW" in late[10]
+    assert "OUTSIDE_CALL_WINDOW" in late[10] and late[12] == "non émis"
+    # Cells written by PostgreSQL: neutralised for spreadsheets, outcomes and labels in French.
+    allowed = next(r for r in calls if r[0] == seeded[1]["allowed"])
+    assert allowed[4].startswith("'+336") and allowed[9] == "autorisé"
+    assert re.fullmatch(r"décroché, \d+ s", allowed[12]), allowed[12]
+    json_late = next(a for a in (await Reports(sdb, RULES.opt_in_from).inspection(P, *WHOLE))
+                     .attempts if a["id"] == seeded[1]["late"])
+    assert late[1] == json_late["decided_at"] == "2026-11-27T21:00:00+00:00"
     totals = rows[titles[5] + 2:titles[6] - 1]
-    assert sum(int(r[3]) for r in totals) == sum(t["count"] for t in report["totals_by_code"])
-    html = inspection_html(report)
+    assert sum(int(r[3]) for r in totals) == sum(t.count for t in report.totals_by_code)
     assert "ACME Énergie" in html and "@media print" in html
-    assert html.count("<tr>") >= 7 + len(report["totals_by_code"])
+    assert html.count("<tr>") >= 7 + len(report.totals_by_code)
 
 
 async def test_unknown_principal_or_campaign_is_an_input_error(sdb):

@@ -118,7 +118,7 @@ def _build(settings: Settings, clock: Clock, db: Database, read_db: Database) ->
     supervision = Supervision(
         reports=Reports(read_db, rules.opt_in_from), evidence=EvidenceStore(db),
         reader=read_db, unguarded=UnguardedStore(read_db),
-        trunk_audit=TrunkAuditStore(read_db), settings=settings)
+        trunk_audit=TrunkAuditStore(read_db), settings=settings, listener=db)
     return Components(
         settings=settings, clock=clock, metrics=metrics, gate=gate, contacts=contacts,
         campaigns=Campaigns(directory),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from astguard.errors import InputError
+from astguard.labels import UNGUARDED_ACTION
 
 MAX_ROWS = 1000  # the most decisions one read returns
 
@@ -60,12 +61,7 @@ class DecisionFilter:
             raise InputError(f"limite de 1 à {MAX_ROWS}, décalage positif")
 
 
-ACTION_LABELS = {
-    "hung_up": "raccroché",
-    "alerted": "signalé (mode alerte)",
-    "emergency_kept": "numéro d'urgence : laissé passer",
-    "gone": "déjà terminé",
-}
+ACTION_LABELS = UNGUARDED_ACTION  # one definition: astguard.labels
 
 
 @dataclass(frozen=True, slots=True)

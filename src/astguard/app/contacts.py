@@ -14,6 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from astguard.clock import Clock
+from astguard.app.history import (
+    AttemptSeen,
+    BlockSeen,
+    ConsentSeen,
+    ConsumerHistory,
+    NextCallable,
+    PrincipalHistory,
+)
 from astguard.errors import InputError, StoreUnavailable
 from astguard.policy import CallRequest, Campaign, Facts, RuleSettings, decide
 from astguard.policy.consent import regime_for
@@ -302,7 +310,7 @@ class ContactService:
             return await store.link_numbers(conn, normalised)
 
     # -- history -------------------------------------------------------------------------------
-    async def history(self, number: str, campaign: Campaign | None = None) -> dict[str, Any]:
+    async def history(self, number: str, campaign: Campaign | None = None) -> ConsumerHistory:
         now = self._clock.now()
         number, today = self._today(number, now)
         since = window_start(today, self._rules)
@@ -316,46 +324,38 @@ class ContactService:
                                                  window_days=self._rules.cap_days,
                                                  caller_ids=[campaign.caller_id or ""])
                 next_call = self.next_callable(number, campaign, facts, now)
-        by_principal: dict[str, dict[str, Any]] = {}
-
-        def entry(p: str) -> dict[str, Any]:
-            return by_principal.setdefault(p, {"attempts": [], "blocks": [], "consents": []})
-
-        for a in attempts:
-            entry(a["principal"])["attempts"].append({
-                "at": a["attempted_at"].isoformat(), "local_day": a["local_day"].isoformat(),
-                "number": a["number_e164"], "source": a["source"], "campaign": a["campaign"],
-                "answered": a["answered"], "dial_status": a["dial_status"],
-                "hangup_cause": a["hangup_cause"],
-                "duration_s": float(a["duration_s"]) if a["duration_s"] is not None else None})
-        for b in blocks:
-            entry(b["principal"])["blocks"].append({
-                "kind": b["kind"], "since": b["local_day"].isoformat(),
-                "until": b["until_day"].isoformat() if b["until_day"] else None,
-                "source": b["source"], "agent": b["agent"]})
-        for c in consents:
-            state = ("retiré" if c["withdrawn_at"] and c["withdrawn_at"] <= now
-                     else "expiré" if c["valid_until"] <= now else "valable")
-            entry(c["principal"])["consents"].append({
-                "id": c["id"], "scopes": list(c["scopes"]), "state": state,
-                "collected_at": c["collected_at"].isoformat(),
-                "valid_until": c["valid_until"].isoformat(), "proof_ref": c["proof_ref"],
-                "channel": c["channel"]})
-        for p, e in by_principal.items():
-            e["attempts_last_30_days"] = sum(
-                1 for a in attempts if a["principal"] == p and a["local_day"] >= since)
-        return {"number": number, "numbers": numbers, "today": today.isoformat(),
-                "principals": by_principal, "next_callable": next_call}
+        return ConsumerHistory(
+            number=number, numbers=tuple(numbers), today=today, next_callable=next_call,
+            principals=tuple(PrincipalHistory(
+                principal=p,
+                attempts=tuple(AttemptSeen(
+                    at=a["attempted_at"], local_day=a["local_day"], number=a["number_e164"],
+                    source=a["source"], campaign=a["campaign"], answered=a["answered"],
+                    dial_status=a["dial_status"], hangup_cause=a["hangup_cause"],
+                    duration_s=float(a["duration_s"]) if a["duration_s"] is not None
+                    else None) for a in attempts if a["principal"] == p),
+                blocks=tuple(BlockSeen(b["kind"], b["local_day"], b["until_day"], b["source"],
+                                       b["agent"]) for b in blocks if b["principal"] == p),
+                consents=tuple(ConsentSeen(
+                    id=c["id"], scopes=tuple(c["scopes"]), state=(
+                        "retiré" if c["withdrawn_at"] and c["withdrawn_at"] <= now
+                        else "expiré" if c["valid_until"] <= now else "valable"),
+                    collected_at=c["collected_at"], valid_until=c["valid_until"],
+                    proof_ref=c["proof_ref"], channel=c["channel"])
+                    for c in consents if c["principal"] == p),
+                attempts_in_window=sum(1 for a in attempts
+                                       if a["principal"] == p and a["local_day"] >= since))
+                for p in sorted({r["principal"] for r in (*attempts, *blocks, *consents)})))
 
     def next_callable(self, number: str, campaign: Campaign, store_facts: store.StoreFacts,
-                      now: dt.datetime) -> dict[str, Any]:
+                      now: dt.datetime) -> NextCallable:
         return next_callable(number, campaign, store_facts.history, store_facts.inventory,
                              store_facts.blocked, now, self._rules)
 
 
 def next_callable(number: str, campaign: Campaign, history: ContactHistory,
                   inventory: tuple[CallerIdRecord, ...], blocked: frozenset[str],
-                  now: dt.datetime, rules: RuleSettings) -> dict[str, Any]:
+                  now: dt.datetime, rules: RuleSettings) -> NextCallable:
     """The first moment from now on when the same decision would allow the call (pure: the
     history page and list scrubbing both ask here)."""
     call = CallRequest(number, "history")
@@ -365,16 +365,15 @@ def next_callable(number: str, campaign: Campaign, history: ContactHistory,
         inventory=inventory, blocked_caller_ids=blocked)
     first = decide(call, facts, now, rules)
     if first.allowed:
-        return {"at": now.isoformat(), "now": True, "reasons": []}
+        return NextCallable(now, True)
     zones = [t.zone for t in first.local_times] or ["Europe/Paris"]
     for candidate in _window_starts(now, zones, rules):
         verdict = decide(call, facts, candidate, rules)
         if verdict.allowed:
-            return {"at": candidate.isoformat(), "now": False,
-                    "local_times": [t.as_dict() for t in verdict.local_times],
-                    "reasons_now": first.codes}
-    return {"at": None, "now": False, "reasons_now": first.codes,
-            "detail": f"aucun moment autorisé dans les {_SEARCH_DAYS} prochains jours"}
+            return NextCallable(candidate, False, tuple(first.codes),
+                                tuple(t.as_dict() for t in verdict.local_times))
+    return NextCallable(None, False, tuple(first.codes),
+                        detail=f"aucun moment autorisé dans les {_SEARCH_DAYS} prochains jours")
 
 
 def _window_starts(now: dt.datetime, zones: list[str],

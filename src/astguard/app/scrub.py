@@ -183,8 +183,7 @@ class _Evaluator:
             return _Answer(False, tuple(verdict.codes), None)
         nxt = next_callable(dialled, self._campaign, history, self._inventory, self._blocked,
                             self._now, self._rules)
-        at = dt.datetime.fromisoformat(nxt["at"]) if nxt["at"] else None
-        return _Answer(False, tuple(verdict.codes), at)
+        return _Answer(False, tuple(verdict.codes), nxt.at)
 
 
 def _without_ids(history: ContactHistory | None) -> tuple[object, ...] | None:

@@ -5,7 +5,10 @@ the calls that reached a trunk without a decision (issue 17). Everything here on
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,18 @@ from astguard.store import audit
 from astguard.store.audit import KIND_LABELS, AuditResult, parse_anchor
 from astguard.store.database import Database
 from astguard.store.evidence import EvidenceStore
-from astguard.store.reports import Reports
+from astguard.store.inspection import InspectionReport, InspectionRun
+from astguard.store.live import DecisionFeed, Subscription
+from astguard.store.reports import CampaignSummary, DecisionPage, RefusalStats, Reports
 from astguard.store.trunk_audit import TrunkAuditStore
 from astguard.store.unguarded import UnguardedStore
 from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.cdr import read_records, trunk_calls
 from astguard.values import DecisionFilter
 
-__all__ = ["KIND_LABELS", "AuditResult", "Supervision", "parse_anchor"]
+__all__ = ["KIND_LABELS", "AuditResult", "CampaignSummary", "DecisionFeed", "DecisionPage",
+           "InspectionReport", "InspectionRun", "RefusalStats", "Subscription", "Supervision",
+           "parse_anchor"]
 
 _CDR_MARGIN = dt.timedelta(minutes=1)  # the watchdog's rows around Asterisk's records
 
@@ -30,8 +37,11 @@ _CDR_MARGIN = dt.timedelta(minutes=1)  # the watchdog's rows around Asterisk's r
 class Supervision:
     def __init__(self, *, reports: Reports, evidence: EvidenceStore, reader: Database,
                  unguarded: UnguardedStore, trunk_audit: TrunkAuditStore,
-                 settings: Settings) -> None:
+                 settings: Settings, listener: Database | None = None) -> None:
         self._reports = reports
+        # The live feed LISTENs on the primary: a standby (ASTGUARD_READ_DATABASE_URL) gets no
+        # notifications.
+        self._listener = listener or reader
         self._evidence = evidence
         self._reader = reader  # the readers' pool: the chain's check reads it all
         self._unguarded = unguarded
@@ -39,7 +49,7 @@ class Supervision:
         self._settings = settings
 
     # -- decisions and figures -----------------------------------------------------------------
-    async def decisions(self, f: DecisionFilter) -> dict[str, Any]:
+    async def decisions(self, f: DecisionFilter) -> DecisionPage:
         return await self._reports.decisions(f)
 
     async def recent(self, limit: int, number: str | None = None) -> list[dict[str, Any]]:
@@ -56,25 +66,37 @@ class Supervision:
         return await self._reports.unguarded_count(start, end)
 
     async def refusal_stats(self, start: dt.datetime, end: dt.datetime,
-                            principal: str | None = None) -> dict[str, Any]:
+                            principal: str | None = None) -> RefusalStats:
         return await self._reports.refusal_stats(start, end, principal)
 
-    async def campaign(self, name: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    async def campaign(self, name: str, start: dt.datetime,
+                       end: dt.datetime) -> CampaignSummary:
         return await self._reports.campaign(name, start, end)
 
     async def inspection(self, principal: str, start: dt.datetime,
-                         end: dt.datetime) -> dict[str, Any]:
+                         end: dt.datetime) -> InspectionReport:
         return await self._reports.inspection(principal, start, end)
 
+    @contextlib.asynccontextmanager
+    async def open_inspection(self, principal: str, start: dt.datetime,
+                              end: dt.datetime) -> AsyncIterator[InspectionRun]:
+        """The report with its calls and Bloctel checks to stream (CSV, HTML)."""
+        async with self._reports.open_inspection(principal, start, end) as run:
+            yield run
+
+    def live_feed(self) -> DecisionFeed:
+        """The decisions as they are recorded (LISTEN/NOTIFY, migration 0014); one a process."""
+        return DecisionFeed(self._listener, self._reports)
+
     async def inspection_with_calls(self, principal: str, start: dt.datetime,
-                                    end: dt.datetime) -> dict[str, Any]:
+                                    end: dt.datetime) -> InspectionReport:
         """The inspection report and, when astguard can read Asterisk's records, every trunk
         call of the period reconciled with a decision (the watchdog's rows alone miss what
         went out while it was stopped)."""
         report = await self.inspection(principal, start, end)
         if self._settings.cdr_file and self._settings.trunk_endpoints:
             reconciled = await self.audit_calls(self._settings.cdr_file, start, end)
-            report["call_reconciliation"] = reconciled.as_dict()
+            report = dataclasses.replace(report, call_reconciliation=reconciled.as_dict())
         return report
 
     # -- the evidence chain --------------------------------------------------------------------

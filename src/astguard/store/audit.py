@@ -13,17 +13,11 @@ from typing import Any
 import asyncpg
 
 from astguard.errors import InputError
+from astguard.labels import EVIDENCE_KIND
 from astguard.store.database import Database
 
 GENESIS = "0" * 64
-KIND_LABELS = {
-    "decision": "décision",
-    "outcome": "issue d'appel",
-    "block": "refus/suspension/opposition",
-    "inbound_call": "appel entrant",
-    "inbound_event": "événement d'appel entrant",
-    "unguarded_call": "appel sans décision (vigie)",
-}
+KIND_LABELS = EVIDENCE_KIND  # one definition: astguard.labels
 _BATCH = 5000
 
 _LINKS = """

@@ -173,6 +173,27 @@ class Database:
                 await conn.close(timeout=self._timeout)
 
     @contextlib.asynccontextmanager
+    async def dedicated_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of its own, outside the pool (a LISTEN that lasts as long as the
+        process). Failures are StoreUnavailable but leave the pool's breaker alone."""
+        try:
+            conn = await asyncpg.connect(self._url, timeout=self._timeout,
+                                         command_timeout=self._timeout)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            raise StoreUnavailable(describe_failure(exc)) from exc
+        try:
+            yield conn
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            raise StoreUnavailable(describe_failure(exc)) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(timeout=self._timeout), self._timeout)
+
+    @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.connection() as conn, conn.transaction():
             yield conn

@@ -7,40 +7,137 @@ Everything here only reads. Periods are half-open [start, end).
 from __future__ import annotations
 
 import datetime as dt
-import json
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 from astguard.errors import InputError
-from astguard.policy.reasons import rule_of, text_of
 from astguard.store.database import Database
+from astguard.store.inspection import (
+    DECISION_COLUMNS as _DECISION_COLUMNS,
+    InspectionReport,
+    InspectionRun,
+    ReasonCount,
+    decision_row as _row,
+    open_inspection,
+)
 from astguard.instants import local_time_text
 from astguard.values import MAX_ROWS, DecisionFilter
 
-__all__ = ["MAX_ROWS", "DecisionFilter", "Reports", "local_time_text"]
-
-_DENY_CODES = ("ARRAY(SELECT r->>'code' FROM jsonb_array_elements(d.reasons) r "
-               "WHERE r->>'effect' = 'deny')")
-_DECISION_COLUMNS = f"""
-    d.id::text AS id, d.decided_at, d.source, d.endpoint, coalesce(d.agent, d.endpoint) AS agent,
-    d.dialled, d.number_e164, d.local_times, d.principal, d.campaign, d.purpose, d.dial_mode,
-    d.caller_id_requested, d.caller_id, d.decision, {_DENY_CODES} AS deny_codes,
-    d.reason_codes, d.answered, d.dial_status, d.hangup_cause, d.hangup_cause_text,
-    d.duration_s, d.outcome_at, d.emergency
-"""
+__all__ = ["MAX_ROWS", "CampaignSummary", "DecisionFilter", "DecisionPage", "RefusalStats",
+           "Reports", "local_time_text"]
 
 
-def _row(r: Any) -> dict[str, Any]:
-    out = dict(r)
-    if isinstance(out.get("local_times"), str):
-        out["local_times"] = json.loads(out["local_times"])
-    if out.get("duration_s") is not None:
-        out["duration_s"] = float(out["duration_s"])
-    for key in ("decided_at", "outcome_at"):
-        if isinstance(out.get(key), dt.datetime):
-            out[key] = out[key].isoformat()
-    out["deny_codes"] = list(out.get("deny_codes") or [])
-    out["reason_codes"] = list(out.get("reason_codes") or [])
-    return out
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    total: int
+    limit: int
+    offset: int
+    decisions: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "limit": self.limit, "offset": self.offset,
+                "decisions": list(self.decisions)}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCount:
+    """A count under a campaign's or an agent's name."""
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalStats:
+    start: dt.datetime
+    end: dt.datetime
+    decisions: int
+    denied: int
+    allowed: int
+    by_reason: tuple[ReasonCount, ...]
+    by_campaign: tuple[KeyCount, ...]
+    by_agent: tuple[KeyCount, ...]
+
+    @property
+    def refusal_rate(self) -> float | None:
+        return self.denied / self.decisions if self.decisions else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "decisions": self.decisions, "denied": self.denied, "allowed": self.allowed,
+            "by_reason": [r.as_dict() for r in self.by_reason],
+            "by_campaign": [{"campaign": c.key, "count": c.count} for c in self.by_campaign],
+            "by_agent": [{"agent": a.key, "count": a.count} for a in self.by_agent],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignInfo:
+    name: str
+    principal_id: str
+    purpose: str
+    dial_mode: str
+    caller_id: str | None
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdFigures:
+    caller_id: str
+    calls: int
+    network_refusals: int
+    alert: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    day: dt.date  # in Paris
+    decisions: int
+    denied: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "decisions": self.decisions,
+                "denied": self.denied}
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    campaign: CampaignInfo
+    start: dt.datetime
+    end: dt.datetime
+    decisions: int
+    denied: int
+    allowed: int
+    answered: int
+    network_refusals: int
+    caller_ids: tuple[CallerIdFigures, ...]
+    by_reason: tuple[ReasonCount, ...]
+    per_day: tuple[DayCount, ...]
+
+    @property
+    def refusal_rate(self) -> float | None:
+        return round(self.denied / self.decisions, 4) if self.decisions else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign.as_dict(),
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "decisions": self.decisions, "denied": self.denied, "allowed": self.allowed,
+            "answered": self.answered, "network_refusals": self.network_refusals,
+            "refusal_rate": self.refusal_rate,
+            "caller_ids": [c.as_dict() for c in self.caller_ids],
+            "by_reason": [r.as_dict() for r in self.by_reason],
+            "per_day": [d.as_dict() for d in self.per_day],
+        }
 
 
 class Reports:
@@ -48,7 +145,11 @@ class Reports:
         self._db = db
         self._opt_in_from = opt_in_from
 
-    async def decisions(self, f: DecisionFilter) -> dict[str, Any]:
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    async def decisions(self, f: DecisionFilter) -> DecisionPage:
         where = """d.decided_at >= $1 AND d.decided_at < $2
             AND ($3::text IS NULL OR d.campaign = $3)
             AND ($4::text IS NULL OR d.agent = $4 OR d.endpoint = $4)
@@ -62,8 +163,7 @@ class Reports:
             rows = await conn.fetch(
                 f"SELECT {_DECISION_COLUMNS} FROM decisions d WHERE {where} "
                 "ORDER BY d.decided_at DESC, d.id LIMIT $9 OFFSET $10", *args, f.limit, f.offset)
-        return {"total": total, "limit": f.limit, "offset": f.offset,
-                "decisions": [_row(r) for r in rows]}
+        return DecisionPage(total, f.limit, f.offset, tuple(_row(r) for r in rows))
 
     async def since(self, seq: int, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
         """Decisions chained after link `seq` (the live stream's cursor), oldest first."""
@@ -90,7 +190,7 @@ class Reports:
                 "AND created_at < $2 AND NOT emergency", start, end))
 
     async def refusal_stats(self, start: dt.datetime, end: dt.datetime,
-                            principal: str | None = None) -> dict[str, Any]:
+                            principal: str | None = None) -> RefusalStats:
         async with self._db.connection() as conn:
             totals = await conn.fetchrow(
                 """SELECT count(*) AS decisions,
@@ -114,15 +214,15 @@ class Reports:
                    FROM decisions WHERE decided_at >= $1 AND decided_at < $2
                      AND decision = 'deny' AND ($3::text IS NULL OR principal = $3)
                    GROUP BY 1 ORDER BY 2 DESC, 1""", start, end, principal)
-        return {
-            "start": start.isoformat(), "end": end.isoformat(), **dict(totals),
-            "by_reason": [{"code": r["key"], "rule": rule_of(r["key"]),
-                           "text": text_of(r["key"]), "count": r["n"]} for r in by_reason],
-            "by_campaign": [{"campaign": r["key"], "count": r["n"]} for r in by_campaign],
-            "by_agent": [{"agent": r["key"], "count": r["n"]} for r in by_agent],
-        }
+        return RefusalStats(
+            start=start, end=end, decisions=totals["decisions"], denied=totals["denied"],
+            allowed=totals["allowed"],
+            by_reason=tuple(ReasonCount(r["key"], r["n"]) for r in by_reason),
+            by_campaign=tuple(KeyCount(r["key"], r["n"]) for r in by_campaign),
+            by_agent=tuple(KeyCount(r["key"], r["n"]) for r in by_agent))
 
-    async def campaign(self, name: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    async def campaign(self, name: str, start: dt.datetime, end: dt.datetime
+                       ) -> CampaignSummary:
         async with self._db.connection() as conn:
             known = await conn.fetchrow(
                 "SELECT name, principal_id, purpose, dial_mode, caller_id, active "
@@ -159,130 +259,24 @@ class Reports:
                           count(*) AS decisions, count(*) FILTER (WHERE decision = 'deny') AS denied
                    FROM decisions WHERE campaign = $1 AND decided_at >= $2 AND decided_at < $3
                    GROUP BY 1 ORDER BY 1""", name, start, end)
-        t = dict(totals)
-        return {
-            "campaign": {k: known[k] for k in known.keys()},
-            "start": start.isoformat(), "end": end.isoformat(), **t,
-            "refusal_rate": round(t["denied"] / t["decisions"], 4) if t["decisions"] else None,
-            "caller_ids": [dict(r) for r in caller_ids],
-            "by_reason": [{"code": r["code"], "rule": rule_of(r["code"]),
-                           "text": text_of(r["code"]), "count": r["n"]} for r in by_reason],
-            "per_day": [{"day": r["day"].isoformat(), "decisions": r["decisions"],
-                         "denied": r["denied"]} for r in per_day],
-        }
+        return CampaignSummary(
+            campaign=CampaignInfo(**dict(known)), start=start, end=end,
+            decisions=totals["decisions"], denied=totals["denied"], allowed=totals["allowed"],
+            answered=totals["answered"], network_refusals=totals["network_refusals"],
+            caller_ids=tuple(CallerIdFigures(**dict(r)) for r in caller_ids),
+            by_reason=tuple(ReasonCount(r["code"], r["n"]) for r in by_reason),
+            per_day=tuple(DayCount(r["day"], r["decisions"], r["denied"]) for r in per_day))
+
+    @contextlib.asynccontextmanager
+    async def open_inspection(self, principal: str, start: dt.datetime, end: dt.datetime
+                              ) -> AsyncIterator[InspectionRun]:
+        """The report with its calls and Bloctel checks to stream (see store/inspection.py)."""
+        async with open_inspection(self._db, self._opt_in_from, principal, start,
+                                   end) as run:
+            yield run
 
     async def inspection(self, principal: str, start: dt.datetime,
-                         end: dt.datetime) -> dict[str, Any]:
-        """Everything an inspector asks for about one principal over a period."""
-        async with self._db.connection() as conn:
-            name = await conn.fetchval("SELECT name FROM principals WHERE id = $1", principal)
-            if name is None:
-                raise InputError(f"donneur d'ordre inconnu : {principal}")
-            calls = await conn.fetch(
-                f"""SELECT {_DECISION_COLUMNS}, d.counts_as_attempt, d.reasons,
-                           d.rulebook_version
-                    FROM decisions d WHERE d.principal = $1 AND d.decided_at >= $2
-                      AND d.decided_at < $3 ORDER BY d.decided_at, d.id""",
-                principal, start, end)
-            external = await conn.fetch(
-                """SELECT attempted_at, number_e164, reference, campaign FROM attempts
-                   WHERE principal = $1 AND source = 'external'
-                     AND attempted_at >= $2 AND attempted_at < $3 ORDER BY attempted_at""",
-                principal, start, end)
-            blocks = await conn.fetch(
-                """SELECT b.id, b.kind, b.number_e164, b.recorded_at, b.local_day, b.until_day,
-                          b.source, b.agent,
-                          (SELECT count(*) FROM decisions d
-                             WHERE d.principal = b.principal AND d.number_e164 = b.number_e164
-                               AND d.decided_at > b.recorded_at AND d.decided_at < $3
-                               AND d.decision = 'deny'
-                               AND d.reason_codes && ARRAY['REFUSAL_COOLDOWN',
-                                                           'CONSUMER_OPPOSED'])
-                              AS calls_refused_after,
-                          (SELECT count(*) FROM decisions d
-                             WHERE d.principal = b.principal AND d.number_e164 = b.number_e164
-                               AND d.decided_at > b.recorded_at AND d.decided_at < $3
-                               AND d.decision = 'allow' AND d.counts_as_attempt
-                               AND (b.until_day IS NULL OR d.decided_at <
-                                    (b.until_day + 1)::timestamp AT TIME ZONE 'Europe/Paris'))
-                              AS calls_allowed_during
-                   FROM contact_blocks b
-                   WHERE b.principal = $1 AND b.recorded_at < $3
-                     AND (b.until_day IS NULL
-                          OR b.until_day >= ($2 AT TIME ZONE 'Europe/Paris')::date)
-                   ORDER BY b.recorded_at""", principal, start, end)
-            consents = await conn.fetch(
-                """SELECT c.id, c.number_e164, c.scopes, c.collected_at, c.channel, c.wording,
-                          c.proof_ref, c.valid_until, c.withdrawn_at
-                   FROM consents c WHERE c.principal = $1
-                     AND (c.collected_at >= $2 AND c.collected_at < $3
-                          OR EXISTS (SELECT 1 FROM decisions d WHERE d.principal = $1
-                                     AND d.number_e164 = c.number_e164
-                                     AND d.decided_at >= $2 AND d.decided_at < $3))
-                   ORDER BY c.collected_at, c.id""", principal, start, end)
-            scrubs = await conn.fetch(
-                """SELECT d.id::text AS decision_id, d.decided_at, d.number_e164, d.decision,
-                          s.scrubbed_on, s.listed
-                   FROM decisions d
-                   LEFT JOIN LATERAL (
-                       SELECT scrubbed_on, listed FROM bloctel_scrubs b
-                       WHERE b.principal = d.principal AND b.number_e164 = d.number_e164
-                         AND b.scrubbed_on <= (d.decided_at AT TIME ZONE 'Europe/Paris')::date
-                       ORDER BY scrubbed_on DESC LIMIT 1) s ON true
-                   WHERE d.principal = $1 AND d.decided_at >= $2 AND d.decided_at < $3
-                     AND d.number_e164 IS NOT NULL AND d.purpose = 'prospecting'
-                     AND (d.decided_at AT TIME ZONE 'Europe/Paris')::date < $4
-                   ORDER BY d.decided_at, d.id""", principal, start, end, self._opt_in_from)
-            # Platform-wide, whoever they were for: calls that reached a trunk without a
-            # decision (the watchdog's UNGUARDED_CALL rows). The count must be 0.
-            unguarded = await conn.fetch(
-                """SELECT id::text AS id, created_at, channel, endpoint, dialled, originator,
-                          problem, action, emergency, lifetime_ms
-                   FROM unguarded_calls WHERE created_at >= $1 AND created_at < $2
-                   ORDER BY created_at""", start, end)
-            head = await conn.fetchrow(
-                "SELECT seq, hash FROM evidence_chain ORDER BY seq DESC LIMIT 1")
-        attempts = [_row(r) for r in calls]
-        for a in attempts:
-            reasons = a.pop("reasons")
-            a["reasons"] = json.loads(reasons) if isinstance(reasons, str) else reasons
-        totals: dict[str, dict[str, Any]] = {}
-        for a in attempts:
-            for code in a["deny_codes"]:
-                entry = totals.setdefault(code, {"code": code, "rule": rule_of(code),
-                                                 "text": text_of(code), "count": 0})
-                entry["count"] += 1
-        by_rule: dict[str, int] = {}
-        for entry in totals.values():
-            by_rule[entry["rule"]] = by_rule.get(entry["rule"], 0) + entry["count"]
-        return {
-            "principal": {"id": principal, "name": name},
-            "start": start.isoformat(), "end": end.isoformat(),
-            "generated_chain_head": dict(head) if head else None,
-            "summary": {
-                "decisions": len(attempts),
-                "allowed": sum(1 for a in attempts if a["decision"] == "allow"),
-                "denied": sum(1 for a in attempts if a["decision"] == "deny"),
-                "attempts_counted": sum(1 for a in attempts if a["counts_as_attempt"]),
-                "external_attempts": len(external),
-                "unguarded_calls": sum(1 for u in unguarded if not u["emergency"]),
-            },
-            "unguarded_calls": [{**dict(u), "created_at": u["created_at"].isoformat(),
-                                 "lifetime_ms": None if u["lifetime_ms"] is None
-                                 else float(u["lifetime_ms"])} for u in unguarded],
-            "totals_by_code": sorted(totals.values(), key=lambda e: (-e["count"], e["code"])),
-            "totals_by_rule": [{"rule": k, "count": v} for k, v in sorted(by_rule.items())],
-            "attempts": attempts,
-            "external_attempts": [{"at": r["attempted_at"].isoformat(),
-                                   "number": r["number_e164"], "reference": r["reference"],
-                                   "campaign": r["campaign"]} for r in external],
-            "blocks": [{**{k: (v.isoformat() if isinstance(v, dt.date) else v)
-                           for k, v in dict(b).items()},
-                        "honoured": b["calls_allowed_during"] == 0} for b in blocks],
-            "consents": [{**{k: (v.isoformat() if isinstance(v, dt.date) else v)
-                             for k, v in dict(c).items()}, "scopes": list(c["scopes"])}
-                         for c in consents],
-            "bloctel_scrubs": [{**{k: (v.isoformat() if isinstance(v, dt.date) else v)
-                                   for k, v in dict(s).items()}} for s in scrubs],
-            "opt_in_from": self._opt_in_from.isoformat(),
-        }
+                         end: dt.datetime) -> InspectionReport:
+        """Everything an inspector asks for about one principal over a period, in memory."""
+        async with self.open_inspection(principal, start, end) as run:
+            return await run.collect()

@@ -33,7 +33,7 @@ from astguard.surfaces import (
     cli_scrub,
     dry_run,
 )
-from astguard.surfaces import labels
+from astguard import labels
 from astguard.surfaces.cli_parser import FrenchParser
 from astguard.surfaces.table import json_option, print_json, render_decision, render_rows
 from astguard.values import DecisionFilter
@@ -265,8 +265,8 @@ async def _manage(c: Components, args: argparse.Namespace) -> int:
                                                active=not args.inactive, scope=args.scope,
                                                sector=args.sector, press=args.press,
                                                cli_policy=args.cli_policy)
-        print(f"campagne {saved.name} enregistrée ({labels.PURPOSES[saved.purpose.value]}, "
-              f"{labels.DIAL_MODES[saved.dial_mode.value]}, numéro présenté "
+        print(f"campagne {saved.name} enregistrée ({labels.PURPOSE[saved.purpose.value]}, "
+              f"{labels.DIAL_MODE[saved.dial_mode.value]}, numéro présenté "
               f"{saved.caller_id or '-'})")
     elif cmd == "campaign":
         rows = await c.campaigns.list_campaigns()
@@ -293,10 +293,10 @@ async def _manage(c: Components, args: argparse.Namespace) -> int:
         if args.json:
             print_json(found)
         else:
-            print(render_rows(found["decisions"], [
+            print(render_rows(found.decisions, [
                 "decided_at", "agent", "number_e164", "campaign", "decision", "deny_codes",
                 "caller_id", "answered", "hangup_cause"]))
-            print(f"{len(found['decisions'])} sur {found['total']}")
+            print(f"{len(found.decisions)} sur {found.total}")
     elif cmd == "decisions":
         rows = await c.supervision.recent(args.limit, args.number)
         if args.json:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from astguard.app.caller_ids import KINDS
 from astguard.instants import input_day
 from astguard.policy.model import DialMode, Purpose
-from astguard.surfaces import labels
+from astguard import labels
 from astguard.surfaces.table import json_option, print_json, render_rows
 
 if TYPE_CHECKING:
@@ -87,10 +87,10 @@ async def _check(c: Components, args: argparse.Namespace) -> int:
     if args.json:
         print_json(found.as_dict())
         return 0 if found.allowed else 1
-    print(f"{args.number} en mode {labels.DIAL_MODES[args.mode]} pour {args.principal} : "
+    print(f"{args.number} en mode {labels.DIAL_MODE[args.mode]} pour {args.principal} : "
           + ("AUTORISÉ" if found.allowed else "REFUSÉ")
           + f" (tables NPV et tranches vérifiées le {found.tables_checked.isoformat()})")
     for r in found.reasons:
-        effect = labels.EFFECTS.get(r.resolved_effect.value, r.resolved_effect.value)
+        effect = labels.EFFECT.get(r.resolved_effect.value, r.resolved_effect.value)
         print(f"  [{r.code.value}] ({effect}) {r.text}")
     return 0 if found.allowed else 1

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from astguard.app.contacts import ContactService
+from astguard.app.history import ConsumerHistory
 from astguard.app.importer import KINDS, ImportReport
 from astguard.errors import InputError
 from astguard.instants import input_day, input_instant
-from astguard.surfaces import labels
+from astguard.labels import ATTEMPT_SOURCE, BLOCK_KIND, DIAL_STATUS, label
 from astguard.surfaces.table import json_option, print_json
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     json_option(hi)
 
 
-FRENCH = {"refusal": "refus", "opposition": "opposition", "suspension": "suspension"}
+FRENCH = BLOCK_KIND
 
 COMMANDS = ("refusal", "opposition", "suspend", "consent", "contract", "callback", "attempt",
             "consumer", "import", "history")
@@ -127,14 +128,15 @@ async def run(c: Components, args: argparse.Namespace) -> int:
     elif cmd == "consent":
         history = await service.history(args.number)
         if args.json:
-            print_json({principal: entry["consents"]
-                        for principal, entry in sorted(history["principals"].items())})
+            print_json({principal: entry["consents"] for principal, entry
+                        in sorted(history.as_dict()["principals"].items())})
             return 0
-        for principal, entry in sorted(history["principals"].items()):
-            for consent in entry["consents"]:
-                print(f"{principal}  {consent['state']:<8} {','.join(consent['scopes'])}  "
-                      f"{consent['collected_at']} -> {consent['valid_until']}  "
-                      f"{consent['channel']}  {consent['proof_ref']}")
+        for entry in history.principals:
+            for consent in entry.consents:
+                print(f"{entry.principal}  {consent.state:<8} {','.join(consent.scopes)}  "
+                      f"{consent.collected_at.isoformat()} -> "
+                      f"{consent.valid_until.isoformat()}  {consent.channel}  "
+                      f"{consent.proof_ref}")
     elif cmd == "contract":
         await service.add_contract(args.principal, args.number, scopes=args.scopes,
                                    started_on=input_day(args.start, "--start"),
@@ -174,32 +176,32 @@ async def _import(c: Components, args: argparse.Namespace) -> ImportReport:
     return await c.importer.file(args.kind, Path(args.file))
 
 
-def render_history(h: dict[str, Any]) -> str:
-    lines = [f"{h['number']} (numéros liés : {', '.join(h['numbers'])}) — jour local {h['today']}"]
-    if not h["principals"]:
+def render_history(h: ConsumerHistory) -> str:
+    lines = [f"{h.number} (numéros liés : {', '.join(h.numbers)}) — jour local "
+             f"{h.today.isoformat()}"]
+    if not h.principals:
         lines.append("  aucun historique")
-    for principal, e in sorted(h["principals"].items()):
-        lines.append(f"  {principal} : {e.get('attempts_last_30_days', 0)} tentative(s) "
-                     "sur 30 jours")
-        for a in e["attempts"]:
-            outcome = ("décroché" if a["answered"]
-                       else labels.value("dial_status", a["dial_status"]) or "-")
-            lines.append(f"    tentative {a['at']} ({labels.value('source', a['source'])}, "
-                         f"{a['campaign'] or '-'}) {outcome}")
-        for b in e["blocks"]:
-            lines.append(f"    {FRENCH[b['kind']]} depuis {b['since']}"
-                         + (f" jusqu'au {b['until']} inclus" if b["until"] else " (sans fin)"))
-        for k in e["consents"]:
-            lines.append(f"    consentement {k['state']} ({','.join(k['scopes'])}) jusqu'au "
-                         f"{k['valid_until']}, preuve {k['proof_ref']}")
-    nxt = h.get("next_callable")
+    for e in h.principals:
+        lines.append(f"  {e.principal} : {e.attempts_in_window} tentative(s) sur 30 jours")
+        for a in e.attempts:
+            outcome = "décroché" if a.answered else label(DIAL_STATUS, a.dial_status, "-")
+            lines.append(f"    tentative {a.at.isoformat()} ({label(ATTEMPT_SOURCE, a.source)}, "
+                         f"{a.campaign or '-'}) {outcome}")
+        for b in e.blocks:
+            lines.append(f"    {label(BLOCK_KIND, b.kind)} depuis {b.since.isoformat()}"
+                         + (f" jusqu'au {b.until.isoformat()} inclus" if b.until
+                            else " (sans fin)"))
+        for k in e.consents:
+            lines.append(f"    consentement {k.state} ({','.join(k.scopes)}) jusqu'au "
+                         f"{k.valid_until.isoformat()}, preuve {k.proof_ref}")
+    nxt = h.next_callable
     if nxt is not None:
-        if nxt["at"] is None:
-            lines.append(f"  prochain appel possible : aucun ({nxt.get('detail', '')}; "
-                         f"motifs : {', '.join(nxt['reasons_now'])})")
-        elif nxt["now"]:
+        if nxt.at is None:
+            lines.append(f"  prochain appel possible : aucun ({nxt.detail}; "
+                         f"motifs : {', '.join(nxt.reasons_now)})")
+        elif nxt.now:
             lines.append("  prochain appel possible : maintenant")
         else:
-            lines.append(f"  prochain appel possible : {nxt['at']} "
-                         f"(motifs actuels : {', '.join(nxt['reasons_now'])})")
+            lines.append(f"  prochain appel possible : {nxt.at.isoformat()} "
+                         f"(motifs actuels : {', '.join(nxt.reasons_now)})")
     return "\n".join(lines)

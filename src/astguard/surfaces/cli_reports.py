@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import sys
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from astguard.errors import InputError
+from astguard.labels import EVIDENCE_KIND, label
 from astguard.instants import PARIS, input_instant, period
-from astguard.app.supervision import KIND_LABELS, parse_anchor
+from astguard.app.supervision import parse_anchor
 from astguard.surfaces import cli_dialplan
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import stream_csv, stream_html
 from astguard.surfaces.table import json_option, print_json
 
 if TYPE_CHECKING:
@@ -62,19 +66,30 @@ async def run(c: Components, args: argparse.Namespace) -> int:
     today = c.clock.now().astimezone(PARIS).date()
     if args.command == "report":
         start, end = period(args.first, args.last, today, default_days=30)
-        report = await c.supervision.inspection_with_calls(args.principal, start, end)
-        if args.format == "json" or args.json:
-            text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        elif args.format == "csv":
-            text = inspection_csv(report)
-        else:
-            text = inspection_html(report)
+        reconciliation = None
+        if c.settings.cdr_file and c.settings.trunk_endpoints:
+            # Asterisk's own records, when astguard can read them: every trunk call had a
+            # decision (the watchdog's rows alone miss what went out while it was stopped).
+            reconciliation = (await c.supervision.audit_calls(c.settings.cdr_file, start,
+                                                              end)).as_dict()
+        async with c.supervision.open_inspection(args.principal, start, end) as run:
+            run.report = dataclasses.replace(run.report, call_reconciliation=reconciliation)
+            if args.format == "json" or args.json:
+                report = await run.collect()
+                chunks = _once(json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
+                                          default=str))
+            elif args.format == "csv":
+                chunks = stream_csv(run)
+            else:
+                chunks = stream_html(run)
+            # Written as it is read: a month of a million calls never sits in memory.
+            with (open(args.output, "w", encoding="utf-8", newline="") if args.output
+                  else contextlib.nullcontext(sys.stdout)) as out:
+                async for chunk in chunks:
+                    out.write(chunk)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
-            print(f"rapport écrit dans {args.output} ({report['summary']['decisions']} "
+            print(f"rapport écrit dans {args.output} ({run.report.summary.decisions} "
                   "décisions)")
-        else:
-            sys.stdout.write(text)
         return 0
     if args.audit_cmd == "calls":
         return await _audit_calls(c, args)
@@ -95,7 +110,8 @@ async def run(c: Components, args: argparse.Namespace) -> int:
         extra = {"expect": args.expect, "expect_problem": lost} if anchor else {}
         print(json.dumps({**result.as_dict(), **extra}, ensure_ascii=False, indent=2))
     elif result.ok:
-        kinds = ", ".join(f"{KIND_LABELS[k]} {n}" for k, n in sorted(result.by_kind.items()))
+        kinds = ", ".join(f"{label(EVIDENCE_KIND, k)} {n}"
+                          for k, n in sorted(result.by_kind.items()))
         print(f"chaîne intacte : {result.checked} maillon(s) vérifié(s) ({kinds or 'aucun'}); "
               f"tête : maillon {result.head_seq} {result.head_hash}")
     else:
@@ -106,6 +122,11 @@ async def run(c: Components, args: argparse.Namespace) -> int:
         print(f"TÊTE CONSERVÉE INTROUVABLE : {lost}" if lost
               else f"tête conservée présente : maillon {anchor[0]} inchangé")
     return 0 if result.ok and lost is None else 1
+
+
+
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text
 
 
 def _bounds(first: str | None, last: str | None) -> tuple[dt.datetime, dt.datetime]:

@@ -2,8 +2,9 @@
 
 Pages are rendered on the server (plain HTML, inline SVG charts, no external asset) so that they
 work on a locked-down supervisor PC and print well. The live stream is Server-Sent Events fed
-from the evidence chain's sequence, so a decision made on any PBX node appears, in commit
-order, within about a second. A supervisor signs in with a read token (write tokens are
+from the evidence chain's sequence through one LISTEN connection per process (store/live.py),
+so a decision made on any PBX node appears, in chain order, as soon as it is committed.
+Every page is a Jinja2 template (templates/dashboard_*.html) with autoescaping. A supervisor signs in with a read token (write tokens are
 refused); the browser then holds only a server-side session id in an HttpOnly, SameSite=Strict
 cookie that only ever grants reads (web_security.py: sessions, throttle, CSRF, CSP).
 """
@@ -16,23 +17,35 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from markupsafe import Markup
 
 from astguard.clock import Clock
 from astguard.app.contacts import ContactService
+from astguard.app.history import PrincipalHistory
 from astguard.errors import InputError, StoreUnavailable
 from astguard.instants import PARIS, period
+from astguard.labels import (
+    ATTEMPT_SOURCE,
+    BLOCK_KIND,
+    DECISION,
+    DIAL_MODE,
+    DIAL_STATUS,
+    PURPOSE,
+    YES_NO,
+    label,
+)
 from astguard.policy.reasons import text_of
 from astguard.app.campaigns import Campaigns
-from astguard.app.supervision import Supervision
+from astguard.app.supervision import DecisionFeed, Subscription, Supervision
 from astguard.instants import local_time_text
+from astguard.surfaces import templates
 from astguard.values import DecisionFilter
 from astguard.surfaces.http import Api
-from astguard.surfaces.report_render import DECISION_FR, inspection_html, paris
+from astguard.surfaces.report_render import paris, render_html
 from astguard.surfaces.web_security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -43,10 +56,12 @@ from astguard.surfaces.web_security import (
 )
 
 log = logging.getLogger(__name__)
-STREAM_INTERVAL = 1.0  # seconds between two looks at the evidence chain
+STREAM_KEEPALIVE = 15.0  # seconds of silence before a comment line (finds gone browsers)
 STREAM_REPLAY = 500  # chain links a reconnecting browser may catch up on
 
-_CSS = """
+Page = tuple[str, dict[str, Any]]  # a template and its context
+
+_CSS = Markup("""
 *{box-sizing:border-box} body{font-family:system-ui,"DejaVu Sans",Arial,sans-serif;margin:0;
 color:#1b1b1b;background:#f6f6f4} header{background:#000091;color:#fff;padding:.6em 1.2em;
 display:flex;gap:1.5em;align-items:center;flex-wrap:wrap} header a{color:#fff;text-decoration:none}
@@ -61,7 +76,7 @@ label{display:flex;flex-direction:column;font-size:.85em} input,select,button{fo
 .charts{display:flex;gap:2em;flex-wrap:wrap} .chart{background:#fff;border:1px solid #ddd;padding:.5em}
 .error{background:#fde8e8;border:1px solid #b00020;padding:.6em 1em} #etat{font-size:.85em}
 .muted{color:#666} @media print{header,form{display:none}}
-"""
+""")
 
 _STREAM_JS = """
 (function(){
@@ -105,53 +120,36 @@ def stream_item(row: dict[str, Any]) -> dict[str, Any]:
             "numero": row["number_e164"] or row["dialled"],
             "heure_locale": local_time_text(row["local_times"]),
             "campagne": row["campaign"] or "—", "agent": row["agent"] or "—",
-            "decision": row["decision"], "decision_fr": DECISION_FR[row["decision"]],
+            "decision": row["decision"], "decision_fr": DECISION[row["decision"]],
             "jour": _paris(row["decided_at"], "%Y-%m-%d"),
             "motifs": _motifs(row), "numero_presente": row["caller_id"] or "—"}
 
 
 def bar_chart(title: str, items: list[tuple[str, int]], *, color: str = "#000091",
-              ident: str = "") -> str:
-    """A horizontal bar chart as inline SVG, with its numbers written out."""
-    if not items:
-        return (f"<figure class=chart id=\"{escape(ident)}\"><figcaption>{escape(title)}"
-                "</figcaption><p class=muted>Aucun refus sur la période.</p></figure>")
-    top = max(n for _, n in items) or 1
+              ident: str = "") -> dict[str, Any]:
+    """A horizontal bar chart's geometry, drawn as inline SVG by dashboard_macros.html."""
+    top = max((n for _, n in items), default=0) or 1
     row_h, label_w, bar_w = 22, 260, 300
-    parts = [f"<svg role=img aria-label=\"{escape(title)}\" width={label_w + bar_w + 60} "
-             f"height={row_h * len(items) + 6} xmlns=\"http://www.w3.org/2000/svg\">"]
-    for i, (label, n) in enumerate(items):
-        y = i * row_h + 3
-        w = max(2, round(bar_w * n / top))
-        parts.append(
-            f"<text x=0 y={y + 15} font-size=12>{escape(label[:40])}</text>"
-            f"<rect x={label_w} y={y} width={w} height={row_h - 6} fill=\"{color}\">"
-            f"<title>{escape(label)} : {n}</title></rect>"
-            f"<text x={label_w + w + 4} y={y + 15} font-size=12 class=n>{n}</text>")
-    parts.append("</svg>")
-    return (f"<figure class=chart id=\"{escape(ident)}\"><figcaption>{escape(title)}"
-            f"</figcaption>{''.join(parts)}</figure>")
+    return {"title": title, "ident": ident, "color": color, "row_h": row_h,
+            "label_w": label_w, "width": label_w + bar_w + 60,
+            "height": row_h * len(items) + 6,
+            "bars": [{"label": str(label), "n": n, "y": i * row_h + 3,
+                      "w": max(2, round(bar_w * n / top))}
+                     for i, (label, n) in enumerate(items)]}
 
 
-def _table(header: list[str], rows: list[list[str]], *, ident: str = "",
-           row_attrs: list[str] | None = None) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        attrs = row_attrs[i] if row_attrs else ""
-        body.append(f"<tr{attrs}>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
-    return (f"<table id=\"{escape(ident)}\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+def _decision_cell(decision: str) -> dict[str, str]:
+    return {"cls": decision, "text": DECISION[decision]}
 
 
-def _decision_cell(decision: str) -> str:
-    return f"<span class={decision}>{escape(DECISION_FR[decision])}</span>"
+def _rate(denied: int, decisions: int) -> str:
+    return f"{100 * denied / decisions:.1f} %" if decisions else "—"
 
 
 class Dashboard:
     def __init__(self, *, api: Api, reports: Supervision, contacts: ContactService,
-                 directory: Campaigns, clock: Clock,
-                 stream_interval: float = STREAM_INTERVAL,
+                 directory: Campaigns, clock: Clock, feed: DecisionFeed | None = None,
+                 keepalive: float | None = None,
                  throttle: LoginThrottle | None = None) -> None:
         self._api = api
         self._throttle = throttle or LoginThrottle()
@@ -159,7 +157,8 @@ class Dashboard:
         self._contacts = contacts
         self._directory = directory
         self._clock = clock
-        self._interval = stream_interval
+        self.feed = feed or reports.live_feed()
+        self._keepalive = keepalive  # None: STREAM_KEEPALIVE
 
     def install(self, app: web.Application) -> None:
         r = app.router
@@ -174,6 +173,11 @@ class Dashboard:
         r.add_get("/tableau/campagne/{name}", self._page("Campagne", self.campaign))
         r.add_get("/tableau/rapport", self._page("Rapport d'inspection", self.report))
         r.add_get("/tableau/flux", self.stream)
+        app[DASHBOARD] = self
+
+        async def close_feed(_app: web.Application) -> None:
+            await self.feed.close()
+        app.on_cleanup.append(close_feed)
 
     # Sign-in -------------------------------------------------------------------------------
 
@@ -185,14 +189,8 @@ class Dashboard:
         # The form carries a fresh CSRF token, also set as a cookie (double submit): a
         # cross-site form cannot read it, so it cannot sign a browser in with its own token.
         csrf = new_secret()
-        message = f"<p class=error>{escape(error)}</p>" if error else ""
-        body = (f"{message}<form method=post action=/tableau/connexion class=inline>"
-                f"<input type=hidden name=csrf value=\"{csrf}\">"
-                "<label>Jeton d'accès<input type=password name=jeton id=jeton size=40 "
-                "autocomplete=off required></label><button type=submit>Entrer</button></form>"
-                "<p class=muted>Un jeton de lecture (ASTGUARD_API_READ_TOKENS) : le tableau de "
-                "bord ne modifie rien, et un jeton d'écriture n'y ouvre pas de session.</p>")
-        resp = self._html("Connexion", body, status=status, nav=False)
+        resp = await self._html("dashboard_login.html", "Connexion", status=status, nav=False,
+                                error=error, csrf=csrf)
         resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict",
                         path="/tableau/connexion", secure=request.secure)
         return resp
@@ -236,54 +234,43 @@ class Dashboard:
 
     # Page frame ----------------------------------------------------------------------------
 
-    def _html(self, title: str, body: str, *, status: int = 200, nav: bool = True,
-              seq: int | None = None, script: str = "", day: str = "") -> web.Response:
-        links = "".join(f"<a href=\"{h}\">{t}</a>" for h, t in (
-            ("/tableau/", "Direct"), ("/tableau/refus", "Refus"),
-            ("/tableau/consommateur", "Consommateur"), ("/tableau/campagnes", "Campagnes"),
-            ("/tableau/rapport", "Rapport d'inspection"),
-            ("/tableau/deconnexion", "Déconnexion"))) if nav else ""
-        data = (f" data-seq=\"{seq}\" data-jour=\"{escape(day)}\"" if seq is not None
-                else "")
+    async def _html(self, template: str, title: str, *, status: int = 200, nav: bool = True,
+                    seq: int | None = None, script: str = "", day: str = "",
+                    **context: Any) -> web.Response:
         nonce = new_secret()  # the page's own style and script, nothing injected (CSP)
-        text = (f"<!doctype html><html lang=fr><head><meta charset=utf-8>"
-                f"<meta name=viewport content=\"width=device-width\">"
-                f"<title>astguard — {escape(title)}</title>"
-                f"<style nonce=\"{nonce}\">{_CSS}</style></head>"
-                f"<body{data}><header><b>astguard</b>{links}</header><main>"
-                f"<h1>{escape(title)}</h1>{body}</main>"
-                f"{f'<script nonce={nonce}>{script}</script>' if script else ''}</body></html>")
+        text = await templates.pages.get_template(template).render_async(
+            title=title, nav=nav, seq=seq, day=day, nonce=nonce, css=_CSS,
+            script=Markup(script), paris=_paris, local_time_text=local_time_text, **context)
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
                             headers=security_headers(nonce))
 
-    def _page(self, title: str, render: Callable[[web.Request], Awaitable[tuple[str, dict]]]
+    def _page(self, title: str, render: Callable[[web.Request], Awaitable[Page]]
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def page(request: web.Request) -> web.StreamResponse:
             if self._api.token_right(request) is None:
                 raise web.HTTPSeeOther("/tableau/connexion")
             try:
-                body, extra = await render(request)
+                template, context = await render(request)
             except InputError as exc:
-                return self._html(title, f"<p class=error>{escape(str(exc))}</p>", status=400)
+                return await self._html("dashboard_error.html", title, status=400,
+                                        message=str(exc))
             except StoreUnavailable as exc:
-                return self._html(title, "<p class=error>Base de données indisponible : "
-                                  f"{escape(str(exc))}</p>", status=503)
-            return self._html(extra.pop("title", title), body, **extra)
+                return await self._html("dashboard_error.html", title, status=503,
+                                        message=f"Base de données indisponible : {exc}")
+            return await self._html(template, context.pop("title", title), **context)
         return page
 
     def _today(self) -> dt.date:
         return self._clock.now().astimezone(PARIS).date()
 
     @staticmethod
-    def _period_form(start: dt.datetime, end: dt.datetime, extra: str = "") -> str:
-        last = (end - dt.timedelta(days=1)).astimezone(PARIS).date()
-        return (f"<form class=inline method=get>{extra}<label>Du<input type=date name=from "
-                f"value=\"{start.astimezone(PARIS).date()}\"></label><label>Au<input type=date "
-                f"name=to value=\"{last}\"></label><button>Afficher</button></form>")
+    def _period_form(start: dt.datetime, end: dt.datetime) -> dict[str, dt.date]:
+        return {"first": start.astimezone(PARIS).date(),
+                "last": (end - dt.timedelta(days=1)).astimezone(PARIS).date()}
 
     # Pages ---------------------------------------------------------------------------------
 
-    async def live(self, request: web.Request) -> tuple[str, dict]:
+    async def live(self, request: web.Request) -> Page:
         seq = await self._reports.head_seq()
         today = self._today()
         start, end = period(None, None, today, default_days=1)
@@ -291,176 +278,97 @@ class Dashboard:
                                                               limit=50))
         stats = await self._reports.refusal_stats(start, end)
         unguarded = await self._reports.unguarded_count(start, end)
-        items = [stream_item(r) for r in recent["decisions"]]
-        rows = [[escape(i["heure"]), escape(i["numero"]), escape(i["heure_locale"]),
-                 escape(i["campagne"]), escape(i["agent"]),
-                 _decision_cell(i["decision"]), escape(i["motifs"]),
-                 escape(i["numero_presente"])] for i in items]
-        attrs = [f" data-decision-id=\"{escape(i['id'])}\"" for i in items]
-        body = (
-            f"<div class=cards><div class=card>Décisions aujourd'hui<b id=nb-decisions>"
-            f"{stats['decisions']}</b></div><div class=card>Refusées<b id=nb-refus>"
-            f"{stats['denied']}</b></div><div class=card>Autorisées<b id=nb-autorisees>{stats['allowed']}</b>"
-            f"</div><div class=card>Appels sans décision (vigie)<b id=nb-sans-decision"
-            f"{' class=deny' if unguarded else ''}>{unguarded}</b></div></div><p>Flux des décisions : <span id=etat>connexion…</span></p>"
-            + _table(["Heure", "Numéro", "Heure du consommateur", "Campagne", "Agent",
-                      "Décision", "Motifs de refus", "Numéro présenté"], rows, ident="flux",
-                     row_attrs=attrs))
-        return body, {"seq": seq, "script": _STREAM_JS, "day": today.isoformat()}
+        items = [stream_item(r) for r in recent.decisions]
+        rows = [[i["heure"], i["numero"], i["heure_locale"], i["campagne"], i["agent"],
+                 _decision_cell(i["decision"]), i["motifs"], i["numero_presente"]]
+                for i in items]
+        return "dashboard_live.html", {
+            "stats": stats, "unguarded": unguarded, "rows": rows,
+            "row_ids": [i["id"] for i in items],
+            "seq": seq, "script": _STREAM_JS, "day": today.isoformat()}
 
-    async def refusals(self, request: web.Request) -> tuple[str, dict]:
+    async def refusals(self, request: web.Request) -> Page:
         start, end = period(request.query.get("from"), request.query.get("to"),
                             self._today())
         s = await self._reports.refusal_stats(start, end, request.query.get("principal"))
-        rate = f"{100 * s['denied'] / s['decisions']:.1f} %" if s["decisions"] else "—"
-        body = (
-            self._period_form(start, end)
-            + f"<div class=cards><div class=card>Décisions<b>{s['decisions']}</b></div>"
-            f"<div class=card>Refusées<b id=total-refus>{s['denied']}</b></div>"
-            f"<div class=card>Taux de refus<b>{rate}</b></div></div><div class=charts>"
-            + bar_chart("Refus par motif", [(f"{r['rule']} {r['code']}", r["count"])
-                                             for r in s["by_reason"]], ident="par-motif")
-            + bar_chart("Refus par campagne", [(r["campaign"], r["count"])
-                                                for r in s["by_campaign"]],
-                        color="#6a6af4", ident="par-campagne")
-            + bar_chart("Refus par agent", [(r["agent"], r["count"]) for r in s["by_agent"]],
-                        color="#c9191e", ident="par-agent")
-            + "</div>"
-            + _table(["Règle", "Code", "Motif", "Refus"], [
-                [escape(r["rule"]), escape(r["code"]), escape(r["text"]), str(r["count"])]
-                for r in s["by_reason"]], ident="table-motifs"))
-        return body, {}
+        charts = [
+            bar_chart("Refus par motif", [(f"{r.rule} {r.code}", r.count) for r in s.by_reason],
+                      ident="par-motif"),
+            bar_chart("Refus par campagne", [(r.key, r.count) for r in s.by_campaign],
+                      color="#6a6af4", ident="par-campagne"),
+            bar_chart("Refus par agent", [(r.key, r.count) for r in s.by_agent],
+                      color="#c9191e", ident="par-agent")]
+        return "dashboard_refusals.html", {
+            "form": self._period_form(start, end), "s": s, "charts": charts,
+            "rate": _rate(s.denied, s.decisions),
+            "reasons": [[r.rule, r.code, r.text, r.count] for r in s.by_reason]}
 
-    async def consumer(self, request: web.Request) -> tuple[str, dict]:
+    async def consumer(self, request: web.Request) -> Page:
         number = request.query.get("numero", "").strip()
         campaign_name = request.query.get("campagne", "").strip()
-        campaigns = await self._directory.list_campaigns()
-        options = "".join(
-            f"<option value=\"{escape(c['name'])}\""
-            f"{' selected' if c['name'] == campaign_name else ''}>{escape(c['name'])}</option>"
-            for c in campaigns)
-        form = (f"<form class=inline method=get><label>Numéro<input name=numero "
-                f"value=\"{escape(number)}\" required></label><label>Campagne (pour le "
-                f"prochain moment appelable)<select name=campagne><option value=\"\">—</option>"
-                f"{options}</select></label><button>Afficher</button></form>")
+        campaigns = [c["name"] for c in await self._directory.list_campaigns()]
+        context: dict[str, Any] = {"number": number, "campaign": campaign_name,
+                                   "campaigns": campaigns, "h": None,
+                                   "attempts_rows": _attempt_rows, "block_rows": _block_rows,
+                                   "consent_rows": _consent_rows}
         if not number:
-            return form, {}
+            return "dashboard_consumer.html", context
         campaign = None
         if campaign_name:
             found = await self._directory.classify(None, campaign_name)
             if found.campaign is None:
                 raise InputError(found.how)
             campaign = found.campaign
-        h = await self._contacts.history(number, campaign)
-        parts = [form, f"<p>Numéro <b id=numero>{escape(h['number'])}</b> "
-                       f"(numéros liés : {escape(', '.join(h['numbers']))}) — aujourd'hui "
-                       f"{escape(h['today'])}</p>"]
-        nxt = h["next_callable"]
-        if nxt is None:
-            parts.append("<p class=muted>Choisir une campagne pour calculer le prochain "
-                         "moment appelable.</p>")
-        elif nxt["at"] is None:
-            parts.append(f"<p id=prochain>Prochain moment appelable : aucun — "
-                         f"{escape(nxt.get('detail', ''))} ; bloqué par : "
-                         f"{escape(', '.join(nxt.get('reasons_now', [])))}</p>")
-        else:
-            when = "maintenant" if nxt["now"] else _paris(nxt["at"], "%d/%m/%Y %H:%M")
-            local = local_time_text(nxt.get("local_times", []))
-            parts.append(
-                f"<p>Prochain moment appelable : <b id=prochain data-at=\"{escape(nxt['at'])}\">"
-                f"{escape(when)}</b> (heure de Paris{'; ' + escape(local) if local else ''})"
-                + (f" — bloqué maintenant par : {escape(', '.join(nxt['reasons_now']))}"
-                   if nxt.get("reasons_now") else "") + "</p>")
-        if not h["principals"]:
-            parts.append("<p class=muted>Aucune tentative, aucun refus, aucun consentement.</p>")
-        for principal, e in sorted(h["principals"].items()):
-            parts.append(
-                f"<h2>Donneur d'ordre {escape(principal)}</h2><div class=cards>"
-                f"<div class=card>Tentatives sur 30 jours<b class=tentatives-30j "
-                f"data-principal=\"{escape(principal)}\">{e['attempts_last_30_days']}</b></div>"
-                f"<div class=card>Refus / suspensions / oppositions en cours<b>"
-                f"{len(e['blocks'])}</b></div></div>")
-            parts.append(_table(["Date", "Numéro", "Source", "Campagne", "Issue"], [
-                [escape(_paris(a["at"])), escape(a["number"]), escape(a["source"]),
-                 escape(a["campaign"] or "—"),
-                 escape("décroché" if a["answered"] else (a["dial_status"] or "—"))]
-                for a in e["attempts"]], ident=f"tentatives-{principal}"))
-            kinds = {"refusal": "refus", "suspension": "suspension", "opposition": "opposition"}
-            parts.append(_table(["Type", "Depuis", "Jusqu'au", "Source", "Agent"], [
-                [escape(kinds.get(b["kind"], b["kind"])), escape(b["since"]),
-                 escape(b["until"] or "définitif"), escape(b["source"]), escape(b["agent"] or "—")]
-                for b in e["blocks"]], ident=f"blocages-{principal}"))
-            parts.append(_table(["Consentement", "Périmètres", "État", "Recueilli le",
-                                 "Valable jusqu'au", "Preuve"], [
-                [str(c["id"]), escape(", ".join(c["scopes"])), escape(c["state"]),
-                 escape(_paris(c["collected_at"], "%d/%m/%Y")),
-                 escape(_paris(c["valid_until"], "%d/%m/%Y")), escape(c["proof_ref"])]
-                for c in e["consents"]], ident=f"consentements-{principal}"))
-        return "".join(parts), {}
+        context["h"] = await self._contacts.history(number, campaign)
+        return "dashboard_consumer.html", context
 
-    async def campaigns(self, request: web.Request) -> tuple[str, dict]:
-        rows = [[f"<a href=\"/tableau/campagne/{escape(c['name'])}\">{escape(c['name'])}</a>",
-                 escape(c["principal_id"]), escape(c["purpose"]), escape(c["dial_mode"]),
-                 escape(c["caller_id"] or "—"), "oui" if c["active"] else "non"]
+    async def campaigns(self, request: web.Request) -> Page:
+        rows = [[{"href": f"/tableau/campagne/{c['name']}", "text": c["name"]},
+                 c["principal_id"], label(PURPOSE, c["purpose"]),
+                 label(DIAL_MODE, c["dial_mode"]), c["caller_id"] or "—",
+                 YES_NO[bool(c["active"])]]
                 for c in await self._directory.list_campaigns()]
-        return _table(["Campagne", "Donneur d'ordre", "Finalité", "Numérotation",
-                       "Numéro présenté", "Active"], rows, ident="campagnes"), {}
+        return "dashboard_campaigns.html", {"rows": rows}
 
-    async def campaign(self, request: web.Request) -> tuple[str, dict]:
+    async def campaign(self, request: web.Request) -> Page:
         name = request.match_info["name"]
         start, end = period(request.query.get("from"), request.query.get("to"),
                             self._today(), default_days=30)
         c = await self._reports.campaign(name, start, end)
-        rate = f"{100 * c['refusal_rate']:.1f} %" if c["refusal_rate"] is not None else "—"
-        body = (
-            self._period_form(start, end)
-            + f"<p>Donneur d'ordre {escape(c['campaign']['principal_id'])}, finalité "
-            f"{escape(c['campaign']['purpose'])}, numérotation "
-            f"{escape(c['campaign']['dial_mode'])}</p><div class=cards>"
-            f"<div class=card>Décisions<b id=volume>{c['decisions']}</b></div>"
-            f"<div class=card>Refusées<b>{c['denied']}</b></div>"
-            f"<div class=card>Taux de refus<b id=taux-refus>{rate}</b></div>"
-            f"<div class=card>Décrochés<b>{c['answered']}</b></div>"
-            f"<div class=card>Refus réseau (403/603/608)<b id=refus-reseau>"
-            f"{c['network_refusals']}</b></div></div><div class=charts>"
-            + bar_chart("Décisions par jour", [(d["day"], d["decisions"]) for d in c["per_day"]],
-                        ident="par-jour")
-            + bar_chart("Refus par motif", [(f"{r['rule']} {r['code']}", r["count"])
-                                             for r in c["by_reason"]], color="#c9191e",
-                        ident="motifs-campagne")
-            + "</div><h2>Numéros présentés</h2>"
-            + _table(["Numéro présenté", "Appels", "Refus réseau", "Alerte"], [
-                [escape(r["caller_id"]), str(r["calls"]), str(r["network_refusals"]),
-                 "<span class=deny>CALL_BLOCKED_BY_NETWORK</span>" if r["alert"] else "—"]
-                for r in c["caller_ids"]], ident="numeros-presentes"))
-        return body, {"title": f"Campagne {name}"}
+        rate = f"{100 * c.refusal_rate:.1f} %" if c.refusal_rate is not None else "—"
+        charts = [
+            bar_chart("Décisions par jour", [(d.day.isoformat(), d.decisions)
+                                             for d in c.per_day], ident="par-jour"),
+            bar_chart("Refus par motif", [(f"{r.rule} {r.code}", r.count) for r in c.by_reason],
+                      color="#c9191e", ident="motifs-campagne")]
+        caller_ids = [[r.caller_id, r.calls, r.network_refusals,
+                       {"cls": "deny", "text": "CALL_BLOCKED_BY_NETWORK"} if r.alert else "—"]
+                      for r in c.caller_ids]
+        return "dashboard_campaign.html", {
+            "title": f"Campagne {name}", "form": self._period_form(start, end), "c": c,
+            "rate": rate, "charts": charts, "caller_ids": caller_ids}
 
-    async def report(self, request: web.Request) -> tuple[str, dict]:
+    async def report(self, request: web.Request) -> Page:
         principal = request.query.get("principal", "").strip()
         start, end = period(request.query.get("from"), request.query.get("to"),
                             self._today(), default_days=30)
-        form = self._period_form(
-            start, end,
-            extra=f"<label>Donneur d'ordre<input name=principal value=\"{escape(principal)}\" "
-                  "required></label>")
+        context: dict[str, Any] = {"form": self._period_form(start, end),
+                                   "principal": principal, "report": None, "query": ""}
         if not principal:
-            return form, {}
-        report = await self._reports.inspection(principal, start, end)
-        query = urlencode({"principal": principal,
-                           "from": start.astimezone(PARIS).date().isoformat(),
-                           "to": (end - dt.timedelta(days=1)).astimezone(PARIS).date()
-                           .isoformat()})
-        links = (f"<p><a id=csv href=\"/v1/reports/inspection?format=csv&amp;{escape(query)}\">"
-                 f"Télécharger en CSV</a> · <a id=imprimable target=_blank "
-                 f"href=\"/v1/reports/inspection?format=html&amp;{escape(query)}\">Version "
-                 "imprimable (PDF par l'impression du navigateur)</a></p>")
-        html = inspection_html(report)
-        inner = html[html.index("<body>") + 6:html.index("</body>")]
-        return form + links + f"<div class=rapport>{inner}</div>", {}
+            return "dashboard_report.html", context
+        async with self._reports.open_inspection(principal, start, end) as run:
+            context["report"] = Markup(await render_html(run, fragment=True))
+        context["query"] = urlencode({
+            "principal": principal, "from": start.astimezone(PARIS).date().isoformat(),
+            "to": (end - dt.timedelta(days=1)).astimezone(PARIS).date().isoformat()})
+        return "dashboard_report.html", context
 
     # Live stream ---------------------------------------------------------------------------
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events from the process's one DecisionFeed (LISTEN/NOTIFY). A browser
+        that comes back with a cursor first catches up on the chain (at most STREAM_REPLAY
+        links), then takes the feed's events after that cursor."""
         if self._api.token_right(request) is None:
             raise web.HTTPUnauthorized(text="jeton absent ou inconnu")
         try:
@@ -471,38 +379,79 @@ class Dashboard:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
-        healthy, started = True, False
-        if cursor < 0:
-            # The head before the first byte is sent: a decision made once the browser sees
-            # the stream open is always streamed (reading it later raced with such decisions).
+        # Subscribed before the head is read: a decision committed once the browser sees the
+        # stream open is always streamed, either by the catch-up or by the feed.
+        async with self.feed.subscribe() as sub:
+            caught_up = False
             with contextlib.suppress(StoreUnavailable):
-                cursor = await self._reports.head_seq()
-                started = True
-        await resp.prepare(request)
-        await resp.write(b"retry: 2000\n\n")
-        while True:
+                cursor = await self._catch_up(cursor, None)
+                caught_up = True
+            await resp.prepare(request)
             try:
-                if cursor < 0:
-                    cursor = await self._reports.head_seq()
-                elif not started:  # a stale cursor replays at most the last links
-                    cursor = max(cursor, await self._reports.head_seq() - STREAM_REPLAY)
-                started = True
-                cursor, rows = await self._reports.since(cursor)
-                if not healthy:
-                    await resp.write("event: etat\ndata: en direct\n\n".encode())
-                    healthy = True
-                for row in rows:
-                    payload = json.dumps(stream_item(row), ensure_ascii=False)
-                    await resp.write(f"id: {row['seq']}\nevent: decision\ndata: {payload}\n\n"
-                                     .encode())
-                if not rows:
-                    await resp.write(b": veille\n\n")
-            except StoreUnavailable:
-                healthy = False
-                await resp.write("event: etat\ndata: base de données indisponible — nouvelle "
-                                 "tentative\n\n".encode())
-            except ConnectionResetError:
-                break  # the browser went away
-            await asyncio.sleep(self._interval)
+                await resp.write(b"retry: 2000\n\n")
+                if caught_up and cursor >= 0:
+                    cursor = await self._catch_up(cursor, resp)
+                await self._follow(sub, cursor, resp)
+            except (ConnectionResetError, ConnectionError):
+                pass  # the browser went away
         return resp
 
+    async def _catch_up(self, cursor: int, resp: web.StreamResponse | None) -> int:
+        """Without `resp`: where to start (the head, or a stale cursor brought near it).
+        With it: send the links after `cursor` that are already committed."""
+        if resp is None:
+            head = await self._reports.head_seq()
+            return head if cursor < 0 else max(cursor, head - STREAM_REPLAY)
+        while True:
+            cursor, rows = await self._reports.since(cursor)
+            for row in rows:
+                await _send_decision(resp, row)
+            if not rows:
+                return cursor
+
+    async def _follow(self, sub: Subscription, cursor: int,
+                      resp: web.StreamResponse) -> None:
+        while not sub.overflowed:
+            try:
+                async with asyncio.timeout(self._keepalive or STREAM_KEEPALIVE):
+                    event = await sub.queue.get()
+            except TimeoutError:
+                await resp.write(b": veille\n\n")  # also how a gone browser is noticed
+                continue
+            if event.healthy is not None:
+                if event.healthy and cursor < 0:
+                    with contextlib.suppress(StoreUnavailable):
+                        cursor = await self._reports.head_seq()
+                text = ("en direct" if event.healthy
+                        else "base de données indisponible — nouvelle tentative")
+                await resp.write(f"event: etat\ndata: {text}\n\n".encode())
+                continue
+            if event.seq > cursor:  # cursor < 0: the head was unreadable, start from here
+                assert event.row is not None
+                await _send_decision(resp, event.row)
+                cursor = event.seq
+
+
+async def _send_decision(resp: web.StreamResponse, row: dict[str, Any]) -> None:
+    payload = json.dumps(stream_item(row), ensure_ascii=False)
+    await resp.write(f"id: {row['seq']}\nevent: decision\ndata: {payload}\n\n".encode())
+
+
+def _attempt_rows(e: PrincipalHistory) -> list[list[Any]]:
+    return [[_paris(a.at), a.number, label(ATTEMPT_SOURCE, a.source), a.campaign or "—",
+             "décroché" if a.answered else label(DIAL_STATUS, a.dial_status)]
+            for a in e.attempts]
+
+
+def _block_rows(e: PrincipalHistory) -> list[list[Any]]:
+    return [[label(BLOCK_KIND, b.kind), b.since.isoformat(),
+             b.until.isoformat() if b.until else "définitif", b.source, b.agent or "—"]
+            for b in e.blocks]
+
+
+def _consent_rows(e: PrincipalHistory) -> list[list[Any]]:
+    return [[c.id, ", ".join(c.scopes), c.state, _paris(c.collected_at, "%d/%m/%Y"),
+             _paris(c.valid_until, "%d/%m/%Y"), c.proof_ref] for c in e.consents]
+
+
+DASHBOARD = web.AppKey("astguard_dashboard", Dashboard)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from astguard.values import DecisionFilter
 from astguard.surfaces import api_models as rq
 from astguard.surfaces.api_errors import french_message
 from astguard.surfaces.openapi import OPERATIONS, READ, WRITE, Operation, openapi_document
-from astguard.surfaces.report_render import inspection_csv, inspection_html
+from astguard.surfaces.report_render import stream_csv, stream_html
 from astguard.surfaces.web_security import (
     SESSION_COOKIE,
     Sessions,
@@ -62,6 +62,24 @@ class Reply:
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status,
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def write_chunks(request: web.Request, resp: web.StreamResponse,
+                       chunks: AsyncIterator[str], flush_at: int = 1 << 16) -> None:
+    """Send text chunks as they come, in writes of about `flush_at` bytes."""
+    await resp.prepare(request)
+    pending: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        data = chunk.encode()
+        pending.append(data)
+        size += len(data)
+        if size >= flush_at:
+            await resp.write(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        await resp.write(b"".join(pending))
+    await resp.write_eof()
 
 
 # aiohttp's own errors (unknown route, wrong method, body too large), said in French.
@@ -249,7 +267,8 @@ class Api:
             if found.campaign is None:
                 raise InputError(found.how)
             campaign = found.campaign
-        return Reply(await self._contacts.history(request.match_info["number"], campaign))
+        return Reply((await self._contacts.history(request.match_info["number"],
+                                                   campaign)).as_dict())
 
     async def scrub(self, request: web.Request, query: rq.ScrubQuery) -> web.StreamResponse:
         """A list's verdicts, streamed (surfaces/http_scrub.py); nothing recorded."""
@@ -327,39 +346,45 @@ class Api:
             start, end, campaign=query.campaign, agent=query.agent, reason=query.reason,
             decision=query.decision, principal=query.principal, number=number,
             limit=query.limit, offset=query.offset))
-        return Reply({"from": start.isoformat(), "to": end.isoformat(), **found})
+        return Reply({"from": start.isoformat(), "to": end.isoformat(), **found.as_dict()})
 
     async def refusal_stats(self, request: web.Request, query: rq.RefusalStatsQuery) -> Reply:
         reports, _ = self._need()
         start, end = self._period(query)
-        return Reply(await reports.refusal_stats(start, end, query.principal))
+        return Reply((await reports.refusal_stats(start, end, query.principal)).as_dict())
 
     async def campaign_summary(self, request: web.Request, query: rq.PeriodQuery) -> Reply:
         reports, _ = self._need()
         start, end = self._period(query, default_days=30)
-        return Reply(await reports.campaign(request.match_info["name"], start, end))
+        return Reply((await reports.campaign(request.match_info["name"], start,
+                                             end)).as_dict())
 
     async def inspection(self, request: web.Request,
                          query: rq.InspectionQuery) -> web.StreamResponse | Reply:
         reports, _ = self._need()
         start, end = self._period(query, default_days=30)
-        report = await reports.inspection(query.principal, start, end)
-        name = f"inspection-{query.principal}-{start:%Y%m%d}-{end:%Y%m%d}"
         if query.format == "json":
-            return Reply(report)
-        if query.format == "csv":
-            return web.Response(
-                text=inspection_csv(report), content_type="text/csv", charset="utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-        link = request.rel_url.update_query(format="csv")
-        nonce = new_secret()
-        return web.Response(
-            text=inspection_html(report, csv_link=str(link), nonce=nonce),
-            content_type="text/html", charset="utf-8",
-            headers={"Content-Security-Policy": f"default-src 'none'; style-src "
-                     f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
-                     "form-action 'none'", "X-Content-Type-Options": "nosniff",
-                     "Referrer-Policy": "no-referrer"})
+            return Reply((await reports.inspection(query.principal, start, end)).as_dict())
+        # CSV and HTML stream from the store (constant memory, issue 15 item 6).
+        name = f"inspection-{query.principal}-{start:%Y%m%d}-{end:%Y%m%d}"
+        async with reports.open_inspection(query.principal, start, end) as run:
+            if query.format == "csv":
+                resp = web.StreamResponse(headers={
+                    "Content-Type": "text/csv; charset=utf-8",
+                    "Content-Disposition": f'attachment; filename="{name}.csv"'})
+                chunks = stream_csv(run)
+            else:
+                nonce = new_secret()
+                resp = web.StreamResponse(headers={
+                    "Content-Type": "text/html; charset=utf-8",
+                    "Content-Security-Policy": f"default-src 'none'; style-src "
+                    f"'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
+                    "form-action 'none'", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer"})
+                chunks = stream_html(run, csv_link=str(request.rel_url.update_query(
+                    format="csv")), nonce=nonce)
+            await write_chunks(request, resp, chunks)
+        return resp
 
     async def audit_verify(self, request: web.Request, query: rq.PeriodQuery) -> Reply:
         if self._reports is None:

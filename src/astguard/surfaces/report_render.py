@@ -1,5 +1,9 @@
 """The inspection report as CSV (sections separated by a blank line, `;` for French
-spreadsheets) and as a print-ready HTML document, in French. Input: Reports.inspection().
+spreadsheets) and as a print-ready HTML document (templates/inspection.html), in French.
+
+Both stream: the calls and the Bloctel checks arrive in batches from the store's cursor
+(`InspectionRun`), their cells already written by PostgreSQL, and leave as text chunks, so
+memory stays flat whatever the period (issue 15 item 6).
 
 CSV cells are neutralised against formula injection: a text cell that starts with `=`, `+`,
 `-`, `@`, a tab or a carriage return gets a leading apostrophe, so a spreadsheet shows it as
@@ -9,19 +13,33 @@ they are. Anything that reads the file by program strips one leading apostrophe.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
-from html import escape
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from astguard.instants import local_time_text
-from astguard.values import ACTION_LABELS
+from markupsafe import Markup
+
+from astguard.labels import (
+    BLOCK_KIND,
+    BLOCTEL_RESULT,
+    DECISION,
+    DIAL_STATUS,
+    OUTCOME,
+    UNGUARDED_ACTION,
+    YES_NO,
+    label,
+)
+from astguard.app.supervision import InspectionReport, InspectionRun
+from astguard.surfaces import templates
 
 PARIS = ZoneInfo("Europe/Paris")
-DECISION_FR = {"allow": "autorisé", "deny": "refusé"}
-BLOCK_FR = {"refusal": "refus", "suspension": "suspension", "opposition": "opposition"}
+Batches = AsyncIterable[Sequence[Sequence[Any]]]
 
 
 def paris(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -33,83 +51,95 @@ def paris(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> st
     return value.astimezone(PARIS).strftime(fmt)
 
 
-def outcome_text(a: dict[str, Any]) -> str:
-    if a["decision"] != "allow":
-        return "non émis"
-    if a.get("outcome_at") is None:
-        return "issue inconnue"
-    if a.get("answered"):
-        return f"décroché, {a['duration_s'] or 0:.0f} s"
-    cause = a.get("hangup_cause")
-    return f"non décroché ({a.get('dial_status') or '-'}, cause {cause if cause is not None else '-'})"
+# The labels PostgreSQL writes into the streamed sections' cells (store/inspection.py).
+_CELL_LABELS = json.dumps({"decision": DECISION, "dial_status": DIAL_STATUS,
+                           "outcome": OUTCOME, "bloctel": BLOCTEL_RESULT}, ensure_ascii=False)
 
 
-def _reasons_text(a: dict[str, Any]) -> str:
-    deny = [r for r in a["reasons"] if r.get("effect") == "deny"]
-    shown = deny or [r for r in a["reasons"] if r.get("effect") == "warn"]
-    return " | ".join(r["text"] for r in shown)
+@dataclass(slots=True)
+class _Section:
+    title: str
+    header: list[str]
+    rows: Iterable[list[Any]] | None = None  # held in memory, or
+    batches: Batches | None = None  # streamed, as cells ready to show (HTML), and
+    csv_lines: AsyncIterator[bytes] | None = None  # as CSV lines written by PostgreSQL
+    css: str = ""
+    mark: int = -1  # the HTML cell whose value picks its class in `marks`
+    marks: dict[str, str] | None = None
+
+    async def cell_batches(self, csv: bool = False) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        if self.rows is not None:
+            rows = [[csv_cell(v) for v in row] for row in self.rows] if csv else list(self.rows)
+            if rows:
+                yield rows
+            return
+        assert self.batches is not None
+        async for batch in self.batches:
+            yield batch
 
 
-def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
-    attempts = [[a["id"], a["decided_at"], paris(a["decided_at"]), local_time_text(
-        a["local_times"]), a["number_e164"] or a["dialled"], a["campaign"] or "",
-        a["agent"] or "", a["caller_id"] or "", a["caller_id_requested"] or "",
-        DECISION_FR[a["decision"]], " ".join(a["deny_codes"]), _reasons_text(a),
-        outcome_text(a)] for a in report["attempts"]]
+def _sections(run: InspectionRun, *, csv: bool) -> list[_Section]:
+    report = run.report
+    attempts = scrubs = None
+    attempts_csv = scrubs_csv = None
+    if csv:
+        attempts_csv, scrubs_csv = run.attempt_csv(_CELL_LABELS), run.scrub_csv(_CELL_LABELS)
+    else:
+        attempts = run.attempt_cells(_CELL_LABELS, neutralise=False)
+        scrubs = run.scrub_cells(_CELL_LABELS, neutralise=False)
     external = [[e["at"], e["number"], e["reference"], e["campaign"] or ""]
-                for e in report["external_attempts"]]
-    blocks = [[b["id"], BLOCK_FR.get(b["kind"], b["kind"]), b["number_e164"],
-               b["recorded_at"], b["until_day"] or "permanent", b["source"], b["agent"] or "",
+                for e in report.external_attempts]
+    blocks = [[b["id"], label(BLOCK_KIND, b["kind"]), b["number_e164"], b["recorded_at"],
+               b["until_day"] or "permanent", b["source"], b["agent"] or "",
                b["calls_refused_after"], b["calls_allowed_during"],
-               "oui" if b["honoured"] else "NON"] for b in report["blocks"]]
+               "oui" if b["honoured"] else "NON"] for b in report.blocks]
     consents = [[c["id"], c["number_e164"], " ".join(c["scopes"]), c["collected_at"],
                  c["channel"], c["wording"], c["proof_ref"], c["valid_until"],
-                 c["withdrawn_at"] or ""] for c in report["consents"]]
-    scrubs = [[s["decision_id"], s["decided_at"], s["number_e164"],
-               DECISION_FR[s["decision"]], s["scrubbed_on"] or "aucun",
-               "" if s["listed"] is None else ("inscrit" if s["listed"] else "non inscrit")]
-              for s in report["bloctel_scrubs"]]
-    totals = [[t["rule"], t["code"], t["text"], t["count"]] for t in report["totals_by_code"]]
+                 c["withdrawn_at"] or ""] for c in report.consents]
+    totals = [[t.rule, t.code, t.text, t.count] for t in report.totals_by_code]
     unguarded = [[u["created_at"], paris(u["created_at"]), u["dialled"] or "inconnu",
                   u["endpoint"], u["channel"], u["originator"] or "", u["problem"],
-                  ACTION_LABELS.get(u["action"], u["action"]),
-                  "oui" if u["emergency"] else "non"]
-                 for u in report.get("unguarded_calls", [])]
+                  label(UNGUARDED_ACTION, u["action"]), YES_NO[bool(u["emergency"])]]
+                 for u in report.unguarded_calls]
     return [
-        ("Appels (décisions)", ["décision_id", "horodatage_utc", "heure_paris",
-                                "heure_locale_consommateur", "numéro", "campagne", "agent",
-                                "numéro_présenté", "numéro_demandé", "décision", "codes_refus",
-                                "motifs", "issue"], attempts),
-        ("Tentatives déclarées par d'autres plateformes", ["horodatage", "numéro", "référence",
-                                                           "campagne"], external),
-        ("Refus, suspensions et oppositions", ["id", "type", "numéro", "enregistré_le",
-                                               "jusqu_au", "source", "agent",
-                                               "appels_refusés_ensuite",
-                                               "appels_autorisés_pendant", "respecté"], blocks),
-        ("Consentements", ["id", "numéro", "périmètres", "recueilli_le", "canal", "formulation",
-                           "preuve", "valable_jusqu_au", "retiré_le"], consents),
-        (f"Vérifications Bloctel (appels avant le {report['opt_in_from']})",
-         ["décision_id", "horodatage", "numéro", "décision", "dernière_vérification",
-          "résultat"], scrubs),
-        ("Totaux par règle", ["règle", "code", "libellé", "refus"], totals),
-        ("Appels sortis vers l'opérateur sans décision astguard (vigie, toute la plateforme)",
-         ["horodatage_utc", "heure_paris", "numéro", "ligne", "canal", "origine", "motif",
-          "suite", "urgence"], unguarded),
+        _Section("Appels (décisions)", [
+            "décision_id", "horodatage_utc", "heure_paris", "heure_locale_consommateur",
+            "numéro", "campagne", "agent", "numéro_présenté", "numéro_demandé", "décision",
+            "codes_refus", "motifs", "issue"], batches=attempts, csv_lines=attempts_csv,
+            css="calls",
+            mark=9, marks={DECISION["deny"]: "deny", DECISION["allow"]: "allow"}),
+        _Section("Tentatives déclarées par d'autres plateformes",
+                 ["horodatage", "numéro", "référence", "campagne"], rows=external),
+        _Section("Refus, suspensions et oppositions", [
+            "id", "type", "numéro", "enregistré_le", "jusqu_au", "source", "agent",
+            "appels_refusés_ensuite", "appels_autorisés_pendant", "respecté"], rows=blocks,
+            mark=9, marks={"NON": "bad"}),
+        _Section("Consentements", ["id", "numéro", "périmètres", "recueilli_le", "canal",
+                                   "formulation", "preuve", "valable_jusqu_au", "retiré_le"],
+                 rows=consents),
+        _Section(f"Vérifications Bloctel (appels avant le {report.opt_in_from.isoformat()})",
+                 ["décision_id", "horodatage", "numéro", "décision", "dernière_vérification",
+                  "résultat"], batches=scrubs, csv_lines=scrubs_csv),
+        _Section("Totaux par règle", ["règle", "code", "libellé", "refus"], rows=totals),
+        _Section("Appels sortis vers l'opérateur sans décision astguard (vigie, toute la "
+                 "plateforme)", ["horodatage_utc", "heure_paris", "numéro", "ligne", "canal",
+                                 "origine", "motif", "suite", "urgence"], rows=unguarded),
     ] + _reconciliation_section(report)
 
 
-def _reconciliation_section(report: dict[str, Any]) -> list[tuple[str, list[str],
-                                                                  list[list[Any]]]]:
-    r = report.get("call_reconciliation")
+def _reconciliation_section(report: InspectionReport) -> list[_Section]:
+    r = report.call_reconciliation
     if r is None:
         return []
     rows = [[f["start"], paris(f["start"]), f["number"] or "inconnu", f["endpoint"],
              f["trunk_channel"], f["via"], f["problem"]] for f in r["unguarded"]]
     title = (f"Rapprochement avec les enregistrements d'Asterisk : {r['checked']} appel(s) "
              f"vers l'opérateur, {r['unguarded_count']} sans décision (doit être 0)")
-    return [(title, ["début_utc", "heure_paris", "numéro", "ligne", "canal", "par", "motif"],
-             rows)]
+    return [_Section(title, ["début_utc", "heure_paris", "numéro", "ligne", "canal", "par",
+                             "motif"], rows=rows)]
 
+
+# CSV -----------------------------------------------------------------------------------------
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -122,40 +152,65 @@ def csv_cell(value: Any) -> Any:
 
 
 class _SafeWriter:
-    def __init__(self, out: io.StringIO) -> None:
-        self._w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    """CSV rows into a buffer that the caller empties after each batch."""
+
+    def __init__(self) -> None:
+        self._out = io.StringIO()
+        # "\n" as PostgreSQL's COPY writes the calls' lines: one line ending in the file.
+        self._w = csv.writer(self._out, delimiter=";", lineterminator="\n")
 
     def writerow(self, row: list[Any]) -> None:
         self._w.writerow([csv_cell(v) for v in row])
 
-    def writerows(self, rows: list[list[Any]]) -> None:
-        for row in rows:
-            self.writerow(row)
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        """Rows whose cells are already neutralised (csv_cell, or PostgreSQL)."""
+        self._w.writerows(rows)
+
+    def take(self) -> str:
+        text = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return text
 
 
-def inspection_csv(report: dict[str, Any]) -> str:
-    out = io.StringIO()
-    w = _SafeWriter(out)
-    p = report["principal"]
-    w.writerow(["Rapport d'inspection astguard", p["id"], p["name"],
-                report["start"], report["end"]])
-    s = report["summary"]
-    w.writerow(["décisions", s["decisions"], "autorisées", s["allowed"], "refusées",
-                s["denied"], "tentatives comptées", s["attempts_counted"],
-                "appels sans décision", s.get("unguarded_calls", 0)])
-    for title, header, rows in _sections(report):
+async def stream_csv(run: InspectionRun) -> AsyncIterator[str]:
+    report = run.report
+    w = _SafeWriter()
+    w.writerow(["Rapport d'inspection astguard", report.principal_id, report.principal_name,
+                report.start.isoformat(), report.end.isoformat()])
+    s = report.summary
+    w.writerow(["décisions", s.decisions, "autorisées", s.allowed, "refusées", s.denied,
+                "tentatives comptées", s.attempts_counted, "appels sans décision",
+                s.unguarded_calls])
+    yield "\ufeff" + w.take()
+    for section in _sections(run, csv=True):
         w.writerow([])
-        w.writerow([f"# {title}"])
-        w.writerow(header)
-        w.writerows(rows)
-    head = report["generated_chain_head"]
+        w.writerow([f"# {section.title}"])
+        w.writerow(section.header)
+        if section.csv_lines is not None:
+            yield w.take()
+            decode = codecs.getincrementaldecoder("utf-8")()  # a chunk may split a character
+            async for data in section.csv_lines:
+                yield decode.decode(data)
+            yield decode.decode(b"", final=True)
+            continue
+        async for rows in section.cell_batches(csv=True):
+            w.writerows(rows)
+            yield w.take()
+    head = report.chain_head
     w.writerow([])
-    w.writerow(["# Tête de la chaîne de preuves", head["seq"] if head else "",
-                head["hash"] if head else ""])
-    return "\ufeff" + out.getvalue()
+    w.writerow(["# Tête de la chaîne de preuves", head.seq if head else "",
+                head.hash if head else ""])
+    yield w.take()
 
 
-_CSS = """
+async def render_csv(run: InspectionRun) -> str:
+    return "".join([c async for c in stream_csv(run)])
+
+
+# HTML ----------------------------------------------------------------------------------------
+
+_CSS = Markup("""
 body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:10pt;margin:1.5cm;color:#111}
 h1{font-size:16pt;margin:0 0 .2em} h2{font-size:12pt;margin-top:1.5em;border-bottom:1px solid #999}
 table{border-collapse:collapse;width:100%;margin:.5em 0} th,td{border:1px solid #bbb;padding:2px 4px;
@@ -166,62 +221,47 @@ table.calls td{font-size:8pt} table.calls td:first-child{font-family:monospace;f
 word-break:break-all;min-width:9em} td{overflow-wrap:anywhere}
 @media print{body{margin:0} a{color:inherit;text-decoration:none} .noprint{display:none}}
 @page{size:A4 landscape;margin:1cm}
-"""
+""")
 
 
-def _table(header: list[str], rows: list[list[Any]], *, classes: dict[int, Any] | None = None,
-           css: str = "") -> str:
-    if not rows:
-        return "<p class=meta>Aucun élément sur la période.</p>"
-    head = "".join(f"<th>{escape(h.replace('_', ' '))}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = []
-        for i, v in enumerate(row):
-            cls = classes[i](v) if classes and i in classes else ""
-            cells.append(f"<td{f' class={cls}' if cls else ''}>{escape(str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    table = f"<table class={css}>" if css else "<table>"
-    return f"{table}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+@dataclass(slots=True)
+class _HtmlSection:
+    title: str
+    header: list[str]
+    css: str
+    empty: bool
+    chunks: AsyncIterator[Markup]
 
 
-def inspection_html(report: dict[str, Any], *, csv_link: str | None = None,
-                    nonce: str | None = None) -> str:
-    p, s = report["principal"], report["summary"]
-    head = report["generated_chain_head"]
-    parts = [
-        "<!doctype html><html lang=fr><head><meta charset=utf-8>",
-        f"<title>Rapport d'inspection — {escape(p['name'])}</title>"
-        f"<style{f' nonce={nonce}' if nonce else ''}>{_CSS}</style></head>",
-        "<body><h1>Rapport d'inspection — démarchage téléphonique</h1>",
-        f"<p><b>Donneur d'ordre :</b> {escape(p['name'])} ({escape(p['id'])})<br>",
-        f"<b>Période :</b> du {escape(paris(report['start']))} au "
-        f"{escape(paris(report['end']))} (heure de Paris, fin exclue)<br>",
-        f"<b>Décisions :</b> {s['decisions']} — autorisées {s['allowed']}, refusées "
-        f"{s['denied']}, tentatives comptées {s['attempts_counted']}, tentatives déclarées "
-        f"par d'autres plateformes {s['external_attempts']}<br>",
-        f"<b>Appels sortis sans décision astguard (toute la plateforme) :</b> "
-        f"<span class={'bad' if s.get('unguarded_calls') else 'allow'}>"
-        f"{s.get('unguarded_calls', 0)}</span> (doit être 0 ; "
-        "<code>astguard audit calls</code> rapproche aussi les enregistrements d'Asterisk)</p>",
-    ]
-    if csv_link:
-        # No script (Content-Security-Policy): the browser's own print command makes the PDF.
-        parts.append(f"<p class=noprint><a href=\"{escape(csv_link)}\">Télécharger en CSV</a> · "
-                     "Imprimer / PDF : Ctrl+P</p>")
-    for title, header, rows in _sections(report):
-        classes, css = None, ""
-        if title.startswith("Appels"):
-            classes = {9: lambda v: "deny" if v == "refusé" else "allow"}
-            css = "calls"
-        elif title.startswith("Refus"):
-            classes = {9: lambda v: "bad" if v == "NON" else ""}
-        parts.append(f"<h2>{escape(title)}</h2>{_table(header, rows, classes=classes, css=css)}")
-    parts.append("<h2>Refus par règle</h2>" + _table(
-        ["règle", "refus"], [[t["rule"], t["count"]] for t in report["totals_by_rule"]]))
-    if head:
-        parts.append(f"<p class=meta>Tête de la chaîne de preuves au moment du rapport : maillon "
-                     f"{head['seq']}, empreinte <span class=hash>{escape(head['hash'])}</span>. "
-                     "<code>astguard audit verify</code> recalcule la chaîne.</p>")
-    parts.append("</body></html>")
-    return "".join(parts)
+async def _html_sections(sections: list[_Section]) -> AsyncIterator[_HtmlSection]:
+    rows_template = templates.fragments.get_template("inspection_rows.html")
+
+    for section in sections:
+        batches = section.cell_batches()
+        first = await anext(batches, None)  # "nothing on the period" is said before a table
+
+        async def chunks(first: list[list[Any]] | None = first, batches=batches,
+                         section: _Section = section) -> AsyncIterator[Markup]:
+            marks, mark = section.marks or {}, section.mark
+            if first is not None:
+                yield Markup(rows_template.render(rows=first, mark=mark, marks=marks))
+            async for rows in batches:
+                yield Markup(rows_template.render(rows=rows, mark=mark, marks=marks))
+
+        yield _HtmlSection(section.title, section.header, section.css, first is None, chunks())
+
+
+def stream_html(run: InspectionRun, *, csv_link: str | None = None,
+                nonce: str | None = None, fragment: bool = False) -> AsyncIterator[str]:
+    """The printable report; `fragment`: only what goes inside <body> (the dashboard's page)."""
+    report = run.report
+    sections = _sections(run, csv=False)
+    sections.append(_Section("Refus par règle", ["règle", "refus"],
+                             rows=[[t.rule, t.count] for t in report.totals_by_rule]))
+    return templates.pages.get_template("inspection.html").generate_async(
+        r=report, s=report.summary, paris=paris, csv_link=csv_link, nonce=nonce,
+        fragment=fragment, css=_CSS, sections=_html_sections(sections))
+
+
+async def render_html(run: InspectionRun, **kwargs: Any) -> str:
+    return "".join([c async for c in stream_html(run, **kwargs)])

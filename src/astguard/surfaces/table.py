@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from astguard.policy import Verdict
-from astguard.surfaces import labels
+from astguard import labels
 
 
 def _cell(value: Any) -> str:
@@ -20,7 +20,10 @@ def _cell(value: Any) -> str:
 
 
 def print_json(value: Any) -> None:
-    """A read command's --json output: the values as stored (codes, ISO-8601 instants)."""
+    """A read command's --json output: the values as stored (codes, ISO-8601 instants); a
+    typed result through its one `as_dict`."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
@@ -42,8 +45,8 @@ def render_decision(verdict: Verdict) -> str:
         lines.append(f"  heure locale {lt.zone}: {lt.local:%Y-%m-%d %H:%M:%S}")
     if verdict.campaign:
         c = verdict.campaign
-        lines.append(f"  campagne {c.name} ({c.principal}, {labels.PURPOSES[c.purpose.value]}, "
-                     f"{labels.DIAL_MODES[c.dial_mode.value]})")
+        lines.append(f"  campagne {c.name} ({c.principal}, {labels.PURPOSE[c.purpose.value]}, "
+                     f"{labels.DIAL_MODE[c.dial_mode.value]})")
     if verdict.caller_id:
         lines.append(f"  numéro présenté {verdict.caller_id}")
     for reason in verdict.reasons:
