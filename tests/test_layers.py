@@ -6,6 +6,7 @@ itself and astguard.errors (the exception tree, a leaf module that imports nothi
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -115,3 +116,34 @@ def test_the_store_rule_lets_the_rest_through(source):
 ])
 def test_the_policy_rule(source, bad):
     assert bool(foreign_policy_imports(source, "astguard.policy.decide")) is bad
+
+
+_SQL = re.compile(r"\b(SELECT\s.+\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                  r"CREATE\s+(TEMP\s+)?TABLE|COPY\s+\w+)\b", re.S | re.I)
+
+
+def sql_strings(source: Path) -> list[str]:
+    """String constants of a module that hold SQL (docstrings excepted)."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [f"{source.relative_to(SRC)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings and _SQL.search(node.value)]
+
+
+def test_all_sql_lives_in_the_store():
+    """Issue 13, item 5: the use cases, adapters and surfaces hold no SQL of their own."""
+    found = [hit for package in ("app", "surfaces", "telephony", "install")
+             for source in sorted((SRC / package).rglob("*.py")) for hit in sql_strings(source)]
+    found += [hit for source in sorted(SRC.glob("*.py")) for hit in sql_strings(source)]
+    assert found == []
+
+
+def test_the_sql_finder_finds_sql():
+    assert _SQL.search("SELECT true FROM decisions WHERE id = $1")
+    assert _SQL.search("CREATE TEMP TABLE x (n text)")
+    assert not _SQL.search("sélectionnez une campagne dans la liste")

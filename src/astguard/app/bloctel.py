@@ -22,6 +22,7 @@ from astguard.app.imports import (
     open_text,
 )
 from astguard.app.number_batches import chunks, e164_text, lines_of
+from astguard.store import imports as import_sql
 from astguard.store.bulk import copy_text
 from astguard.store.database import Database
 from astguard.store.directory import valid_identifier
@@ -105,10 +106,9 @@ async def import_bloctel(db: Database, principal: str, submitted: Path, returned
     total = file_size(submitted) + file_size(returned)
     bar = Progress(total, "import bloctel", enabled=progress)
     async with db.bulk_transaction() as conn:
-        await conn.execute("CREATE TEMP TABLE bloctel_submitted (n text) ON COMMIT DROP")
-        await conn.execute("CREATE TEMP TABLE bloctel_returned (n text) ON COMMIT DROP")
+        tables = await import_sql.open_bloctel_staging(conn)
         done = 0
-        for path, table in ((submitted, "bloctel_submitted"), (returned, "bloctel_returned")):
+        for path, table in zip((submitted, returned), tables, strict=True):
             text, position = open_text(path)
             try:
                 for numbers in _bloctel_numbers(text, report):
@@ -122,22 +122,8 @@ async def import_bloctel(db: Database, principal: str, submitted: Path, returned
                 text.close()
         if report.bad_count:
             raise ImportFailed(report)
-        # One set-based statement: the distinct submitted numbers, a hash anti-join against the
-        # returned ones (a submitted number Bloctel did not return is listed), the insert.
-        await conn.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
-        row = await conn.fetchrow(
-            """WITH submitted AS MATERIALIZED (SELECT DISTINCT n FROM bloctel_submitted),
-                    returned AS (SELECT DISTINCT n FROM bloctel_returned),
-                    inserted AS (
-                      INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed)
-                      SELECT $1, s.n, $2::date, r.n IS NULL
-                      FROM submitted s LEFT JOIN returned r ON r.n = s.n
-                      ON CONFLICT (principal, number_e164, scrubbed_on) DO NOTHING
-                      RETURNING 1)
-               SELECT (SELECT count(*) FROM submitted) AS valid,
-                      (SELECT count(*) FROM inserted) AS inserted""",
-            principal, scrubbed_on)
-        report.valid, report.inserted = row["valid"], row["inserted"]
+        report.valid, report.inserted = await import_sql.merge_bloctel(conn, principal,
+                                                                       scrubbed_on)
     bar.update(total, report.lines, final=True)
     report.seconds = time.monotonic() - t0
     return report

@@ -41,6 +41,7 @@ from astguard.store.replay import replay_outcome
 from astguard.store.evidence import (
     Outcome,
     attach_outcome,
+    decision_exists,
     evidence_row,
     insert_decision,
     insert_decision_and_attempt,
@@ -156,8 +157,7 @@ class Gate:
         """Is this decision in PostgreSQL? One try, even with the breaker open."""
         try:
             async with self._db.connection(despite_breaker=True) as conn:
-                return await conn.fetchval("SELECT true FROM decisions WHERE id = $1",
-                                           decision_id) is not None
+                return await decision_exists(conn, decision_id)
         except StoreUnavailable:
             return False  # unknown: fail closed; a replay that finds it reports the conflict
 

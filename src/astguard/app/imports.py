@@ -28,6 +28,7 @@ from astguard.instants import parse_instant
 from astguard.policy.call_window import local_times
 from astguard.policy.caller_id import canonical, national_form, shipped_tables
 from astguard.policy.numbers import NumberError, fast_e164, parse_number
+from astguard.store import imports as import_sql
 from astguard.store.database import Database
 from astguard.store.caller_ids import KINDS as CALLER_ID_KINDS
 from astguard.store.caller_ids import kind_of
@@ -138,9 +139,7 @@ def _digest(*parts: str) -> str:
 class Kind:
     name: str
     columns: tuple[str, ...]  # required CSV header names
-    temp: str  # CREATE TEMP TABLE column list
-    parse: Callable[[dict[str, str]], tuple[Any, ...]]
-    merge: str
+    parse: Callable[[dict[str, str]], tuple[Any, ...]]  # its staging row (store/imports.py)
 
 
 def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
@@ -216,41 +215,13 @@ KINDS: dict[str, Kind] = {
     "consents": Kind(
         "consents",
         ("number", "principal", "scopes", "collected_at", "channel", "wording", "proof_ref"),
-        "principal text, number_e164 text, scopes text[], collected_at timestamptz, "
-        "channel text, wording text, proof_ref text, valid_until timestamptz",
-        _consent_row,
-        """INSERT INTO consents (principal, number_e164, scopes, collected_at, channel, wording,
-                                 proof_ref, valid_until)
-           SELECT principal, number_e164, scopes, collected_at, channel, wording, proof_ref,
-                  valid_until FROM import_rows ON CONFLICT DO NOTHING"""),
-    "oppositions": Kind(
-        "oppositions", ("number", "principal", "recorded_at"),
-        "principal text, number_e164 text, recorded_at timestamptz, local_day date, "
-        "reference text",
-        _opposition_row,
-        """INSERT INTO contact_blocks (principal, number_e164, kind, recorded_at, local_day,
-                                       until_day, source, reference)
-           SELECT principal, number_e164, 'opposition', recorded_at, local_day, NULL,
-                  'import', reference FROM import_rows ON CONFLICT (reference) DO NOTHING"""),
-    "attempts": Kind(
-        "attempts", ("number", "principal", "attempted_at"),
-        "principal text, number_e164 text, attempted_at timestamptz, local_day date, "
-        "reference text",
-        _attempt_row,
-        """INSERT INTO attempts (principal, number_e164, attempted_at, local_day, source,
-                                 reference)
-           SELECT principal, number_e164, attempted_at, local_day, 'external', reference
-           FROM import_rows ON CONFLICT (reference) DO NOTHING"""),
-    "caller-ids": Kind(
-        "caller-ids", ("number", "principal", "mandate_ref", "valid_from"),
-        "number text, principal text, kind text, trunk text, operator text, mandate_ref text, "
-        "valid_from date, valid_to date",
-        _caller_id_row,
-        """INSERT INTO caller_ids (number, principal, kind, trunk, operator, mandate_ref,
-                                   valid_from, valid_to)
-           SELECT number, principal, kind, trunk, operator, mandate_ref, valid_from, valid_to
-           FROM import_rows ON CONFLICT (number, principal, valid_from) DO NOTHING"""),
+        _consent_row),
+    "oppositions": Kind("oppositions", ("number", "principal", "recorded_at"), _opposition_row),
+    "attempts": Kind("attempts", ("number", "principal", "attempted_at"), _attempt_row),
+    "caller-ids": Kind("caller-ids", ("number", "principal", "mandate_ref", "valid_from"),
+                       _caller_id_row),
 }
+assert tuple(KINDS) == import_sql.KINDS  # every kind has its staging table and merge
 
 
 def open_text(path: Path) -> tuple[TextIO, Callable[[], int]]:
@@ -304,7 +275,7 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
     text, position = open_text(path)
     try:
         async with db.bulk_transaction() as conn:
-            await conn.execute(f"CREATE TEMP TABLE import_rows ({kind.temp}) ON COMMIT DROP")
+            await import_sql.open_staging(conn, kind.name)
             batch: list[tuple[Any, ...]] = []
             for line, row in _csv_rows(text, kind, report):
                 try:
@@ -318,8 +289,7 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
             await _flush(conn, batch, report)
             if report.bad_count:
                 raise ImportFailed(report)  # rolls the transaction back: nothing changes
-            status = await conn.execute(kind.merge)
-            report.inserted = int(status.split()[-1])
+            report.inserted = await import_sql.merge(conn, kind.name)
     finally:
         text.close()
     bar.update(size, report.lines, final=True)
@@ -330,7 +300,7 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
 async def _flush(conn: asyncpg.Connection, batch: list[tuple[Any, ...]],
                  report: ImportReport) -> None:
     if batch and not report.bad_count:  # once a line is bad, only validation goes on
-        await conn.copy_records_to_table("import_rows", records=batch)
+        await import_sql.stage(conn, batch)
     batch.clear()
 
 

@@ -100,11 +100,13 @@ class Directory:
                            scope: str | None = None, sector: str | None = None,
                            press: bool = False, cli_policy: str = "rewrite") -> Campaign:
         valid_identifier(name, "campagne")
-        try:
-            purpose_v, mode_v = Purpose(purpose), DialMode(dial_mode)
-            cli_policy = CliPolicy(cli_policy).value
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        for value, kind, what in ((purpose, Purpose, "finalité inconnue"),
+                                  (dial_mode, DialMode, "mode de numérotation inconnu"),
+                                  (cli_policy, CliPolicy, "politique de numéro présenté inconnue")):
+            if value not in {k.value for k in kind}:
+                raise InputError(f"{what} {value!r} : {', '.join(k.value for k in kind)}")
+        purpose_v, mode_v = Purpose(purpose), DialMode(dial_mode)
+        cli_policy = CliPolicy(cli_policy).value
         scope = (scope or "").strip() or None
         if purpose_v is Purpose.PROSPECTING and scope is None:
             # R-B2 (2026-11-26): every prospecting campaign has a scope; without one no consent

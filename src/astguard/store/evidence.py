@@ -96,6 +96,11 @@ async def insert_decision_and_attempt(conn: asyncpg.Connection, row: dict[str, A
     await conn.execute(_INSERT_WITH_ATTEMPT, *_insert_args(row), local_day)
 
 
+async def decision_exists(conn: asyncpg.Connection, decision_id: str) -> bool:
+    return await conn.fetchval("SELECT true FROM decisions WHERE id = $1",
+                               decision_id) is not None
+
+
 async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> bool:
     """Fill the outcome of a decision once; False when there is no such decision without one."""
     status = await conn.execute(
