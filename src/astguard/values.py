@@ -106,23 +106,6 @@ class UnguardedCall:
 
 
 @dataclass(frozen=True, slots=True)
-class InboundPolicy:
-    """The recording policy of a called number or queue (R-I)."""
-
-    did: str
-    mode: str
-    sample_percent: int
-    prompt: str
-    objection_key: str
-    retention_days: int
-    legal_basis: str | None
-
-    @property
-    def retention_class(self) -> str:
-        return "qualité-formation" if self.legal_basis is None else "base-légale"
-
-
-@dataclass(frozen=True, slots=True)
 class DecisionChannel:
     """The channel a decision was made on, and whether it allowed the call."""
 

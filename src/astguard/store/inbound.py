@@ -13,7 +13,6 @@ import asyncpg
 
 from astguard.policy.recording import RecordingPolicy
 from astguard.store.database import Database
-from astguard.values import InboundPolicy
 from astguard.store.replay import RecordRejected
 
 log = logging.getLogger(__name__)
