@@ -5,6 +5,7 @@ refused in French."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -16,12 +17,18 @@ from astguard.app.caller_ids import CallerIds
 from astguard.app.campaigns import Campaigns
 from astguard.app.contacts import ContactService
 from astguard.app.gate import Gate
+from astguard.app.number_batches import plan_of
 from astguard.app.scrub import Scrubber
 from astguard.clock import PinnedClock
 from astguard.errors import InputError
 from astguard.policy import CallRequest, RuleSettings
 from astguard.policy.caller_id import shipped_tables
+from astguard.policy.decide import consumer_today
+from astguard.policy.model import ContactHistory
+from astguard.policy.numbers import NumberError
 from astguard.settings import DEFAULT_EMERGENCY
+from astguard.store import contacts as contact_store
+from astguard.store import scrub_facts
 from astguard.store.caller_ids import CallerIdStore
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
@@ -39,6 +46,8 @@ INSTANTS = [
     dt.datetime(2026, 11, 28, 19, 30, tzinfo=dt.UTC),  # Saturday evening
     dt.datetime(2026, 7, 28, 9, 0, tzinfo=dt.UTC),  # the Bloctel regime (R-C)
     dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC),  # night in Paris, day in La Réunion
+    # Evening: still the 27th in Paris, already the 28th in La Réunion (one batch, two days)
+    dt.datetime(2026, 11, 27, 21, 0, tzinfo=dt.UTC),
 ]
 P = "sc-acme"
 NUMBERS = [
@@ -54,6 +63,13 @@ NUMBERS = [
     "0677100010",  # consent, linked to 0677100004 (its attempts count)
     "0677100011",  # consent, call-back asked at FRIDAY
     "0677100012",  # Bloctel returned (not listed), no consent
+    "0677100013",  # consent of another principal only, and a current contract
+    "0677100014",  # consent, a running suspension and one that ended
+    "0677100015",  # consent, three Bloctel scrubs (returned, listed, one dated in 2027)
+    "0677100016",  # consent, attempts in and out of the window, linked to 0677100017,
+                   # a call-back two hours after FRIDAY (outside the tolerance)
+    "0677100017",  # consent, Bloctel listed (counts for itself, not for 0677100016)
+    "0262100018",  # La Réunion, consent, a suspension and an attempt on the edge of its day
     "12345", "not a number", "112", "+44 20 7946 0000", "0677100001",
 ]
 
@@ -92,6 +108,43 @@ async def population(db):
             "INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed) "
             "VALUES ($1, $2, '2026-07-20', $3)",
             [(P, "+33677100009", True), (P, "+33677100012", False)])
+    # The facts list scrubbing assembles by itself (store/scrub_facts.py), each kind once.
+    for n in ("0677100014", "0677100015", "0677100016", "0677100017", "0262100018"):
+        await contacts.add_consent(P, n, scopes=["energie"], collected_at=collected,
+                                   channel="web", wording="v1", proof_ref=f"sc-{n}")
+    await contacts.add_consent("sc-other", "0677100013", scopes=["energie"],
+                               collected_at=collected, channel="web", wording="v1",
+                               proof_ref="sc-other-13")
+    await contacts.add_contract(P, "0677100013", scopes=["energie"],
+                                started_on=dt.date(2025, 1, 1), ended_on=None,
+                                reference="sc-k13")
+    await contacts.record_block("suspension", "0677100014", P, source="api", days=60)
+    await contacts.record_block("suspension", "0677100014", P, source="api", days=2,
+                                at=FRIDAY - dt.timedelta(days=40))
+    for day in (1, 2, 35, 40, 41):
+        await contacts.record_external_attempt(
+            P, "0677100016", FRIDAY - dt.timedelta(days=day), reference=f"sc-b{day}")
+    await contacts.record_external_attempt(P, "0677100017", FRIDAY - dt.timedelta(days=3),
+                                           reference="sc-c3")
+    await contacts.link_numbers(["0677100016", "0677100017"])
+    await contacts.add_callback(P, "0677100016", FRIDAY + dt.timedelta(hours=2), "sc-cb16")
+    async with db.connection() as conn:
+        await conn.executemany(
+            "INSERT INTO bloctel_scrubs (principal, number_e164, scrubbed_on, listed) "
+            "VALUES ($1, $2, $3, $4)",
+            [(P, "+33677100015", dt.date(2026, 7, 20), False),
+             (P, "+33677100015", dt.date(2026, 9, 1), True),
+             (P, "+33677100015", dt.date(2026, 11, 28), False),
+             (P, "+33677100015", dt.date(2027, 1, 10), False),
+             (P, "+33677100017", dt.date(2026, 7, 20), True)])
+        # Read with the batch's widest bounds, kept or not by each number's own day: at the
+        # evening instant, La Réunion's 28th drops what its 27th would keep.
+        await conn.execute(
+            "INSERT INTO contact_blocks (principal, number_e164, kind, recorded_at, local_day, "
+            "until_day, source, reference) VALUES ($1, '+262262100018', 'suspension', "
+            "'2026-11-20T08:00:00Z', '2026-11-20', '2026-11-27', 'api', 'sc-s18')", P)
+    await contacts.record_external_attempt(
+        P, "0262100018", dt.datetime(2026, 10, 28, 8, 0, tzinfo=dt.UTC), reference="sc-d18")
     return directory
 
 
@@ -140,6 +193,41 @@ async def test_the_memo_never_mixes_numbers_of_different_facts(db, population):
     assert [line.callable for line in lines] == [True, False, True, False, False] * 3
 
 
+async def test_batch_facts_equal_the_live_history_of_each_number(db, population):
+    """store/scrub_facts assembles each number's history from one statement per batch; it
+    must equal what the gate reads for that number alone (astguard_contact_facts)."""
+    e164s = {}
+    for n in NUMBERS:
+        try:
+            e164s[n] = plan_of(n.strip())[0]
+        except NumberError:
+            continue
+    for at in INSTANTS:
+        days = {e: consumer_today(CallRequest(n.strip(), "t"), at, RULES)[1]
+                for n, e in e164s.items()}
+        first, last = min(days.values()), max(days.values())
+        async with db.connection() as conn, conn.transaction(readonly=True):
+            facts = await scrub_facts.batch_facts(
+                conn, P, sorted(days), first - dt.timedelta(days=RULES.cap_days), first, last,
+                at - RULES.callback_tolerance, at + RULES.callback_tolerance, at)
+        for e164, today in days.items():
+            async with db.transaction() as conn:
+                live = (await contact_store.load_history(
+                    conn, P, e164, today, at, RULES.callback_tolerance, RULES.cap_days)).history
+            found = facts.facts_of(e164, today, today - dt.timedelta(days=RULES.cap_days))
+            batch = scrub_facts.history(found[1]) if found else ContactHistory()
+            assert _ordered(batch) == _ordered(live), (at, e164)
+
+
+def _ordered(history: ContactHistory) -> ContactHistory:
+    """The history with its unordered parts sorted (the SQL function aggregates blocks,
+    consents and contracts in no particular order)."""
+    return dataclasses.replace(
+        history, blocks=tuple(sorted(history.blocks, key=repr)),
+        consents=tuple(sorted(history.consents, key=lambda c: c.id)),
+        contracts=tuple(sorted(history.contracts, key=repr)))
+
+
 def _api(db, directory, tmp_path, at, max_numbers=10_000_000, scrub=True) -> Api:
     gate = Gate(db=db, directory=directory, spool=Spool(tmp_path), clock=PinnedClock(at),
                 rules=RULES, node="t")
@@ -178,7 +266,7 @@ async def test_cli_and_api_give_the_same_bytes(db, population, tmp_path, fmt):
         first = json.loads(rows[0])
         assert first == {"number": "0677100001", "e164": "+33677100001", "callable": True,
                          "reasons": [], "next_callable_at": FRIDAY.isoformat()}
-        assert json.loads(rows[12])["reasons"] == ["INVALID_NUMBER"]
+        assert json.loads(rows[NUMBERS.index("12345")])["reasons"] == ["INVALID_NUMBER"]
     else:
         assert rows[0] == "number,e164,callable,reasons,next_callable_at"
         assert rows[1] == f"0677100001,+33677100001,oui,,{FRIDAY.isoformat()}"

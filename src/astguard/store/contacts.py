@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -157,66 +157,7 @@ async def last_allowed_call(conn: asyncpg.Connection, endpoint: str,
         "ORDER BY decided_at DESC, recorded_at DESC LIMIT 1", endpoint, before)
 
 
-# The history columns of astguard_contact_facts (migration 0007), for many numbers at once and
-# without the lock: list scrubbing reads, it never counts (app/scrub.py).
-_BATCH_FACTS = """
-WITH input AS (SELECT i.n, i.today FROM unnest($2::text[], $3::date[]) AS i(n, today)),
-grouped AS (
-  SELECT i.n, i.today,
-         coalesce((SELECT array_agg(o.number_e164 ORDER BY o.number_e164)
-                   FROM consumer_numbers c JOIN consumer_numbers o
-                        ON o.consumer_key = c.consumer_key
-                   WHERE c.number_e164 = i.n), ARRAY[i.n]) AS numbers
-  FROM input i)
-SELECT g.n,
-  (SELECT coalesce(json_agg(a.local_day ORDER BY a.local_day), '[]') FROM attempts a
-     WHERE a.principal = $1 AND a.number_e164 = ANY(g.numbers)
-       AND a.local_day >= g.today - $4::int) AS attempts,
-  (SELECT coalesce(json_agg(json_build_object('kind', b.kind, 'day', b.local_day,
-                                              'until', b.until_day, 'at', b.recorded_at)), '[]')
-     FROM contact_blocks b
-     WHERE b.principal = $1 AND b.number_e164 = ANY(g.numbers)
-       AND (b.until_day IS NULL OR b.until_day >= g.today OR b.kind = 'refusal')) AS blocks,
-  (SELECT coalesce(json_agg(json_build_object('id', k.id, 'principal', k.principal,
-              'scopes', k.scopes, 'collected_at', k.collected_at,
-              'valid_until', k.valid_until, 'withdrawn_at', k.withdrawn_at,
-              'proof_ref', k.proof_ref)), '[]')
-     FROM consents k WHERE k.number_e164 = ANY(g.numbers)) AS consents,
-  (SELECT coalesce(json_agg(json_build_object('principal', t.principal, 'scopes', t.scopes,
-              'started_on', t.started_on, 'ended_on', t.ended_on,
-              'reference', t.reference)), '[]')
-     FROM contracts t WHERE t.principal = $1 AND t.number_e164 = ANY(g.numbers)) AS contracts,
-  (SELECT json_build_object('day', s.scrubbed_on, 'listed', s.listed) FROM bloctel_scrubs s
-     WHERE s.principal = $1 AND s.number_e164 = g.n AND s.scrubbed_on <= g.today
-     ORDER BY s.scrubbed_on DESC LIMIT 1) AS bloctel,
-  (SELECT cb.scheduled_at FROM callbacks cb
-     WHERE cb.principal = $1 AND cb.number_e164 = ANY(g.numbers)
-       AND cb.scheduled_at BETWEEN $5 AND $6
-     ORDER BY abs(extract(epoch FROM cb.scheduled_at - $7)) LIMIT 1) AS callback
-FROM grouped g"""
 
-
-async def batch_histories(conn: asyncpg.Connection, principal: str,
-                          days: Mapping[str, dt.date], now: dt.datetime,
-                          callback_tolerance: dt.timedelta,
-                          window_days: int) -> dict[str, ContactHistory]:
-    """Each number's history as load_history reads it (same columns, same conditions, the
-    consumer's local day per number), for a batch of numbers in one query, without locking."""
-    async with conn.transaction(readonly=True):
-        # JIT compiles the statement's hundred expressions for every batch: about 3 of 8 s
-        # for 5,000 numbers (EXPLAIN ANALYZE on the scrub benchmark's store).
-        await conn.execute("SET LOCAL jit = off")
-        rows = await conn.fetch(_BATCH_FACTS, principal, list(days), list(days.values()),
-                                window_days, now - callback_tolerance,
-                                now + callback_tolerance, now)
-    empty = ContactHistory()
-    return {row["n"]: empty if _nothing(row) else history_of(row) for row in rows}
-
-
-def _nothing(row: asyncpg.Record) -> bool:
-    return (row["attempts"] == "[]" and row["blocks"] == "[]" and row["consents"] == "[]"
-            and row["contracts"] == "[]" and row["bloctel"] is None
-            and row["callback"] is None)
 
 
 async def caller_id_facts(conn: asyncpg.Connection, principal: str, caller_ids: Sequence[str]

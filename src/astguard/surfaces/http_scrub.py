@@ -39,12 +39,8 @@ async def stream(request: web.Request, scrubber: Scrubber,
         response = web.StreamResponse(headers={
             "Content-Type": f"{scrub_format.FORMATS[scrub.format]}; charset=utf-8"})
         await response.prepare(request)
-        pending = [first]
-        async for text in lines:
-            pending.append(text)
-            if len(pending) >= 2000:
-                await response.write("".join(pending).encode())
-                pending.clear()
-        await response.write("".join(pending).encode())
+        await response.write(first.encode())
+        async for text in lines:  # a batch of thousands of lines at a time
+            await response.write(text.encode())
         await response.write_eof()
     return response

@@ -9,11 +9,12 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from astguard.app.scrub import Scrubber, ScrubLine
+from astguard.app.scrub import Answer, Scrubber, ScrubLine
 from astguard.errors import InputError
 from astguard.surfaces.dry_run import check_instant
 
@@ -43,12 +44,61 @@ def header(fmt: str) -> str:
 
 
 def render(line: ScrubLine, fmt: str) -> str:
+    """One line of the output (what csv.writer and json.dumps write)."""
     if fmt == "jsonl":
         return json.dumps(line.as_dict(), ensure_ascii=False) + "\n"
     out = io.StringIO()
     csv.writer(out).writerow([line.number, line.e164 or "", "oui" if line.callable else "non",
                               "|".join(line.reasons),
                               line.next_at.isoformat() if line.next_at else ""])
+    return out.getvalue()
+
+
+class Renderer:
+    """render() for a list of millions: numbers in the same situation share one Answer, whose
+    text is written once; a number made of digits and "+" needs no quoting or escaping, so
+    its line is the number and that text (tests/test_scrub_format.py compares both with
+    render() on every kind of line)."""
+
+    def __init__(self, fmt: str) -> None:
+        self._fmt = fmt
+        self._tails: dict[int, tuple[Answer, str]] = {}  # id(answer) -> (answer, its text)
+
+    def lines(self, lines: list[ScrubLine]) -> str:
+        tails = self._tails
+        jsonl = self._fmt == "jsonl"
+        out = []
+        for line in lines:
+            number, e164, answer = line.number, line.e164, line.answer
+            if not _PLAIN.fullmatch(number):
+                out.append(render(line, self._fmt))
+                continue
+            found = tails.get(id(answer))
+            if found is None:
+                if len(tails) >= 100_000:
+                    tails.clear()
+                found = tails[id(answer)] = (answer, _tail(answer, jsonl))
+            if jsonl:
+                e = f'"{e164}"' if e164 is not None else "null"
+                out.append(f'{{"number": "{number}", "e164": {e}{found[1]}')
+            else:
+                out.append(f"{number},{e164 or ''},{found[1]}")
+        return "".join(out)
+
+
+_PLAIN = re.compile(r"\+?[0-9]+")  # neither CSV nor JSON quote or escape any of it
+
+
+def _tail(answer: Answer, jsonl: bool) -> str:
+    """The text of a line after the number and its E.164 (which are plain: see _PLAIN)."""
+    at = answer.next_at.isoformat() if answer.next_at else None
+    if jsonl:
+        return (f', "callable": {json.dumps(answer.callable)}, '
+                f'"reasons": {json.dumps(list(answer.reasons), ensure_ascii=False)}, '
+                f'"next_callable_at": {json.dumps(at)}}}\n')
+    out = io.StringIO()
+    csv.writer(out).writerow(["oui" if answer.callable else "non", "|".join(answer.reasons),
+                              at or ""])
     return out.getvalue()
 
 
@@ -118,5 +168,6 @@ async def scrubbed(scrubber: Scrubber, request: ScrubRequest, path: Path) -> Asy
     scrubber.check_count(count_numbers(path))
     await scrubber.campaign(request.campaign)
     yield header(request.format)
-    async for line in scrubber.scrub(read_numbers(path), request.campaign, request.at):
-        yield render(line, request.format)
+    renderer = Renderer(request.format)
+    async for lines in scrubber.scrub_batches(read_numbers(path), request.campaign, request.at):
+        yield renderer.lines(lines)
