@@ -98,6 +98,48 @@ async def test_broken_file_changes_nothing_and_names_every_bad_line(db, director
     assert await count(db, "consents") == before  # even the good lines went nowhere
 
 
+# Consents are staged as COPY text (app/imports._consent_line): every value must reach the
+# table as the parsed value itself, whatever it holds.
+ROUND_TRIP = [  # (number, scopes, collected_at, wording, proof_ref, valid_until)
+    ("0677000101", "energie", "2026-09-01T10:00:00+02:00", "v3", "rt-01", ""),
+    ("+33677000102", 'a""b|c\\d|{e}|NULL|null|é t| x , y |', "2026-09-01T10:00:00Z", "v3",
+     "rt-02", "2027-01-01T00:00:00.5+01:00"),
+    ("06 77 00 01 03", "energie", "2026-09-01 10:00:00+02:00", "tab\there", "rt-03\\x", ""),
+    ("0262000104", "energie", "20260901T100000+0200", '"multi\nline"', "rt-04", ""),
+    ("0677000105", "energie", "2026-09-01T10:00:00+20:00", "v3", "rt-05",
+     "2026-09-01T10:00:00-14:00"),
+    ("0677000106", "energie", "2026-09-01T10:00:00+01:00:30", "v3", "rt-06", ""),
+    ("0677000107", "energie", "2026-W36-2T10:00:00.123456+05:30", " v3 ", " rt-07 ", ""),
+    ("0677000108", "energie", "2026-03-28T10:00:00+01:00", "\\N", "rt-08", ""),  # DST next
+]
+
+
+async def test_consents_reach_the_table_as_parsed(db, directory, tmp_path):
+    from astguard.instants import parse_instant
+    from astguard.policy.numbers import fast_e164
+    def cell(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"' if set(value) & set(',"\n\t') else value
+    path = write(tmp_path, "rt.csv", "number,principal,scopes,collected_at,channel,wording,"
+                 "proof_ref,valid_until\n" + "".join(
+                     f"{cell(n)},im-acme,{cell(sc)},{c},web,{cell(w)},{cell(p)},{u}\n"
+                     for n, sc, c, w, p, u in ROUND_TRIP))
+    report = await import_file(db, "consents", path, progress=False)
+    assert report.inserted == len(ROUND_TRIP)
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            "SELECT principal, number_e164, scopes, collected_at, channel, wording, proof_ref, "
+            "valid_until FROM consents WHERE proof_ref LIKE 'rt-%' OR proof_ref LIKE ' rt%' "
+            "ORDER BY proof_ref")
+    expected = []
+    for n, sc, c, w, p, u in ROUND_TRIP:
+        collected = parse_instant(c, "c")
+        expected.append((
+            "im-acme", fast_e164(n), [x.strip() for x in sc.split("|") if x.strip()], collected,
+            "web", w.strip(), p.strip(),
+            parse_instant(u, "u") if u else collected + dt.timedelta(days=365)))
+    assert [tuple(r) for r in rows] == sorted(expected, key=lambda e: e[6])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "vide"), ("number,principal\n0612345678,im-acme\n", "colonnes manquantes")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 
 import pytest
 
@@ -123,3 +124,39 @@ def test_a_consumer_number_built_from_its_block_equals_the_live_parse():
                 assert consumer_number(text) == live, text
                 checked += 1
     assert checked > 1000
+
+
+def test_e164_of_answers_as_fast_e164_on_every_shape():
+    """Imports read numbers one field at a time through number_batches.e164_of (one lookup
+    per block): its answer, or its NumberError, must be fast_e164's, whatever came first."""
+    from astguard.app.number_batches import _HEADS, e164_of
+    rng = random.Random(13)
+    edge = ["0612345678", "+33612345678", "0262212345", "+33262212345", "0692123456",
+            "+33692123456", "0508411234", "+33508411234", "+508411234", "0012345678",
+            "0612345678 ", " 0612345678", "06 12 34 56 78", "061234567\u0668", "+3306123456",
+            "\u0660612345678", "061234567x", "+336123456789", "", "112", "0800123456",
+            "+44 20 7946 0000", "0033612345678"]
+    numbers = edge + [_random_line(rng) for _ in range(20_000)]
+    for block in rng.sample(range(10_000, 100_000), 3000):  # every part of the plan
+        numbers += [f"0{block}{rng.randrange(10_000):04d}", f"+33{block}{rng.randrange(10_000):04d}"]
+    for order in (numbers, numbers[::-1], rng.sample(numbers, len(numbers))):
+        _HEADS.clear()
+        for text in order:
+            try:
+                expected = fast_e164(text)
+            except NumberError as exc:
+                with pytest.raises(NumberError, match=re.escape(str(exc))):
+                    e164_of(text)
+                continue
+            assert e164_of(text) == expected, text
+            # The same block with other last digits, once the block is known.
+            for tail in ("0000", "9999", "\u0660\u0661\u0662\u0663", "12 3"):
+                other = text[:-4] + tail
+                try:
+                    want = fast_e164(other)
+                except NumberError:
+                    with pytest.raises(NumberError):
+                        e164_of(other)
+                    continue
+                assert e164_of(other) == want, other
+    assert len(_HEADS) > 1000

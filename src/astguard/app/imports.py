@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +25,12 @@ from typing import Any, TextIO
 
 import asyncpg
 
+from astguard.app.number_batches import e164_of
 from astguard.errors import InputError
 from astguard.instants import parse_instant
 from astguard.policy.call_window import local_times
 from astguard.policy.caller_id import canonical, national_form, shipped_tables
-from astguard.policy.numbers import NumberError, fast_e164, parse_number
+from astguard.policy.numbers import NumberError, parse_number
 from astguard.store import imports as import_sql
 from astguard.store.database import Database
 from astguard.store.caller_ids import KINDS as CALLER_ID_KINDS
@@ -116,7 +119,7 @@ class Progress:
 
 def number_field(text: str) -> str:
     try:
-        return fast_e164(text)
+        return e164_of(text)
     except NumberError as exc:
         raise ValueError(f"numéro {text!r} : {exc}") from None
 
@@ -133,29 +136,111 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-# Each kind: CSV columns, a row parser (raises ValueError with a French reason), the temporary
-# table's columns, and the statement that merges it into the real table.
+# Each kind: CSV columns and a row parser (raises ValueError with a French reason) giving its
+# staging row (store/imports.py): a tuple, or for consents (millions of lines) a line of
+# COPY's text format, written without any per-value encoding by asyncpg.
 @dataclass(frozen=True)
 class Kind:
     name: str
     columns: tuple[str, ...]  # required CSV header names
-    parse: Callable[[dict[str, str]], tuple[Any, ...]]  # its staging row (store/imports.py)
+    parse: Callable[[dict[str, str]], tuple[Any, ...]] | None = None
+    line: Callable[[list[str], _Positions], str] | None = None  # a COPY text line
 
 
-def _consent_row(r: dict[str, str]) -> tuple[Any, ...]:
-    collected = parse_instant(r["collected_at"], "collected_at")
-    until = parse_instant(r["valid_until"], "valid_until") if r.get("valid_until") else \
-        collected + dt.timedelta(days=365)
-    if until <= collected:
+@dataclass(frozen=True)
+class _Positions:
+    """Where each column is in a file's rows (its header), -1 when absent."""
+
+    number: int
+    principal: int
+    scopes: int
+    collected_at: int
+    channel: int
+    wording: int
+    proof_ref: int
+    valid_until: int
+
+    @classmethod
+    def of(cls, header: list[str]) -> _Positions:
+        return cls(*(header.index(f.name) if f.name in header else -1
+                     for f in dataclasses.fields(cls)))
+
+
+def _consent_line(v: list[str], at: _Positions) -> str:
+    """A consent's staging row in COPY's text format; the checks and their French reasons
+    are those of a consent row, in the same order (the first one failing names the line).
+    Without valid_until, the staging row has none: the merge adds the year (R-B2)."""
+    collected_text = v[at.collected_at]
+    collected = parse_instant(collected_text, "collected_at")
+    until_text = v[at.valid_until] if at.valid_until >= 0 else ""
+    until = parse_instant(until_text, "valid_until") if until_text else None
+    if until is not None and until <= collected:
         raise ValueError("valid_until antérieure à collected_at")
-    scopes = [s.strip() for s in r["scopes"].split("|") if s.strip()]
-    for col in ("channel", "wording", "proof_ref"):
-        if not r[col].strip():
+    scopes = _scopes_literal(v[at.scopes])
+    channel, wording, proof = v[at.channel].strip(), v[at.wording].strip(), \
+        v[at.proof_ref].strip()
+    for col, value in (("channel", channel), ("wording", wording), ("proof_ref", proof)):
+        if not value:
             raise ValueError(f"{col} vide (preuve du consentement, R-B2)")
-    if not scopes:
+    if scopes is None:
         raise ValueError("scopes vide")
-    return (_principal(r["principal"]), number_field(r["number"]), scopes, collected,
-            r["channel"].strip(), r["wording"].strip(), r["proof_ref"].strip(), until)
+    principal = _PRINCIPALS.get(v[at.principal])
+    if principal is None:
+        principal = _principal(v[at.principal])
+        if len(_PRINCIPALS) < 10_000:
+            _PRINCIPALS[v[at.principal]] = principal
+    return (f"{principal}\t{number_field(v[at.number])}\t{scopes}\t"
+            f"{_copy_instant(collected_text, collected)}\t{_copy_text(channel)}\t"
+            f"{_copy_text(wording)}\t{_copy_text(proof)}\t"
+            f"{_copy_instant(until_text, until) if until is not None else NULL}\n")
+
+
+_PRINCIPALS: dict[str, str] = {}  # a principal column's value -> the checked identifier
+_SCOPES: dict[str, str | None] = {}  # a scopes column's value -> its array literal (or None)
+_BARE = re.compile(r"[A-Za-z0-9_.:+/-]+")  # an array element PostgreSQL reads unquoted
+
+
+def _scopes_literal(text: str) -> str | None:
+    """`a|b` as the text[] literal `{a,b}` in COPY's text format; None when empty."""
+    found = _SCOPES.get(text, False)
+    if found is not False:
+        return found
+    scopes = [s.strip() for s in text.split("|") if s.strip()]
+    literal = None
+    if scopes:
+        literal = _copy_text("{" + ",".join(
+            s if _BARE.fullmatch(s) and s.lower() != "null"
+            else '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for s in scopes) + "}")
+    if len(_SCOPES) < 10_000:
+        _SCOPES[text] = literal
+    return literal
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format: backslash, tab, newline and carriage return escaped."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return value
+
+
+# ISO-8601 that PostgreSQL reads as the same instant as datetime.fromisoformat: what
+# parse_instant accepted, in this shape, is sent as written (no formatting per row).
+_PLAIN_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])")
+NULL = "\\N"  # COPY's text format
+
+
+def _copy_instant(text: str, value: dt.datetime) -> str:
+    """`value` (parse_instant's answer for `text`) in COPY's text format: `text` itself when
+    plain, else ISO-8601 in UTC (PostgreSQL refuses offsets of 15 hours or more, or with
+    seconds, which Python takes)."""
+    text = text.strip()
+    if _PLAIN_INSTANT.fullmatch(text):
+        return text
+    return value.astimezone(dt.UTC).isoformat()
 
 
 def _opposition_row(r: dict[str, str]) -> tuple[Any, ...]:
@@ -215,11 +300,12 @@ KINDS: dict[str, Kind] = {
     "consents": Kind(
         "consents",
         ("number", "principal", "scopes", "collected_at", "channel", "wording", "proof_ref"),
-        _consent_row),
-    "oppositions": Kind("oppositions", ("number", "principal", "recorded_at"), _opposition_row),
-    "attempts": Kind("attempts", ("number", "principal", "attempted_at"), _attempt_row),
+        line=_consent_line),
+    "oppositions": Kind("oppositions", ("number", "principal", "recorded_at"),
+                        parse=_opposition_row),
+    "attempts": Kind("attempts", ("number", "principal", "attempted_at"), parse=_attempt_row),
     "caller-ids": Kind("caller-ids", ("number", "principal", "mandate_ref", "valid_from"),
-                       _caller_id_row),
+                       parse=_caller_id_row),
 }
 assert tuple(KINDS) == import_sql.KINDS  # every kind has its staging table and merge
 
@@ -230,8 +316,7 @@ def open_text(path: Path) -> tuple[TextIO, Callable[[], int]]:
     return text, raw.tell
 
 
-def _csv_rows(text: TextIO, kind: Kind, report: ImportReport) -> Iterator[tuple[int, dict]]:
-    reader = csv.reader(text)
+def _header(reader: Any, kind: Kind, report: ImportReport) -> list[str]:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -242,6 +327,12 @@ def _csv_rows(text: TextIO, kind: Kind, report: ImportReport) -> Iterator[tuple[
     if missing:
         raise InputError(f"{report.path} : colonnes manquantes {', '.join(missing)} "
                          f"(attendues : {', '.join(kind.columns)})")
+    return header
+
+
+def _csv_rows(reader: Any, width: int, report: ImportReport
+              ) -> Iterator[tuple[int, list[str]]]:
+    """(line number, values) of each non-blank row with `width` values; the others named."""
     line = 1
     while True:
         try:
@@ -254,13 +345,13 @@ def _csv_rows(text: TextIO, kind: Kind, report: ImportReport) -> Iterator[tuple[
             report.reject(line, f"ligne illisible ({exc})")
             continue
         line = reader.line_num
-        if not values or all(not v.strip() for v in values):
+        if not values or (not values[0].strip() and all(not v.strip() for v in values)):
             continue
         report.lines += 1
-        if len(values) != len(header):
-            report.reject(line, f"{len(values)} champs au lieu de {len(header)}")
+        if len(values) != width:
+            report.reject(line, f"{len(values)} champs au lieu de {width}")
             continue
-        yield line, dict(zip(header, values, strict=True))
+        yield line, values
 
 
 async def import_file(db: Database, kind_name: str, path: Path, *,
@@ -274,19 +365,17 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
     bar = Progress(size, f"import {kind.name}", enabled=progress)
     text, position = open_text(path)
     try:
+        reader = csv.reader(text)
+        header = _header(reader, kind, report)
+        rows = _csv_rows(reader, len(header), report)
         async with db.bulk_transaction() as conn:
             await import_sql.open_staging(conn, kind.name)
-            batch: list[tuple[Any, ...]] = []
-            for line, row in _csv_rows(text, kind, report):
-                try:
-                    batch.append(kind.parse(row))
-                    report.valid += 1
-                except (ValueError, KeyError) as exc:
-                    report.reject(line, str(exc))
-                if len(batch) >= BATCH:
-                    await _flush(conn, batch, report)
-                    bar.update(position(), report.lines)
-            await _flush(conn, batch, report)
+            if kind.line is not None:
+                await _stage_lines(conn, kind.line, _Positions.of(header), rows, report,
+                                   lambda: bar.update(position(), report.lines))
+            else:
+                await _stage_rows(conn, kind, header, rows, report,
+                                  lambda: bar.update(position(), report.lines))
             if report.bad_count:
                 raise ImportFailed(report)  # rolls the transaction back: nothing changes
             report.inserted = await import_sql.merge(conn, kind.name)
@@ -295,6 +384,46 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
     bar.update(size, report.lines, final=True)
     report.seconds = time.monotonic() - t0
     return report
+
+
+async def _stage_lines(conn: asyncpg.Connection, parse: Callable[[list[str], _Positions], str],
+                       at: _Positions, rows: Iterator[tuple[int, list[str]]],
+                       report: ImportReport, progress: Callable[[], None]) -> None:
+    """Rows parsed into COPY text lines, sent BATCH at a time; once a line is bad, only
+    validation goes on (nothing will be kept)."""
+    batch: list[str] = []
+    for line, values in rows:
+        try:
+            batch.append(parse(values, at))
+        except (ValueError, KeyError) as exc:
+            report.reject(line, str(exc))
+            continue
+        if len(batch) >= BATCH:
+            if not report.bad_count:
+                await import_sql.stage_text(conn, "".join(batch))
+            report.valid += len(batch)
+            batch.clear()
+            progress()
+    if batch and not report.bad_count:
+        await import_sql.stage_text(conn, "".join(batch))
+    report.valid += len(batch)
+
+
+async def _stage_rows(conn: asyncpg.Connection, kind: Kind, header: list[str],
+                      rows: Iterator[tuple[int, list[str]]], report: ImportReport,
+                      progress: Callable[[], None]) -> None:
+    batch: list[tuple[Any, ...]] = []
+    assert kind.parse is not None
+    for line, values in rows:
+        try:
+            batch.append(kind.parse(dict(zip(header, values, strict=True))))
+            report.valid += 1
+        except (ValueError, KeyError) as exc:
+            report.reject(line, str(exc))
+        if len(batch) >= BATCH:
+            await _flush(conn, batch, report)
+            progress()
+    await _flush(conn, batch, report)
 
 
 async def _flush(conn: asyncpg.Connection, batch: list[tuple[Any, ...]],
