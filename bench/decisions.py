@@ -44,7 +44,7 @@ from astguard.store import schema
 from astguard.store.database import Database
 from astguard.store.directory import Directory
 from astguard.store.spool import Spool
-from lab.database import fresh_database
+from lab.database import fresh_database, scoped
 
 PG = os.environ.get("ASTGUARD_TEST_PG", "postgresql://astguard:astguard@127.0.0.1:5432")
 DB = "astguard_bench_store"
@@ -73,7 +73,7 @@ async def counts(url: str) -> dict[str, int]:
 
 
 async def load(rows: int, attempts: int, log) -> str:
-    url = f"{PG}/{DB}"
+    url = f"{PG}/{scoped(DB)}"
     try:
         have = await counts(url)
         # Runs add rows (attempts, imports): a store at least this big is reused.
@@ -278,7 +278,7 @@ def import_run(kind: str, lines: int, work: Path) -> dict:
                     r.write(f"+336{10_000_000 + n:08d}\n")
         argv = ["import", "bloctel", "--principal", "bench", "--submitted", str(submitted),
                 "--returned", str(returned), "--date", "2026-07-21", "--json"]
-    env = {**os.environ, "ASTGUARD_DATABASE_URL": f"{PG}/{DB}",
+    env = {**os.environ, "ASTGUARD_DATABASE_URL": f"{PG}/{scoped(DB)}",
            "ASTGUARD_SPOOL_DIR": str(work / "spool")}
     code = ("import resource, sys; from astguard.surfaces.cli import main; rc = main(sys.argv[1:]);"
             "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
