@@ -39,6 +39,7 @@ from astguard.store.directory import valid_identifier
 
 BATCH = 10_000
 MAX_REPORTED = 1_000
+CONSENT_VALIDITY = dt.timedelta(days=365)  # a consent without valid_until (R-B2)
 
 
 class ImportFailed(InputError):
@@ -169,7 +170,7 @@ class _Positions:
 def _consent_line(v: list[str], at: _Positions) -> str:
     """A consent's staging row in COPY's text format; the checks and their French reasons
     are those of a consent row, in the same order (the first one failing names the line).
-    Without valid_until, the staging row has none: the merge adds the year (R-B2)."""
+    Without valid_until, the staging row has none: the merge adds CONSENT_VALIDITY."""
     collected_text = v[at.collected_at]
     collected = parse_instant(collected_text, "collected_at")
     until_text = v[at.valid_until] if at.valid_until >= 0 else ""
@@ -378,7 +379,8 @@ async def import_file(db: Database, kind_name: str, path: Path, *,
                                   lambda: bar.update(position(), report.lines))
             if report.bad_count:
                 raise ImportFailed(report)  # rolls the transaction back: nothing changes
-            report.inserted = await import_sql.merge(conn, kind.name)
+            report.inserted = await import_sql.merge(
+                conn, kind.name, CONSENT_VALIDITY.total_seconds())
     finally:
         text.close()
     bar.update(size, report.lines, final=True)
