@@ -24,7 +24,7 @@ REFUSAL_KEY = "*81"  # the agent's "the consumer refuses further calls" code (R-
 _FINALS = (403, 404, 408, 480, 486, 487, 488, 500, 503, 603)
 
 
-def scenario(agent: str, dtmf: str, hold_ms: int) -> str:
+def scenario(agent: str, dtmf: str, hold_ms: int, dtmf_after_ms: int = 0) -> str:
     invite = f"""  <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -46,7 +46,8 @@ def scenario(agent: str, dtmf: str, hold_ms: int) -> str:
 """
     refusals = "".join(f'  <recv response="{s}" optional="true" next="refused"/>\n'
                        for s in _FINALS)
-    answered = ('  <recv response="200" rrs="true"/>\n' + _ACK_2XX + _info_dtmf(dtmf)
+    wait = f'  <pause milliseconds="{dtmf_after_ms}"/>\n' if dtmf_after_ms else ""
+    answered = ('  <recv response="200" rrs="true"/>\n' + _ACK_2XX + wait + _info_dtmf(dtmf)
                 + f'  <pause milliseconds="{hold_ms}"/>\n' + _bye(2 + len(dtmf))
                 + '  <nop next="done"/>\n')
     refused = """  <label id="refused"/>
@@ -118,6 +119,14 @@ class Population:
     def consented(self) -> list[Consumer]:
         return [c for pool in self.consumers.values() for c in pool if c.consent]
 
+    def next_keyed(self) -> Consumer | None:
+        """A consumer whose refusal the agent will key (a fault's own call)."""
+        with self._lock:
+            keyed = next(self._keyed, None)
+            if keyed is not None:
+                self.keyed_done.append(keyed)
+            return keyed
+
     def draw(self) -> tuple[Consumer, str]:
         """The next consumer and what the agent does: ("", or the refusal key)."""
         with self._lock:
@@ -164,13 +173,13 @@ class Dialler:
         self.workdir.mkdir(parents=True, exist_ok=True)
 
     def call(self, node: str, node_ip: str, agent: str, consumer: Consumer, keyed: str,
-             hold_ms: int = 800) -> CallRecord:
+             hold_ms: int = 800, dtmf_after_ms: int = 0) -> CallRecord:
         n = next(self._counter)
         record = CallRecord(n, node, agent, consumer, keyed, time.time())
         with self._lock:
             self.records.append(record)
         xml = self.workdir / f"uac-{n}.xml"
-        xml.write_text(scenario(agent, keyed, 3500 if keyed else hold_ms))
+        xml.write_text(scenario(agent, keyed, 3500 if keyed else hold_ms, dtmf_after_ms))
         log = self.workdir / f"uac-{n}.log"
         port = 20000 + (n % 4000) * 2
         try:

@@ -96,7 +96,7 @@ def _info_dtmf(digits: str) -> str:
 
 
 def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
-                  dtmf: str = "", early_media: bool = True) -> str:
+                  dtmf: str = "", early_media: bool = True, dtmf_after_ms: int = 0) -> str:
     extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
     invite = f"""  <send retrans="500" start_rtd="pdd">
     <![CDATA[
@@ -119,7 +119,8 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
         body = """  <recv response="180" optional="true" rtd="pdd"/>
   <recv response="183" optional="true" rtd="pdd"/>
   <recv response="200" rrs="true"/>
-""" + _ACK_2XX + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
+""" + _ACK_2XX + (f'  <pause milliseconds="{dtmf_after_ms}"/>\n' if dtmf_after_ms else "") \
+            + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
 """ + _bye(2 + len(dtmf))
     else:  # refused: the prompt as early media (183), then the final status
         progress = ('<recv response="183" rtd="pdd"/>' if early_media else
@@ -360,12 +361,15 @@ def agent_call(
     timeout: int = 30,
     dtmf: str = "",
     early_media: bool = True,
+    dtmf_after_ms: int = 0,
 ) -> CallResult:
-    """Place one call from an agent's softphone; expect=None means answered, else the status."""
+    """Place one call from an agent's softphone; expect=None means answered, else the status.
+    `dtmf` is keyed `dtmf_after_ms` after the answer, then the call is held `hold_ms`."""
     n = next(_ports)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"uac-{n}.xml"
-    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf, early_media))
+    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf, early_media,
+                                       dtmf_after_ms))
     log = workdir / f"uac-{n}-messages.log"
     port = 5100 + (n % 400) * 2
     proc = subprocess.run(

@@ -79,7 +79,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                                                            settings.spool_flush_interval)),
                      ("purge", lambda: run_purges(c.recordings, settings.recording_dir)),
                      ("outcomes", lambda: rt.stasis.reconcile_earlier_forever(started_at)),
-                     ("campaigns", c.gate.forget_inactive_campaigns_forever))]
+                     ("campaigns", c.gate.forget_inactive_campaigns_forever),
+                     ("kept-codes", rt.kept_codes.run))]
         if rt.watchdog is not None and rt.watchdog_ari is not None:
             watchdog, watchdog_ari = rt.watchdog, rt.watchdog_ari
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set

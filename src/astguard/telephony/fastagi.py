@@ -282,8 +282,16 @@ class ContactsAgi:
             try:
                 await self._contacts.record_for_decision(decision_id, kind, source="dtmf")
                 prompt = _CONFIRMATION[kind]
-            except (InputError, StoreUnavailable) as exc:
+            except InputError as exc:
                 log.warning("in-call %s for %s not recorded: %s", kind, decision_id, exc)
+            except StoreUnavailable as exc:
+                # Neither PostgreSQL nor the spool could take it: leave the prompt variable
+                # unset so that [astguard-feature] keeps the code in the Asterisk database.
+                log.error("in-call %s for %s not recorded, left to the dialplan: %s", kind,
+                          decision_id, exc)
+                return
+        # Set before playing: once set, the dialplan keeps no copy of the code.
+        await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
         await request.send_command(f'STREAM FILE astguard/{prompt} ""')
 
     async def code(self, request: TimedRequest) -> None:
@@ -297,8 +305,13 @@ class ContactsAgi:
                     endpoint, kind, source="short-code",
                     days=int(days) if days.isdigit() else None)
                 prompt = _CONFIRMATION[kind]
-            except (InputError, StoreUnavailable) as exc:
+            except InputError as exc:
                 log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
+            except StoreUnavailable as exc:
+                # Neither PostgreSQL nor the spool: [astguard-code] keeps it in AstDB.
+                log.error("short code %s from %s not recorded, left to the dialplan: %s", kind,
+                          endpoint, exc)
+                return
         await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
 
 
