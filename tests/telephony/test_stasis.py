@@ -36,6 +36,7 @@ class RecordingGate:
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[CallRequest] = []
         self.outcomes: list[tuple[str, object]] = []
+        self.unobserved: list[str] = []  # decisions given an outcome with observed=False
         self.fail = fail
 
     async def check(self, call: CallRequest, *, record: bool) -> Decided:
@@ -46,8 +47,11 @@ class RecordingGate:
         facts = Facts(campaign, "t", history=CONSENTED, inventory=INVENTORY)
         return Decided(decide(call, facts, OPEN, RULES), "dec-1", recorded=True)
 
-    async def outcome(self, decision_id: str, outcome: object) -> None:
+    async def outcome(self, decision_id: str, outcome: object, *,
+                      observed: bool = True) -> None:
         self.outcomes.append((decision_id, outcome))
+        if not observed:
+            self.unobserved.append(decision_id)
 
 
 @pytest.fixture
