@@ -15,12 +15,8 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.policy.model import Decision
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
-from astguard.telephony.stasis import (
-    OutboundStasisApp,
-    call_from_args,
-    channel_device,
-    result_variable,
-)
+from astguard.telephony.stasis import OutboundStasisApp
+from astguard.telephony.verdict import call_from_args, channel_device, result_variable
 from tests.policy.facts import CONSENTED, INVENTORY
 from tests.telephony.fake_ari import FakeAri
 
@@ -52,6 +48,9 @@ class RecordingGate:
         self.outcomes.append((decision_id, outcome))
         if not observed:
             self.unobserved.append(decision_id)
+
+    async def retry_unsaved_outcomes(self) -> int:
+        return 0  # it keeps nothing in memory
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ spool's disk full while PostgreSQL was away): found at start and settled, agains
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 
 from astguard.telephony.stasis import LOST_BY_RESTART, LOST_UNFOLLOWED, OutboundStasisApp
@@ -88,3 +90,28 @@ async def test_a_live_fastagi_call_is_left_to_its_hangup_handler(env):  # noqa: 
     assert await app.reconcile_earlier(BEFORE) == 0
     assert app.followed == 0 and gate.outcomes == []
     assert "/applications/astguard/subscription" not in fake.paths()
+
+
+async def test_outcomes_kept_in_memory_are_retried_while_ari_is_away(env):  # noqa: F811
+    # They need PostgreSQL, not ARI: a long ARI outage must not keep them in memory only.
+    fake, ari = env
+    gate = EarlierCallsGate([])
+    app = OutboundStasisApp(ari, gate)
+    assert not ari.connected.is_set()
+    loop = asyncio.create_task(app.reconcile_earlier_forever(BEFORE, interval=0.05))
+    try:
+        async with asyncio.timeout(2):
+            while gate.retried < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert gate.asked == []  # no reconciliation without ARI
+
+
+async def test_at_shutdown_outcomes_kept_in_memory_are_tried_once_more(env):  # noqa: F811
+    fake, ari = env
+    gate = EarlierCallsGate([])
+    assert await OutboundStasisApp(ari, gate).settle_ended() == 0
+    assert gate.retried == 1

@@ -113,13 +113,12 @@ async def test_an_unsubscribed_call_that_ended_gets_an_honest_outcome(env):
     fake.delay_for = late(lambda seen: result_request(seen) or subscription(seen))
     gate = RecordingGate()
     app = OutboundStasisApp(ari, gate)
+    fake.fail_paths = {"/channels/chC"}  # GET: the call is over when astguard asks (404)
     ari.connected.set()  # as when the websocket is up
     follower = asyncio.create_task(app.follow_unconfirmed_forever(interval=0.05))
     try:
         app.handle(stasis_start("chC", "0612345678", "agent1", "", "", ""))
         await app.drain()
-        fake.delay_for = None
-        fake.fail_paths = {"/channels/chC"}  # the call ended meanwhile: 404
         async with asyncio.timeout(5):
             while not gate.outcomes:
                 await asyncio.sleep(0.01)

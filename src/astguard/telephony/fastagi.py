@@ -43,12 +43,8 @@ from astguard.telephony.agi_binding import (
 )
 from astguard.telephony import contract
 from astguard.telephony.call_token import CallTokens, TokenCheck
-from astguard.telephony.stasis import (
-    NOT_HANDED_OFF,
-    call_from_args,
-    call_token,
-    result_variable,
-)
+from astguard.telephony.stasis import NOT_HANDED_OFF
+from astguard.telephony.verdict import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
 

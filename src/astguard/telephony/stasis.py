@@ -3,7 +3,7 @@
 The dialplan (src/astguard/data/asterisk/astguard.conf) calls
     Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
            ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
-and after Stasis() returns it reads ASTGUARD_RESULT (see result_variable): "allow" goes to
+and after Stasis() returns it reads ASTGUARD_RESULT (see verdict.result_variable): "allow" goes to
 astguard-allowed (caller ID set, then the trunk), anything else (deny, or nothing because astguard
 failed) to astguard-refused (a French prompt, then a hangup with ASTGUARD_CAUSE). Everything the decision
 needs travels in the Stasis arguments, so a call costs no ARI round trip before the decision.
@@ -12,6 +12,7 @@ needs travels in the Stasis arguments, so a call costs no ARI round trip before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -20,7 +21,6 @@ from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
 from astguard.app.gate import Decided, Gate
-from astguard.policy import CallRequest, DialMode
 from astguard.values import NOT_DIALLED, Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
@@ -29,78 +29,10 @@ from astguard.telephony.contract import (
     ENTRY_OUTBOUND,
     INHERITED_TOKEN_VARIABLE,
     RESULT_VARIABLE,
-    result_value,
 )
+from astguard.telephony.verdict import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
-
-
-def result_variable(decided: Decided) -> str:
-    """RESULT_VARIABLE, the one variable the dialplan reads after a decision (Stasis and AGI),
-    in the contract's format (telephony/contract.py); [astguard-verdict] splits it."""
-    verdict = decided.verdict
-    return result_value(
-        verdict=verdict.decision.value,
-        decision_id=decided.decision_id,
-        cause="" if verdict.allowed else str(verdict.hangup_cause),
-        prompt=verdict.prompt.value if verdict.prompt else "",
-        destination=verdict.destination,
-        reasons=verdict.codes,
-        caller_id=(verdict.caller_id or "") if verdict.allowed else "")
-
-
-def channel_device(channel_name: str | None) -> str | None:
-    """The device a channel belongs to, from the name Asterisk gives it: the PJSIP endpoint
-    ("PJSIP/agent1-0000002a" -> "agent1"), "TECH/device" for other technologies, None for a
-    Local channel (a dialer's origination) or no name."""
-    tech, sep, rest = (channel_name or "").partition("/")
-    if not sep or not rest or tech == "Local":
-        return None
-    device = rest.rsplit("-", 1)[0] if "-" in rest else rest
-    return device if tech == "PJSIP" else f"{tech}/{device}"
-
-
-def call_token(tokens: CallTokens | None, decided: Decided) -> str | None:
-    """The token an allowed call carries to the trunk (Stasis and AGI alike), else None."""
-    if tokens is None or not decided.verdict.allowed:
-        return None
-    return tokens.issue(decided.decision_id, decided.verdict.destination)
-
-
-def call_from_args(args: list[str], *, source: str, caller_id: str | None,
-                   channel_id: str | None, fallback_exten: str | None,
-                   channel_name: str | None = None) -> CallRequest:
-    """Build the call from the dialplan's arguments: exten, endpoint, campaign, mode, department.
-
-    A phone's channel is known by its device whatever the arguments say: an endpoint whose
-    name the dialplan's filter emptied or altered must not pass for a dialer's channel, whose
-    campaign variable is honoured freely (R-A). A non-PJSIP device is never a registered one.
-    """
-    padded = [a.strip() for a in args] + [""] * 5
-    exten, endpoint, campaign, mode, department = padded[:5]
-    device = channel_device(channel_name)
-    if device is not None and device != endpoint:
-        log.warning("channel %s: endpoint argument %r, taken as %r", channel_name, endpoint,
-                    device)
-        endpoint = device
-    dial_mode = None
-    if mode:
-        try:
-            dial_mode = DialMode(mode.lower())
-        except ValueError:
-            # An unknown mode is taken as the most automated one (strict reading of R-F4).
-            log.warning("unknown dial mode %r, taken as broadcast", mode)
-            dial_mode = DialMode.BROADCAST
-    return CallRequest(
-        dialled=exten or fallback_exten or "",
-        source=source,
-        endpoint=endpoint or None,
-        campaign_name=campaign or None,
-        dial_mode=dial_mode,
-        caller_id=caller_id or None,
-        department=department or None,
-        channel_id=channel_id,
-    )
 
 
 LOST_END = "fin d'appel non observée (liaison ARI coupée pendant l'appel)"
@@ -243,8 +175,11 @@ class OutboundStasisApp:
             await asyncio.sleep(interval)
 
     async def settle_ended(self) -> int:
-        """At shutdown: the unconfirmed channels that already ended get their outcome now; live
-        ones are left to the next run (reconcile_earlier)."""
+        """At shutdown: the outcomes kept in memory are tried once more (PostgreSQL or the
+        spool: memory ends with the process), and the unconfirmed channels that already ended
+        get their outcome; live ones are left to the next run (reconcile_earlier)."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._gate.retry_unsaved_outcomes()
         return await self.confirm_channels(follow=False)
 
     async def reconcile_earlier(self, started: dt.datetime) -> int:
@@ -288,11 +223,16 @@ class OutboundStasisApp:
     async def reconcile_earlier_forever(self, started: dt.datetime,
                                         interval: float = EARLIER_CALLS_INTERVAL) -> None:
         """reconcile_earlier whenever ARI is connected, every `interval` seconds (a spooled
-        decision reaches PostgreSQL only when the spool is flushed)."""
+        decision reaches PostgreSQL only when the spool is flushed); while it is not, the
+        outcomes kept in memory are still written."""
         while True:
-            await self._ari.connected.wait()
+            with contextlib.suppress(TimeoutError):  # at once when connected
+                await asyncio.wait_for(self._ari.connected.wait(), interval)
             try:
-                await self.reconcile_earlier(started)
+                if self._ari.connected.is_set():
+                    await self.reconcile_earlier(started)
+                else:  # the outcomes kept in memory need PostgreSQL only, not ARI
+                    await self._gate.retry_unsaved_outcomes()
             except StoreUnavailable:
                 pass  # next time
             await asyncio.sleep(interval)
