@@ -44,7 +44,7 @@ class EarlierCallsGate(RecordingGate):
 
 async def test_an_ended_call_of_an_earlier_run_gets_an_honest_outcome(env):  # noqa: F811
     fake, ari = env
-    fake.fail_paths = {"/channels/ch-gone"}  # 404: the channel ended meanwhile
+    fake.channels = [{"id": "ch-live", "state": "Ring"}]  # ch-gone ended meanwhile
     gate = EarlierCallsGate([("dec-gone", "ch-gone"), ("dec-live", "ch-live")])
     app = OutboundStasisApp(ari, gate)
     assert await app.reconcile_earlier(BEFORE) == 1
@@ -72,7 +72,7 @@ async def test_an_ended_call_of_an_earlier_run_gets_an_honest_outcome(env):  # n
 async def test_a_fastagi_call_of_this_run_that_ended_unreported_is_settled(env):  # noqa: F811
     # Its hangup handler never reached astguard: nobody else will write its outcome.
     fake, ari = env
-    fake.fail_paths = {"/channels/agi-gone"}
+    fake.channels = [{"id": "agi-other", "state": "Up"}]  # agi-gone is not among them
     gate = EarlierCallsGate([("dec-agi", "agi-gone")], source="agi", decided_at=THIS_RUN)
     app = OutboundStasisApp(ari, gate)
     assert await app.reconcile_earlier(BEFORE) == 1
@@ -85,6 +85,7 @@ async def test_a_live_fastagi_call_is_left_to_its_hangup_handler(env):  # noqa: 
     # Following it over ARI as well would give it two outcomes (the hangup handler's first,
     # then ChannelDestroyed's, which PostgreSQL refuses and the spool sets aside).
     fake, ari = env
+    fake.channels = [{"id": "agi-live", "state": "Up"}]
     gate = EarlierCallsGate([("dec-agi", "agi-live")], source="agi")
     app = OutboundStasisApp(ari, gate)
     assert await app.reconcile_earlier(BEFORE) == 0
@@ -115,3 +116,28 @@ async def test_at_shutdown_outcomes_kept_in_memory_are_tried_once_more(env):  # 
     gate = EarlierCallsGate([])
     assert await OutboundStasisApp(ari, gate).settle_ended() == 0
     assert gate.retried == 1
+
+
+async def test_an_unreadable_channel_list_settles_nothing(env):  # noqa: F811
+    # ARI answering something else than a list must not pass for "every call ended".
+    fake, ari = env
+    gate = EarlierCallsGate([("dec-live", "ch-live")])
+    app = OutboundStasisApp(ari, gate)
+    fake.fail_paths = {"/channels"}  # 404 on the list
+    assert await app.reconcile_earlier(BEFORE) == 0
+    fake.fail_paths = set()
+
+    async def not_a_list(*args, **kwargs):
+        return {"message": "surprise"}
+
+    ari.request = not_a_list
+    assert await app.reconcile_earlier(BEFORE) == 0
+    assert gate.outcomes == [] and app.followed == 0
+
+
+async def test_one_request_lists_the_channels_of_every_open_call(env):  # noqa: F811
+    fake, ari = env
+    fake.channels = [{"id": f"agi-{n}", "state": "Up"} for n in range(50)]
+    gate = EarlierCallsGate([(f"dec-{n}", f"agi-{n}") for n in range(50)], source="agi")
+    assert await OutboundStasisApp(ari, gate).reconcile_earlier(BEFORE) == 0
+    assert fake.paths() == ["/channels"]

@@ -121,7 +121,7 @@ async def outcome_recorded(conn: asyncpg.Connection, decision_id: str) -> bool:
 
 
 async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
-                        limit: int = 200) -> list[OpenOutcome]:
+                        limit: int = 1000) -> list[OpenOutcome]:
     """This node's allowed calls decided before `before` that still have no outcome: calls a
     run of the service followed and lost, or never followed (issue 14)."""
     rows = await conn.fetch(

@@ -192,33 +192,49 @@ class OutboundStasisApp:
         is followed from here; a live FastAGI one is left to its hangup handler (following it
         too would write its outcome twice). Returns how many were settled."""
         await self._gate.retry_unsaved_outcomes()
+        calls = [c for c in await self._gate.open_outcomes(started, UNFOLLOWED_MARGIN)
+                 if c.channel_id not in self._tracked]
+        if not calls:
+            return 0
+        try:
+            # One request for all of them (a node's FastAGI calls in progress are listed at
+            # every look), rather than one per call.
+            live = {c.get("id"): c for c in await self._ari.list_channels()}
+        except AriError as exc:
+            log.warning("%d calls without their outcome not reconciled yet: %s", len(calls), exc)
+            return 0
         settled = 0
-        for call in await self._gate.open_outcomes(started, UNFOLLOWED_MARGIN):
+        for call in calls:
             channel_id = call.channel_id
+            why = LOST_BY_RESTART if call.decided_at < started else LOST_UNFOLLOWED
             if channel_id in self._tracked:
+                continue  # followed meanwhile
+            if channel_id in live:
+                if call.source == "ari":
+                    await self._follow(call.decision_id, channel_id, live[channel_id], why)
                 continue
-            try:
-                info = await self._ari.channel_info(channel_id)
-                if info is not None:
-                    if call.source == "ari":
-                        self._tracked[channel_id] = _Tracked(
-                            call.decision_id, gap=True, answered_unseen=info.get("state") == "Up")
-                        await self._ari.subscribe_channel(channel_id)
-                    continue
-            except AriError as exc:
-                self._tracked.pop(channel_id, None)
-                log.warning("channel %s (decision %s) not reconciled yet: %s", channel_id,
-                            call.decision_id, exc)
-                continue
-            earlier = call.decided_at < started
             log.warning("decision %s: its call ended while astguard was not following it (%s)",
-                        call.decision_id, "earlier run" if earlier else "this run")
+                        call.decision_id, why)
             await self._gate.outcome(call.decision_id, Outcome(
-                answered=None, dial_status=None, hangup_cause=None,
-                hangup_cause_text=LOST_BY_RESTART if earlier else LOST_UNFOLLOWED,
+                answered=None, dial_status=None, hangup_cause=None, hangup_cause_text=why,
                 duration_s=None, ended_at=dt.datetime.now(dt.UTC)), observed=False)
             settled += 1
         return settled
+
+    async def _follow(self, decision_id: str, channel_id: str, info: dict[str, Any],
+                      why: str) -> None:
+        """Follow a live channel from now on, what came before unseen. If the subscription
+        fails, follow_unconfirmed_forever makes it again (or settles the call if it ended)."""
+        tracked = _Tracked(decision_id, gap=True, answered_unseen=info.get("state") == "Up",
+                           unconfirmed=why)
+        self._tracked[channel_id] = tracked
+        try:
+            await self._ari.subscribe_channel(channel_id)
+        except AriError as exc:
+            log.warning("channel %s (decision %s) not subscribed to yet: %s", channel_id,
+                        decision_id, exc)
+            return
+        tracked.unconfirmed = None
 
     async def reconcile_earlier_forever(self, started: dt.datetime,
                                         interval: float = EARLIER_CALLS_INTERVAL) -> None:
