@@ -244,6 +244,10 @@ class Gate:
             if not self._writing[decision_id]:
                 del self._writing[decision_id]
         if not await self._to_spool("outcome", row):
+            if len(self._unsaved) == self._unsaved.maxlen:
+                log.critical("outcome of decision %s dropped from memory (%d kept): its call "
+                             "is settled later as not observed", self._unsaved[0][0],
+                             len(self._unsaved))
             self._unsaved.append((decision_id, outcome, observed))
 
     async def _outcome_known(self, decision_id: str) -> bool:
@@ -257,13 +261,18 @@ class Gate:
         return len(self._unsaved)
 
     async def retry_unsaved_outcomes(self) -> int:
-        """Write the outcomes kept in memory; how many are still waiting."""
-        waiting = list(self._unsaved)
-        self._unsaved.clear()
-        for decision_id, outcome, observed in waiting:
-            # Kept again if it fails again. An unobserved one is not known to itself: it was
-            # taken out of memory above.
-            await self.outcome(decision_id, outcome, observed=observed)
+        """Write the outcomes kept in memory; how many are still waiting. Each one leaves
+        memory only while it is written (kept again if that fails): a cancelled retry (at
+        shutdown) loses none of the others."""
+        for _ in range(len(self._unsaved)):
+            if not self._unsaved:
+                break  # another retry took them meanwhile
+            decision_id, outcome, observed = entry = self._unsaved.popleft()
+            try:
+                await self.outcome(decision_id, outcome, observed=observed)
+            except asyncio.CancelledError:
+                self._unsaved.appendleft(entry)  # written or not: a second write is harmless
+                raise
         return len(self._unsaved)
 
     async def open_outcomes(self, started: dt.datetime,
