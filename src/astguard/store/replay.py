@@ -84,8 +84,6 @@ async def replay_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> bool
         f"{row['decision']} {','.join(row['reason_codes']) or '-'} dans le journal local")
 
 
-
-
 def not_dialled(refused: dict[str, Any]) -> dict[str, Any]:
     """The outcome of a stored allow whose call the gate refused (its deny is `refused`)."""
     return {
