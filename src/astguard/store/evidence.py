@@ -120,15 +120,18 @@ async def outcome_recorded(conn: asyncpg.Connection, decision_id: str) -> bool:
         "SELECT outcome_at IS NOT NULL FROM decisions WHERE id = $1", decision_id))
 
 
+# Its predicate is the partial index decisions_open_outcomes's (migration 0016): keep them equal.
+OPEN_OUTCOMES = """SELECT id::text AS id, channel_id, source, decided_at FROM decisions
+           WHERE node = $1 AND decision = 'allow' AND outcome_at IS NULL
+             AND channel_id IS NOT NULL AND decided_at < $2
+           ORDER BY decided_at LIMIT $3"""
+
+
 async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
                         limit: int = 1000) -> list[OpenOutcome]:
     """This node's allowed calls decided before `before` that still have no outcome: calls a
     run of the service followed and lost, or never followed (issue 14)."""
-    rows = await conn.fetch(
-        """SELECT id::text AS id, channel_id, source, decided_at FROM decisions
-           WHERE node = $1 AND decision = 'allow' AND outcome_at IS NULL
-             AND channel_id IS NOT NULL AND decided_at < $2
-           ORDER BY decided_at LIMIT $3""", node, before, limit)
+    rows = await conn.fetch(OPEN_OUTCOMES, node, before, limit)
     return [OpenOutcome(r["id"], r["channel_id"], r["source"], r["decided_at"]) for r in rows]
 
 
