@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.sipp import _ACK_2XX, _INVITE_SDP, _bye, _info_dtmf
+from lab.sipp import _ACK_2XX, ACK_NON_2XX, _bye, _info_dtmf, invite_send
 
 REFUSAL_KEY = "*81"  # the agent's "the consumer refuses further calls" code (R-E)
 
@@ -25,22 +25,7 @@ _FINALS = (403, 404, 408, 480, 486, 487, 488, 500, 503, 603)
 
 
 def scenario(agent: str, dtmf: str, hold_ms: int, dtmf_after_ms: int = 0) -> str:
-    invite = f"""  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Agent" <sip:{agent}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:{agent}@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_INVITE_SDP}    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+    invite = invite_send(agent) + """  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 """
@@ -50,21 +35,7 @@ def scenario(agent: str, dtmf: str, hold_ms: int, dtmf_after_ms: int = 0) -> str
     answered = ('  <recv response="200" rrs="true"/>\n' + _ACK_2XX + wait + _info_dtmf(dtmf)
                 + f'  <pause milliseconds="{hold_ms}"/>\n' + _bye(2 + len(dtmf))
                 + '  <nop next="done"/>\n')
-    refused = """  <label id="refused"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <label id="done"/>
-"""
+    refused = '  <label id="refused"/>\n' + ACK_NON_2XX + '  <label id="done"/>\n'
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="soak agent">\n'
             + invite + refusals + answered + refused + "</scenario>\n")
 

@@ -95,10 +95,12 @@ def _info_dtmf(digits: str) -> str:
     return "".join(out)
 
 
-def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
-                  dtmf: str = "", early_media: bool = True, dtmf_after_ms: int = 0) -> str:
-    extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
-    invite = f"""  <send retrans="500" start_rtd="pdd">
+def invite_send(agent: str, headers: dict[str, str] | None = None, *, rtd: bool = False) -> str:
+    """An agent's INVITE with SDP (the soak's scenarios build on it too); `rtd` starts the
+    post-dial delay's timer."""
+    extra = "".join(f"      {k}: {v}\n" for k, v in (headers or {}).items())
+    timer = ' start_rtd="pdd"' if rtd else ""
+    return f"""  <send retrans="500"{timer}>
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -113,8 +115,28 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
 
 {_INVITE_SDP}    ]]>
   </send>
-  <recv response="100" optional="true"/>
 """
+
+
+# The ACK of a final non-2xx answer to the INVITE (same transaction).
+ACK_NON_2XX = """  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
+                  dtmf: str = "", early_media: bool = True, dtmf_after_ms: int = 0) -> str:
+    invite = invite_send(agent, headers, rtd=True) + '  <recv response="100" optional="true"/>\n'
     if expect is None:  # answered by the carrier
         body = """  <recv response="180" optional="true" rtd="pdd"/>
   <recv response="183" optional="true" rtd="pdd"/>
@@ -128,19 +150,7 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
                     '<recv response="183" optional="true"/>')
         body = f"""  {progress}
   <recv response="{expect}"{"" if early_media else ' rtd="pdd"'}/>
-""" + """  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+""" + ACK_NON_2XX
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
             '<scenario name="astguard agent">\n' + invite + body + "</scenario>\n")
 
