@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.sipp import _ACK_2XX, _INVITE_SDP, _bye, _info_dtmf
+from lab.sipp import _ACK_2XX, ACK_NON_2XX, _bye, _info_dtmf, invite_send
 
 REFUSAL_KEY = "*81"  # the agent's "the consumer refuses further calls" code (R-E)
 
@@ -24,46 +24,18 @@ REFUSAL_KEY = "*81"  # the agent's "the consumer refuses further calls" code (R-
 _FINALS = (403, 404, 408, 480, 486, 487, 488, 500, 503, 603)
 
 
-def scenario(agent: str, dtmf: str, hold_ms: int) -> str:
-    invite = f"""  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Agent" <sip:{agent}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:{agent}@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_INVITE_SDP}    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+def scenario(agent: str, dtmf: str, hold_ms: int, dtmf_after_ms: int = 0) -> str:
+    invite = invite_send(agent) + """  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 """
     refusals = "".join(f'  <recv response="{s}" optional="true" next="refused"/>\n'
                        for s in _FINALS)
-    answered = ('  <recv response="200" rrs="true"/>\n' + _ACK_2XX + _info_dtmf(dtmf)
+    wait = f'  <pause milliseconds="{dtmf_after_ms}"/>\n' if dtmf_after_ms else ""
+    answered = ('  <recv response="200" rrs="true"/>\n' + _ACK_2XX + wait + _info_dtmf(dtmf)
                 + f'  <pause milliseconds="{hold_ms}"/>\n' + _bye(2 + len(dtmf))
                 + '  <nop next="done"/>\n')
-    refused = """  <label id="refused"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <label id="done"/>
-"""
+    refused = '  <label id="refused"/>\n' + ACK_NON_2XX + '  <label id="done"/>\n'
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="soak agent">\n'
             + invite + refusals + answered + refused + "</scenario>\n")
 
@@ -118,6 +90,14 @@ class Population:
     def consented(self) -> list[Consumer]:
         return [c for pool in self.consumers.values() for c in pool if c.consent]
 
+    def next_keyed(self) -> Consumer | None:
+        """A consumer whose refusal the agent will key (a fault's own call)."""
+        with self._lock:
+            keyed = next(self._keyed, None)
+            if keyed is not None:
+                self.keyed_done.append(keyed)
+            return keyed
+
     def draw(self) -> tuple[Consumer, str]:
         """The next consumer and what the agent does: ("", or the refusal key)."""
         with self._lock:
@@ -164,13 +144,13 @@ class Dialler:
         self.workdir.mkdir(parents=True, exist_ok=True)
 
     def call(self, node: str, node_ip: str, agent: str, consumer: Consumer, keyed: str,
-             hold_ms: int = 800) -> CallRecord:
+             hold_ms: int = 800, dtmf_after_ms: int = 0) -> CallRecord:
         n = next(self._counter)
         record = CallRecord(n, node, agent, consumer, keyed, time.time())
         with self._lock:
             self.records.append(record)
         xml = self.workdir / f"uac-{n}.xml"
-        xml.write_text(scenario(agent, keyed, 3500 if keyed else hold_ms))
+        xml.write_text(scenario(agent, keyed, 3500 if keyed else hold_ms, dtmf_after_ms))
         log = self.workdir / f"uac-{n}.log"
         port = 20000 + (n % 4000) * 2
         try:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.asterisk import ARI_PASSWORD, LabAsterisk
+from lab.asterisk import AMI_ASTGUARD_SECRET, ARI_PASSWORD, LabAsterisk
 from lab.netns import Network
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,6 +128,7 @@ class Node:
             "ASTGUARD_DATABASE_URL": self.database_url,
             "ASTGUARD_ARI_URL": f"http://127.0.0.1:{port}/ari",
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
+            "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET,  # codes kept by the dialplan
             "ASTGUARD_SPOOL_DIR": str(self.spool),
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
             "ASTGUARD_DB_TIMEOUT": "1.5",

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import asyncpg
 
 from bench import soak_checks as checks
-from bench.soak_calls import Dialler, Population
+from bench.soak_calls import REFUSAL_KEY, Dialler, Population
 from bench.soak_lab import CARRIER_PORT, REPO, Node
 from lab.netns import Network
 from lab.pg_cluster import OWNER, PgCluster
@@ -178,11 +178,20 @@ class Soak:
             return "aucun appel en cours"
 
         def kill9() -> str:
+            # One call of its own: answered before the kill, its refusal keyed 4 s after the
+            # answer, while astguard is down (the dialplan keeps it in AstDB: kept_codes.py).
+            keyed = self.population.next_keyed()
+            if keyed is not None:
+                threading.Thread(target=self.dialler.call, daemon=True, args=(
+                    a.name, a.ip, "agent1", keyed, REFUSAL_KEY),
+                    kwargs={"dtmf_after_ms": 4000}).start()
             aimed = in_flight(a)
+            time.sleep(1.5)  # the keyed call answered
             a.kill_guard()
-            time.sleep(2)  # what systemd's RestartSec would wait
+            time.sleep(5)  # systemd's RestartSec would be 2 s; the refusal is keyed meanwhile
             a.start_guard()
-            return f"kill -9 de l'astguard du nœud A ({aimed}), relancé"
+            return (f"kill -9 de l'astguard du nœud A ({aimed}, un refus saisi pendant "
+                    "l'arrêt), relancé")
 
         def ws_cut() -> str:
             aimed = in_flight(a)
@@ -350,8 +359,12 @@ class Soak:
         records = self.dialler.records
         answered = sum(1 for r in records if r.final == 200)
         refused = sum(1 for r in records if r.final and r.final != 200)
+        # Codes the dialplan kept in AstDB while astguard was down, taken back (kept_codes.py).
+        kept = sum(1 for node in self.nodes.values() for r in node.log_records()
+                   if "kept by Asterisk while astguard was away" in str(r.get("msg", "")))
         figures = {
             "durée_s": self.args.duration, "débit_appels_s": self.args.rate,
+            "codes_gardés_par_asterisk": kept,
             "appels": len(records), "décrochés": answered, "refusés": refused,
             "sans_réponse_finale": len(records) - answered - refused,
             "invites_opérateur": len(self.invites),
@@ -369,7 +382,8 @@ class Soak:
             self.args.report.write_text(json.dumps(figures, ensure_ascii=False, indent=1,
                                                    default=str))
         say(f"appels {len(records)} : {answered} décrochés, {refused} refusés ; "
-            f"{len(self.invites)} reçus par l'opérateur")
+            f"{len(self.invites)} reçus par l'opérateur ; {kept} code(s) d'agent gardé(s) par "
+            "Asterisk pendant un arrêt d'astguard, puis écrit(s)")
         for i in self.injected:
             say(f"  panne {i.name:32} à {i.start - self.t0:6.1f} s : {i.detail}")
         total = 0

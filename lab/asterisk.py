@@ -139,6 +139,9 @@ class LabAsterisk:
             out = self._chroot(["/usr/sbin/asterisk", "-rx", "core waitfullybooted"],
                                timeout=timeout)
             if out.returncode == 0 and "fully booted" in out.stdout:
+                # The root filesystem is shared by every run: no agent's code kept by a
+                # previous run's dialplan ([astguard-keep-code]) is taken by this one.
+                self.cli("database deltree astguard-codes")
                 return
             time.sleep(0.3)
         raise LabError("Asterisk did not finish booting in time")

@@ -26,7 +26,7 @@ from astguard.instants import period
 from astguard.settings import Settings
 from astguard.surfaces.report_render import render_html
 from astguard.surfaces.table import render_rows
-from lab.asterisk import ARI_PASSWORD, LabAsterisk, ensure_rootfs
+from lab.asterisk import AMI_ASTGUARD_SECRET, ARI_PASSWORD, LabAsterisk, ensure_rootfs
 from lab.database import as_service, fresh_database
 from lab.sipp import Carrier, agent_call
 
@@ -168,7 +168,8 @@ async def decisions(url: str) -> list[dict]:
 
 def start_guard(url: str, scene: Scene, n: int) -> subprocess.Popen[bytes]:
     env = {"PATH": os.environ["PATH"], "ASTGUARD_DATABASE_URL": as_service(url),
-           "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD, "ASTGUARD_CLOCK_PIN": scene.clock or "",
+           "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
+           "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET, "ASTGUARD_CLOCK_PIN": scene.clock or "",
            "ASTGUARD_LAB": "1",
            "ASTGUARD_SPOOL_DIR": str(WORK / "spool"), "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
            **scene.env}

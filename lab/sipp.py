@@ -95,10 +95,12 @@ def _info_dtmf(digits: str) -> str:
     return "".join(out)
 
 
-def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
-                  dtmf: str = "", early_media: bool = True) -> str:
-    extra = "".join(f"      {k}: {v}\n" for k, v in headers.items())
-    invite = f"""  <send retrans="500" start_rtd="pdd">
+def invite_send(agent: str, headers: dict[str, str] | None = None, *, rtd: bool = False) -> str:
+    """An agent's INVITE with SDP (the soak's scenarios build on it too); `rtd` starts the
+    post-dial delay's timer."""
+    extra = "".join(f"      {k}: {v}\n" for k, v in (headers or {}).items())
+    timer = ' start_rtd="pdd"' if rtd else ""
+    return f"""  <send retrans="500"{timer}>
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -113,21 +115,11 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
 
 {_INVITE_SDP}    ]]>
   </send>
-  <recv response="100" optional="true"/>
 """
-    if expect is None:  # answered by the carrier
-        body = """  <recv response="180" optional="true" rtd="pdd"/>
-  <recv response="183" optional="true" rtd="pdd"/>
-  <recv response="200" rrs="true"/>
-""" + _ACK_2XX + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
-""" + _bye(2 + len(dtmf))
-    else:  # refused: the prompt as early media (183), then the final status
-        progress = ('<recv response="183" rtd="pdd"/>' if early_media else
-                    '<recv response="180" optional="true"/>\n  '
-                    '<recv response="183" optional="true"/>')
-        body = f"""  {progress}
-  <recv response="{expect}"{"" if early_media else ' rtd="pdd"'}/>
-""" + """  <send>
+
+
+# The ACK of a final non-2xx answer to the INVITE (same transaction).
+ACK_NON_2XX = """  <send>
     <![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]
@@ -140,6 +132,25 @@ def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_
     ]]>
   </send>
 """
+
+
+def _uac_scenario(agent: str, headers: dict[str, str], expect: int | None, hold_ms: int,
+                  dtmf: str = "", early_media: bool = True, dtmf_after_ms: int = 0) -> str:
+    invite = invite_send(agent, headers, rtd=True) + '  <recv response="100" optional="true"/>\n'
+    if expect is None:  # answered by the carrier
+        body = """  <recv response="180" optional="true" rtd="pdd"/>
+  <recv response="183" optional="true" rtd="pdd"/>
+  <recv response="200" rrs="true"/>
+""" + _ACK_2XX + (f'  <pause milliseconds="{dtmf_after_ms}"/>\n' if dtmf_after_ms else "") \
+            + _info_dtmf(dtmf) + f"""  <pause milliseconds="{hold_ms}"/>
+""" + _bye(2 + len(dtmf))
+    else:  # refused: the prompt as early media (183), then the final status
+        progress = ('<recv response="183" rtd="pdd"/>' if early_media else
+                    '<recv response="180" optional="true"/>\n  '
+                    '<recv response="183" optional="true"/>')
+        body = f"""  {progress}
+  <recv response="{expect}"{"" if early_media else ' rtd="pdd"'}/>
+""" + ACK_NON_2XX
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
             '<scenario name="astguard agent">\n' + invite + body + "</scenario>\n")
 
@@ -360,12 +371,15 @@ def agent_call(
     timeout: int = 30,
     dtmf: str = "",
     early_media: bool = True,
+    dtmf_after_ms: int = 0,
 ) -> CallResult:
-    """Place one call from an agent's softphone; expect=None means answered, else the status."""
+    """Place one call from an agent's softphone; expect=None means answered, else the status.
+    `dtmf` is keyed `dtmf_after_ms` after the answer, then the call is held `hold_ms`."""
     n = next(_ports)
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / f"uac-{n}.xml"
-    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf, early_media))
+    scenario.write_text(_uac_scenario(agent, headers or {}, expect, hold_ms, dtmf, early_media,
+                                       dtmf_after_ms))
     log = workdir / f"uac-{n}-messages.log"
     port = 5100 + (n % 400) * 2
     proc = subprocess.run(

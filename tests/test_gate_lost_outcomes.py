@@ -21,6 +21,7 @@ from tests.conftest import give_consent
 from tests.test_gate import OPEN, RULES, directory  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.db
+MARGIN = dt.timedelta(seconds=30)
 
 
 class SwitchableDatabase(Database):
@@ -94,5 +95,83 @@ async def test_open_outcomes_lists_this_nodes_earlier_calls_only(db, directory, 
                                   channel_id="chan-elsewhere"), record=True)
     later = OPEN + dt.timedelta(seconds=1)
     assert open_call.verdict.allowed and ended.verdict.allowed
-    assert await mine.open_outcomes(later) == [(open_call.decision_id, "chan-open")]
-    assert await mine.open_outcomes(OPEN) == []  # decided at OPEN: this run's own call
+    found = await mine.open_outcomes(later, MARGIN)
+    assert [(c.decision_id, c.channel_id, c.source) for c in found] == [
+        (open_call.decision_id, "chan-open", "ari")]
+    assert found[0].decided_at == OPEN
+    assert await mine.open_outcomes(OPEN, MARGIN) == []  # decided at OPEN: this run's own call
+
+
+async def test_open_outcomes_lists_this_runs_calls_once_past_the_margin(db, directory,
+                                                                         tmp_path):
+    # A call of this run nobody reports (a FastAGI hangup handler that never reached
+    # astguard): looked for once older than the margin, not before (issue 14).
+    spool = Spool(tmp_path / "spool")
+    decided = await gate_on(db, spool, "node-run").check(
+        CallRequest(await consumer(db, 5), "agi", endpoint="gate-agent",
+                    channel_id="chan-agi"), record=True)
+    started = OPEN - dt.timedelta(hours=1)
+    young = Gate(db=db, directory=Directory(db), spool=spool,
+                 clock=PinnedClock(OPEN + MARGIN / 2), rules=RULES, node="node-run")
+    old = Gate(db=db, directory=Directory(db), spool=spool,
+               clock=PinnedClock(OPEN + MARGIN * 2), rules=RULES, node="node-run")
+    assert await young.open_outcomes(started, MARGIN) == []
+    (found,) = await old.open_outcomes(started, MARGIN)
+    assert (found.decision_id, found.source) == (decided.decision_id, "agi")
+
+
+async def test_an_unobserved_end_gives_way_to_the_real_outcome_in_the_spool(db, directory,
+                                                                           tmp_path):
+    # The real outcome went to the spool while PostgreSQL was away; PostgreSQL is back
+    # before the flush, and the decision looks open. "Not observed" must not take its place
+    # (the real one would then be refused and set aside).
+    spool = Spool(tmp_path / "spool")
+    gate = gate_on(db, spool, "give-way")
+    decided = await gate.check(CallRequest(await consumer(db, 6), "ari",
+                                           endpoint="gate-agent", channel_id="c6"),
+                               record=True)
+    db.down = True
+    await gate.outcome(decided.decision_id, Outcome(True, "ANSWER", 16, "Normal", 4.0, OPEN))
+    db.down = False
+    lost = Outcome(None, None, None, "fin d'appel non observée (test)", None, OPEN)
+    await gate.outcome(decided.decision_id, lost, observed=False)
+    assert spool.depth() == 1  # only the real one
+    assert await spool.flush(db) == 1 and spool.kept_aside == 0
+    row = await EvidenceStore(db).get(decided.decision_id)
+    assert row["answered"] is True and row["hangup_cause"] == 16
+
+
+async def test_an_unobserved_end_after_the_real_outcome_is_dropped(db, directory, tmp_path):
+    spool = Spool(tmp_path / "spool")
+    gate = gate_on(db, spool, "give-way-2")
+    decided = await gate.check(CallRequest(await consumer(db, 7), "ari",
+                                           endpoint="gate-agent", channel_id="c7"),
+                               record=True)
+    await gate.outcome(decided.decision_id, Outcome(True, "ANSWER", 16, "Normal", 4.0, OPEN))
+    lost = Outcome(None, None, None, "fin d'appel non observée (test)", None, OPEN)
+    await gate.outcome(decided.decision_id, lost, observed=False)
+    assert spool.depth() == 0 and gate.unsaved_outcomes == 0
+    row = await EvidenceStore(db).get(decided.decision_id)
+    assert row["answered"] is True
+
+
+class BrokenDatabase(Database):
+    """PostgreSQL refuses the write for a reason that is not an outage (a bug, a trigger)."""
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        raise RuntimeError("unexpected failure")
+        yield  # pragma: no cover
+
+
+async def test_an_outcome_postgresql_refuses_is_spooled_not_lost(tmp_path: Path, caplog):
+    # It used to propagate into the task that wrote it, where nobody looked (issue 14).
+    spool = Spool(tmp_path / "spool")
+    broken = BrokenDatabase("postgresql://unused/none")
+    gate = Gate(db=broken, directory=Directory(broken), spool=spool,
+                clock=PinnedClock(OPEN), rules=RULES, node="broken")
+    await gate.outcome("00000000-0000-0000-0000-00000000abcd",
+                       Outcome(True, "ANSWER", 16, None, 1.0, OPEN))
+    assert spool.depth() == 1
+    assert await spool.holds_outcome("00000000-0000-0000-0000-00000000abcd")
+    assert any("not written" in r.message and r.exc_info for r in caplog.records)

@@ -58,7 +58,8 @@ def test_rendering_follows_the_settings():
     assert "Stasis(guard2,outbound," in text and "Stasis(guard2,inbound," in text
     assert emergency_in(text) == ["15", "17", "18", "112", "3114", "3919"]
     features = render_features(Wiring.from_settings(settings), add_to_existing=True)
-    assert "[applicationmap](+)" in features and "agi://10.0.0.5:4600/feature" in features
+    assert "[applicationmap](+)" in features and "agi://10.0.0.5:4600/objection" in features
+    assert "agi://10.0.0.5:4600/feature," in text  # the in-call codes' Gosub, in astguard.conf
 
 
 def test_bad_wiring_is_refused_in_french():

@@ -49,6 +49,8 @@ from astguard.telephony.call_token import CallTokens, load_secret
 from astguard.telephony.fastagi import ContactsAgi, HardenedFastAGI, InboundAgi, OutboundAgi
 from astguard.telephony.inbound import InboundStasisApp, RecordingPaths
 from astguard.telephony.outbound_recording import OutboundRecordingAgi
+from astguard.telephony.ami import AmiClient
+from astguard.telephony.kept_codes import KeptCodes
 from astguard.telephony.recorder import AmiRecorder
 from astguard.telephony.stasis import OutboundStasisApp
 from astguard.telephony.watchdog import TrunkWatchdog
@@ -170,6 +172,7 @@ class Runtime:
     tokens: CallTokens
     stasis: OutboundStasisApp
     recorder: AmiRecorder
+    kept_codes: KeptCodes  # agents' codes the dialplan kept while astguard was away
     inbound: InboundStasisApp
     watchdog_ari: AriClient | None
     watchdog: TrunkWatchdog | None
@@ -185,8 +188,9 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
                         settings.ari_app)
         tokens = CallTokens(load_secret(settings.call_token_secret, settings.spool_dir,
                                         create=True), settings.call_token_ttl)
-        recorder = AmiRecorder(settings.ami_host, settings.ami_port, settings.ami_user,
-                               settings.ami_secret)
+        ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
+                        settings.ami_secret)
+        recorder = AmiRecorder(ami)
         inbound = InboundStasisApp(
             ari, c.recordings, recorder,
             RecordingPaths(settings.asterisk_recording_dir or str(settings.recording_dir),
@@ -201,7 +205,8 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 mode=settings.watchdog_mode,
                 emergency_numbers=settings.rules.emergency_numbers, node=socket.gethostname(),
                 spool=c.spool)
-        rt = Runtime(c, ari, tokens, OutboundStasisApp(ari, c.gate, tokens), recorder, inbound,
+        rt = Runtime(c, ari, tokens, OutboundStasisApp(ari, c.gate, tokens), recorder,
+                     KeptCodes(ami, c.contacts, c.clock), inbound,
                      watchdog_ari, watchdog,
                      fastagi_app(c, inbound, tokens) if settings.agi_enabled else None, None)
         if settings.http_enabled:

@@ -3,7 +3,8 @@
     AstguardError
     ├── ConfigError        a setting is missing or malformed (fail fast at start-up)
     ├── InputError         a caller gave bad input (CLI exit 2, HTTP 4xx)
-    │   └── ImportFailed       an import refused, its report saying why (app/imports.py)
+    │   ├── ImportFailed       an import refused, its report saying why (app/imports.py)
+    │   └── KeptCodeError      an unreadable code kept in AstDB (telephony/kept_codes.py)
     ├── InvalidValue       a value the pure policy cannot read; also a ValueError
     │   ├── NumberError        not a valid telephone number (policy/numbers.py)
     │   └── DepartmentError    not a French department (policy/call_window.py)
@@ -14,7 +15,8 @@
         ├── AriError           an ARI request failed
         ├── AgiProtocolError   a FastAGI exchange broke off (telephony/fastagi.py)
         ├── AgiRefused         a FastAGI request names another call (telephony/agi_binding.py)
-        ├── RecorderError      MixMonitor over AMI failed (telephony/recorder.py)
+        ├── AmiError           an AMI action failed (telephony/ami.py)
+        │   └── RecorderError      MixMonitor over AMI failed (telephony/recorder.py)
         └── AmiDenied          AMI refused the doctor's login or action (install/doctor.py)
 
 The classes marked with a module live there, next to the code that raises them.

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 3600.0  # seconds between retention purges in the running service (R-I4)
 SHUTDOWN_STEP_SECONDS = 15.0
+SETTLE_SECONDS = 5.0  # at shutdown, for the outcomes of calls whose end went unseen
 
 
 async def run_purges(recording: RecordingService, folder: Path,
@@ -79,7 +80,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                                                            settings.spool_flush_interval)),
                      ("purge", lambda: run_purges(c.recordings, settings.recording_dir)),
                      ("outcomes", lambda: rt.stasis.reconcile_earlier_forever(started_at)),
-                     ("campaigns", c.gate.forget_inactive_campaigns_forever))]
+                     ("unconfirmed", rt.stasis.follow_unconfirmed_forever),
+                     ("campaigns", c.gate.forget_inactive_campaigns_forever),
+                     ("kept-codes", rt.kept_codes.run))]
         if rt.watchdog is not None and rt.watchdog_ari is not None:
             watchdog, watchdog_ari = rt.watchdog, rt.watchdog_ari
             c.metrics.gauges["astguard_watchdog_connected"] = watchdog_ari.connected.is_set
@@ -125,6 +128,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             # decisions in flight, then the recordings, then the spool (what is not flushed
             # stays on disk and is written at the next start).
             await bounded("decisions in flight", rt.stasis.drain(), SHUTDOWN_STEP_SECONDS)
+            # Short: every step together stays inside the 90 s; what is left, the next run
+            # settles (reconcile_earlier).
+            await bounded("calls ended unobserved", rt.stasis.settle_ended(),
+                          SETTLE_SECONDS)
             await bounded("inbound calls", rt.inbound.drain(), SHUTDOWN_STEP_SECONDS)
             if rt.watchdog is not None:
                 await bounded("watchdog", rt.watchdog.drain(), SHUTDOWN_STEP_SECONDS)

@@ -17,6 +17,11 @@ from astguard.labels import UNGUARDED_ACTION
 MAX_ROWS = 1000  # the most decisions one read returns
 
 
+# The dial status of an allowed call that never reached the trunk (astguard refused it after
+# all, or the verdict could not be handed to its channel): the outcome says why.
+NOT_DIALLED = "NOT_DIALLED"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How an allowed call ended, as Asterisk reported it."""
@@ -35,6 +40,16 @@ class Outcome:
             "hangup_cause_text": self.hangup_cause_text, "duration_s": self.duration_s,
             "outcome_at": self.ended_at.isoformat(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOutcome:
+    """An allowed call of this node still without its outcome in PostgreSQL (issue 14)."""
+
+    decision_id: str
+    channel_id: str
+    source: str  # "ari" (Stasis, followed over ARI events) or "agi" (its hangup handler reports)
+    decided_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

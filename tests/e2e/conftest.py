@@ -218,6 +218,8 @@ def guard_factory(lab, seeded, tmp_path) -> Iterator:
             "ASTGUARD_CONFIG": os.devnull,
             "ASTGUARD_DATABASE_URL": as_service(seeded),  # least privilege (0008)
             "ASTGUARD_ARI_PASSWORD": ARI_PASSWORD,
+            # AMI: MixMonitor, and the agents' codes the dialplan kept while astguard was away
+            "ASTGUARD_AMI_SECRET": AMI_ASTGUARD_SECRET,
             "ASTGUARD_SPOOL_DIR": str(tmp_path / f"spool{len(started)}"),
             "ASTGUARD_SPOOL_FLUSH_INTERVAL": "0.5",
             "ASTGUARD_LOG_LEVEL": "INFO",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ class FakeAri:
     fail_paths: set[str] = field(default_factory=set)
     variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, name)
     channels: list[dict[str, Any]] = field(default_factory=list)  # what GET /channels lists
+    # Seconds to hold a request's answer once it is recorded (applied): a client's timeout
+    # then fails a request Asterisk did carry out.
+    delay_for: Callable[[Seen], float] | None = None
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -79,6 +83,8 @@ class FakeAri:
         self.requests.append(seen)
         if not self._authorised(request):
             return web.json_response({"message": "Authentication required"}, status=401)
+        if self.delay_for is not None and (delay := self.delay_for(seen)):
+            await asyncio.sleep(delay)
         if any(seen.path.endswith(p) for p in self.fail_paths):
             return web.json_response({"message": "Channel not found"}, status=404)
         parts = seen.path.strip("/").split("/")

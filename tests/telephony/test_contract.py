@@ -90,3 +90,24 @@ def test_in_call_features():
 def test_inherited_variables():
     assert contract.INHERITED_TOKEN_VARIABLE == "__" + contract.TOKEN_VARIABLE
     assert contract.INHERITED_INBOUND_CALL_VARIABLE == "__" + contract.INBOUND_CALL_VARIABLE
+
+
+def test_codes_astguard_does_not_answer_are_kept_where_kept_codes_reads_them():
+    """[astguard-feature] and [astguard-code] fall back on [astguard-keep-code], which writes
+    the contract's family and fields through [astguard-keep-store] (issue 14)."""
+    code = _code(SHIPPED)
+    for kind in ("refusal", "opposition"):
+        assert f"Gosub({contract.FEATURE_CONTEXT},s,1({kind}))" in code
+    assert code.count(f"Gosub({contract.KEEP_CODE_CONTEXT},s,1(") == 2
+    assert f"@{contract.KEEP_STORE_CONTEXT},app,Hangup" in code
+    (written,) = re.findall(r"Set\(DB\(([-\w]+)/\$\{EXTEN\}\)=(.*)\)$", code, re.M)
+    assert written[0] == contract.KEPT_CODES_FAMILY
+    assert f"DB_EXISTS({contract.KEPT_CODES_FAMILY}/" in code
+    # The value: the version, the extension's fields after the epoch, then the epoch.
+    assert written[1] == (f"{contract.KEPT_CODE_VERSION}|${{REPLACE(ASTGUARD_KEPT,*,|)}}|"
+                          "${CUT(EXTEN,*,1)}")
+    (key,) = re.findall(r"Set\(ASTGUARD_KEPT=(\$\{EPOCH\}\*.*)\)$", code, re.M)
+    assert [f.strip("${}") for f in key.split("*")] == ["EPOCH", "ARG1", "ARG2", "ARG3",
+                                                        "ARG4"]
+    assert contract.KEPT_CODE_FIELDS == ("version", "kind", "decision_id", "endpoint", "days",
+                                         "epoch")

@@ -204,3 +204,33 @@ async def test_a_failover_reuses_only_a_decision_astguard_signed_for_this_number
         await server.wait_closed()
     assert genuine == [allowed[1], 'SET VARIABLE ASTGUARD_REUSED "1"']
     assert other_number == forged == unknown == empty == []
+
+
+async def test_an_allow_whose_token_could_not_be_set_has_its_outcome():
+    # Asterisk goes away before answering the token's SET VARIABLE: no verdict is set, the
+    # dialplan refuses the call, and no hangup handler will report it. The allow recorded
+    # says so now instead of staying without an outcome (issue 14).
+    from astguard.telephony.call_token import CallTokens
+    from astguard.telephony.stasis import NOT_HANDED_OFF
+    from astguard.values import NOT_DIALLED
+
+    app = HardenedFastAGI(read_timeout=0.5)
+    gate = RecordingGate()
+    OutboundAgi(gate, tokens=CallTokens("k" * 40, 300)).install(app)
+    server = await serve_fastagi(app, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request("outbound", "0612345678", "agent1", "", "", ""))
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"SET VARIABLE __ASTGUARD_TOKEN")
+        writer.close()  # no reply
+        async with asyncio.timeout(3):
+            while app.bad_requests < 1:
+                await asyncio.sleep(0.01)
+    finally:
+        server.close()
+        await server.wait_closed()
+    (decision_id, outcome), = gate.outcomes
+    assert decision_id == "dec-1" and outcome.answered is False
+    assert outcome.dial_status == NOT_DIALLED and outcome.hangup_cause_text == NOT_HANDED_OFF

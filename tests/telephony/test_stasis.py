@@ -15,12 +15,8 @@ from astguard.policy import CallRequest, Campaign, DialMode, Facts, Purpose, Rul
 from astguard.policy.model import Decision
 from astguard.settings import DEFAULT_EMERGENCY
 from astguard.telephony.ari import AriClient
-from astguard.telephony.stasis import (
-    OutboundStasisApp,
-    call_from_args,
-    channel_device,
-    result_variable,
-)
+from astguard.telephony.stasis import OutboundStasisApp
+from astguard.telephony.verdict import call_from_args, channel_device, result_variable
 from tests.policy.facts import CONSENTED, INVENTORY
 from tests.telephony.fake_ari import FakeAri
 
@@ -36,6 +32,7 @@ class RecordingGate:
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[CallRequest] = []
         self.outcomes: list[tuple[str, object]] = []
+        self.unobserved: list[str] = []  # decisions given an outcome with observed=False
         self.fail = fail
 
     async def check(self, call: CallRequest, *, record: bool) -> Decided:
@@ -46,8 +43,14 @@ class RecordingGate:
         facts = Facts(campaign, "t", history=CONSENTED, inventory=INVENTORY)
         return Decided(decide(call, facts, OPEN, RULES), "dec-1", recorded=True)
 
-    async def outcome(self, decision_id: str, outcome: object) -> None:
+    async def outcome(self, decision_id: str, outcome: object, *,
+                      observed: bool = True) -> None:
         self.outcomes.append((decision_id, outcome))
+        if not observed:
+            self.unobserved.append(decision_id)
+
+    async def retry_unsaved_outcomes(self) -> int:
+        return 0  # it keeps nothing in memory
 
 
 @pytest.fixture

@@ -215,6 +215,23 @@ class ContactService:
                     kind, code.id, exc)
         return code
 
+    async def keep_code(self, code: CodeSpooled) -> None:
+        """A code the dialplan kept while astguard did not answer (telephony/kept_codes.py):
+        checked as a keyed code is, then into the spool, written by the flusher like any code
+        keyed during an outage, dated from when it was keyed. Its id comes from the kept entry,
+        so keeping the same entry twice writes it once (replay_code's reference). Raises
+        InputError for a code no call can carry, StoreUnavailable when the spool cannot take
+        it (the dialplan's copy stays)."""
+        _check_code(code.kind, code.days)
+        if not code.decision_id and not code.endpoint:
+            raise InputError("code sans décision ni poste")
+        if self._spool is None:
+            raise StoreUnavailable("pas de journal local pour les codes gardés par Asterisk")
+        try:
+            await self._spool.append("code", code.as_row())
+        except OSError as failed:
+            raise StoreUnavailable(f"journal local inutilisable ({failed})") from failed
+
     async def replay_code(self, conn: Any, row: dict[str, Any]) -> bool:
         """The spool's replayer for agents' codes: the call is the one the agent meant when
         keying it in (the decision, or the endpoint's last allowed call before that moment),

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,10 @@ from astguard.store.evidence import (
     insert_decision,
     insert_decision_and_attempt,
     open_outcomes,
+    outcome_recorded,
 )
 from astguard.store.spool import Spool
+from astguard.values import OpenOutcome
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,8 @@ class Gate:
         self._known: OrderedDict[tuple[str | None, str | None], Campaign] = OrderedDict()
         # Outcomes neither PostgreSQL nor the spool could take (both down, the spool's disk
         # full): kept in memory and written by retry_unsaved_outcomes (issue 14's soak).
-        self._unsaved: deque[tuple[str, Outcome]] = deque(maxlen=_UNSAVED_OUTCOMES)
+        self._unsaved: deque[tuple[str, Outcome, bool]] = deque(maxlen=_UNSAVED_OUTCOMES)
+        self._writing: Counter[str] = Counter()  # decisions whose outcome is being written
         if spool is not None:
             spool.register("outcome", self._replay_outcome)
 
@@ -201,8 +204,22 @@ class Gate:
         return evidence_row(decision_id, verdict, call, classification=facts.classification,
                             clock_mode=self._clock.mode, node=self._node)
 
-    async def outcome(self, decision_id: str, outcome: Outcome) -> None:
+    async def outcome(self, decision_id: str, outcome: Outcome, *,
+                      observed: bool = True) -> None:
+        """Attach a call's outcome to its decision: in PostgreSQL, else in the spool (after the
+        decision if it waits there too), else in memory until retry_unsaved_outcomes. Never
+        raises: an outcome PostgreSQL refuses for another reason is logged and spooled (its
+        replay sets it aside with the reason), not lost with the task that wrote it.
+
+        `observed=False`: an outcome that says the call's end was not seen (a channel found
+        ended). It gives way to any real one, waiting in memory or the spool, being written,
+        or already stored: then it is dropped, and only then."""
+        if not observed and await self._outcome_known(decision_id):
+            log.info("decision %s: its outcome is already known, the unobserved end is not "
+                     "written", decision_id)
+            return
         row = outcome.as_row(decision_id)
+        self._writing[decision_id] += 1
         try:
             async with self._db.transaction() as conn:
                 if await attach_outcome(conn, row):
@@ -212,26 +229,57 @@ class Gate:
                             window=self._rules.network_refusal_window)
                         self._metrics.network_alerts(raised)
                     return
+                if not observed and await outcome_recorded(conn, decision_id):
+                    log.info("decision %s already has its outcome: the unobserved end is not "
+                             "written", decision_id)
+                    return
             # No open decision row yet: it may still wait in the spool; keep the order there.
         except StoreUnavailable:
             self._metrics.db_error()
+        except Exception:
+            log.exception("outcome of decision %s not written to PostgreSQL: spooled",
+                          decision_id)
+        finally:
+            self._writing[decision_id] -= 1
+            if not self._writing[decision_id]:
+                del self._writing[decision_id]
         if not await self._to_spool("outcome", row):
-            self._unsaved.append((decision_id, outcome))
+            if len(self._unsaved) == self._unsaved.maxlen:
+                log.critical("outcome of decision %s dropped from memory (%d kept): its call "
+                             "is settled later as not observed", self._unsaved[0][0],
+                             len(self._unsaved))
+            self._unsaved.append((decision_id, outcome, observed))
+
+    async def _outcome_known(self, decision_id: str) -> bool:
+        """An outcome of this decision is being written, or waits in memory or the spool."""
+        if decision_id in self._writing or any(d == decision_id for d, _, _ in self._unsaved):
+            return True
+        return self._spool is not None and await self._spool.holds_outcome(decision_id)
 
     @property
     def unsaved_outcomes(self) -> int:
         return len(self._unsaved)
 
     async def retry_unsaved_outcomes(self) -> int:
-        """Write the outcomes kept in memory; how many are still waiting."""
-        waiting = list(self._unsaved)
-        self._unsaved.clear()
-        for decision_id, outcome in waiting:
-            await self.outcome(decision_id, outcome)  # kept again if it fails again
+        """Write the outcomes kept in memory; how many are still waiting. Each one leaves
+        memory only while it is written (kept again if that fails): a cancelled retry (at
+        shutdown) loses none of the others."""
+        for _ in range(len(self._unsaved)):
+            if not self._unsaved:
+                break  # another retry took them meanwhile
+            decision_id, outcome, observed = entry = self._unsaved.popleft()
+            try:
+                await self.outcome(decision_id, outcome, observed=observed)
+            except asyncio.CancelledError:
+                self._unsaved.appendleft(entry)  # written or not: a second write is harmless
+                raise
         return len(self._unsaved)
 
-    async def open_outcomes(self, before: dt.datetime) -> list[tuple[str, str]]:
-        """This node's allowed calls decided before `before` still without an outcome."""
+    async def open_outcomes(self, started: dt.datetime,
+                            margin: dt.timedelta) -> list[OpenOutcome]:
+        """This node's allowed calls still without an outcome, decided before this run
+        `started` or, by this run, more than `margin` ago (the clock's time)."""
+        before = max(started, self._clock.now() - margin)
         async with self._db.connection() as conn:
             return await open_outcomes(conn, self._node, before)
 

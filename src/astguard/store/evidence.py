@@ -14,7 +14,7 @@ import asyncpg
 
 from astguard.policy.model import CallRequest, Verdict
 from astguard.store.database import Database
-from astguard.values import Outcome  # re-exported: the type moved to astguard.values
+from astguard.values import OpenOutcome, Outcome  # Outcome re-exported (moved there)
 
 COLUMNS = (
     "id", "decided_at", "clock_mode", "node", "source", "spooled", "channel_id", "endpoint",
@@ -114,16 +114,25 @@ async def attach_outcome(conn: asyncpg.Connection, outcome: dict[str, Any]) -> b
     return status.endswith(" 1")
 
 
-async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
-                        limit: int = 200) -> list[tuple[str, str]]:
-    """(decision id, channel id) of this node's allowed calls decided before `before` that
-    still have no outcome: calls a previous run of the service followed and lost (issue 14)."""
-    rows = await conn.fetch(
-        """SELECT id::text AS id, channel_id FROM decisions
+async def outcome_recorded(conn: asyncpg.Connection, decision_id: str) -> bool:
+    """Whether this decision is stored with its outcome already."""
+    return bool(await conn.fetchval(
+        "SELECT outcome_at IS NOT NULL FROM decisions WHERE id = $1", decision_id))
+
+
+# Its predicate is the partial index decisions_open_outcomes's (migration 0016): keep them equal.
+OPEN_OUTCOMES = """SELECT id::text AS id, channel_id, source, decided_at FROM decisions
            WHERE node = $1 AND decision = 'allow' AND outcome_at IS NULL
              AND channel_id IS NOT NULL AND decided_at < $2
-           ORDER BY decided_at LIMIT $3""", node, before, limit)
-    return [(r["id"], r["channel_id"]) for r in rows]
+           ORDER BY decided_at LIMIT $3"""
+
+
+async def open_outcomes(conn: asyncpg.Connection, node: str, before: dt.datetime,
+                        limit: int = 1000) -> list[OpenOutcome]:
+    """This node's allowed calls decided before `before` that still have no outcome: calls a
+    run of the service followed and lost, or never followed (issue 14)."""
+    rows = await conn.fetch(OPEN_OUTCOMES, node, before, limit)
+    return [OpenOutcome(r["id"], r["channel_id"], r["source"], r["decided_at"]) for r in rows]
 
 
 class EvidenceStore:

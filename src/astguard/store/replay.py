@@ -16,6 +16,7 @@ import asyncpg
 
 from astguard.errors import AstguardError
 from astguard.store.evidence import COLUMNS, attach_outcome, insert_decision
+from astguard.values import NOT_DIALLED
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,6 @@ async def replay_decision(conn: asyncpg.Connection, row: dict[str, Any]) -> bool
         f"décision {row['id']} déjà enregistrée avec un autre verdict : "
         f"{stored['decision']} {','.join(stored['reason_codes']) or '-'} en base, "
         f"{row['decision']} {','.join(row['reason_codes']) or '-'} dans le journal local")
-
-
-NOT_DIALLED = "NOT_DIALLED"  # dial status of an allow the gate could not confirm, so refused
 
 
 def not_dialled(refused: dict[str, Any]) -> dict[str, Any]:

@@ -113,21 +113,27 @@ class Spool:
                 total += sum(1 for line in fh if line.strip())
         return total
 
-    def _holds_sync(self, record_id: str) -> bool:
-        needle = record_id.encode()
+    def _holds_sync(self, key: str, value: str, kind: str | None = None) -> bool:
+        needle = value.encode()
         for path in self._pending_files():
             with contextlib.suppress(FileNotFoundError), path.open("rb") as fh:
                 for line in fh:
                     if needle not in line:
                         continue
-                    with contextlib.suppress(ValueError):
-                        if (json.loads(line).get("row") or {}).get("id") == record_id:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        record = json.loads(line)
+                        if (kind is None or record.get("kind") == kind) \
+                                and (record.get("row") or {}).get(key) == value:
                             return True
         return False
 
     async def holds(self, record_id: str) -> bool:
         """Whether a record with this id (a decision) still waits in the spool (off the loop)."""
-        return await asyncio.to_thread(self._holds_sync, record_id)
+        return await asyncio.to_thread(self._holds_sync, "id", record_id)
+
+    async def holds_outcome(self, decision_id: str) -> bool:
+        """Whether an outcome of this decision still waits in the spool (off the loop)."""
+        return await asyncio.to_thread(self._holds_sync, "decision_id", decision_id, "outcome")
 
     async def refresh_depth(self) -> int:
         self.last_depth = await asyncio.to_thread(self.depth)

@@ -135,9 +135,12 @@ class AriClient:
         return info if isinstance(info, dict) else {}
 
     async def list_channels(self) -> list[dict[str, Any]]:
-        """Every live channel, as Asterisk describes it (GET /channels)."""
+        """Every live channel, as Asterisk describes it (GET /channels). A reply that is not a
+        list raises AriError: taken for "no channel", it would say every call ended."""
         reply = await self.request("GET", "channels")
-        return [c for c in reply if isinstance(c, dict)] if isinstance(reply, list) else []
+        if not isinstance(reply, list):
+            raise AriError(f"ARI GET channels: not a list ({type(reply).__name__})")
+        return [c for c in reply if isinstance(c, dict)]
 
     async def subscribe_channel(self, channel_id: str) -> None:
         """Keep receiving a channel's events after it leaves Stasis (to see its outcome)."""

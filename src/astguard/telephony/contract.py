@@ -81,6 +81,16 @@ INHERITED_INBOUND_CALL_VARIABLE = "__" + INBOUND_CALL_VARIABLE
 DIAL_OPTIONS_VARIABLE = "ASTGUARD_DIAL_OPTIONS"  # for the trunk's Dial(): the U() announcement
 VIA_VARIABLE = "ASTGUARD_VIA"  # "agi" on the FastAGI path (the outcome comes from a handler)
 REUSED_VARIABLE = "ASTGUARD_REUSED"  # "1" when /reuse answered the recorded verdict again
+# Agents' codes kept by the dialplan while astguard does not answer ([astguard-keep-code]):
+# one AstDB key per code in KEPT_CODES_FAMILY, its value the fields below joined by
+# KEPT_CODE_SEPARATOR, version first; telephony/kept_codes.py reads them back over AMI.
+FEATURE_CONTEXT = "astguard-feature"  # features.conf's Gosub for the in-call codes
+KEEP_CODE_CONTEXT = "astguard-keep-code"
+KEEP_STORE_CONTEXT = "astguard-keep-store"  # its own channel writes AstDB
+KEPT_CODES_FAMILY = "astguard-codes"
+KEPT_CODE_SEPARATOR = "|"
+KEPT_CODE_VERSION = "1"
+KEPT_CODE_FIELDS = ("version", "kind", "decision_id", "endpoint", "days", "epoch")
 # In-call features (astguard-features.conf), enabled through DYNAMIC_FEATURES.
 REFUSAL_FEATURE = "astguard-refus"
 OPPOSITION_FEATURE = "astguard-opposition"
@@ -91,7 +101,8 @@ OUTBOUND_AGENT_FEATURES = "#".join(FEATURES)  # an agent's announced outbound ca
 INBOUND_AGENT_FEATURES = OBJECTION_FEATURE  # an agent's recorded inbound call
 
 # The dialplan's own scratch variables: astguard neither sets nor reads them.
-DIALPLAN_ONLY_VARIABLES = ("ASTGUARD_HEADER", "ASTGUARD_ASKED", "ASTGUARD_DECIDED_FOR")
+DIALPLAN_ONLY_VARIABLES = ("ASTGUARD_HEADER", "ASTGUARD_ASKED", "ASTGUARD_DECIDED_FOR",
+                           "ASTGUARD_KEPT")
 
 # Every ASTGUARD_ variable the shipped dialplan names. INBOUND_CALL_VARIABLE is not one: astguard
 # sets it over ARI and reads it back over FastAGI, the channel only carries it.

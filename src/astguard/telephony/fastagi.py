@@ -34,7 +34,7 @@ from astguard.app.gate import Gate
 from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
-from astguard.values import Outcome
+from astguard.values import NOT_DIALLED, Outcome
 from astguard.telephony.agi_binding import (
     AgiRefused,
     ChannelBinding,
@@ -43,7 +43,8 @@ from astguard.telephony.agi_binding import (
 )
 from astguard.telephony import contract
 from astguard.telephony.call_token import CallTokens, TokenCheck
-from astguard.telephony.stasis import call_from_args, call_token, result_variable
+from astguard.telephony.stasis import NOT_HANDED_OFF
+from astguard.telephony.verdict import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,16 @@ class OutboundAgi:
         token = call_token(self._tokens, decided)
         result = result_variable(decided)
         if token:  # first: a verdict without its token would be hung up at the trunk
-            await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
+            try:
+                await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
+            except Exception:
+                # No verdict then: the dialplan refuses the call, which never reaches the
+                # trunk nor the hangup handler that reports an allowed call's outcome.
+                await self._gate.outcome(decided.decision_id, Outcome(
+                    answered=False, dial_status=NOT_DIALLED, hangup_cause=None,
+                    hangup_cause_text=NOT_HANDED_OFF, duration_s=None,
+                    ended_at=dt.datetime.now(dt.UTC)))
+                raise
             self._allowed[decided.decision_id] = result
             while len(self._allowed) > _REUSABLE:
                 self._allowed.popitem(last=False)
@@ -282,8 +292,16 @@ class ContactsAgi:
             try:
                 await self._contacts.record_for_decision(decision_id, kind, source="dtmf")
                 prompt = _CONFIRMATION[kind]
-            except (InputError, StoreUnavailable) as exc:
+            except InputError as exc:
                 log.warning("in-call %s for %s not recorded: %s", kind, decision_id, exc)
+            except StoreUnavailable as exc:
+                # Neither PostgreSQL nor the spool could take it: leave the prompt variable
+                # unset so that [astguard-feature] keeps the code in the Asterisk database.
+                log.error("in-call %s for %s not recorded, left to the dialplan: %s", kind,
+                          decision_id, exc)
+                return
+        # Set before playing: once set, the dialplan keeps no copy of the code.
+        await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
         await request.send_command(f'STREAM FILE astguard/{prompt} ""')
 
     async def code(self, request: TimedRequest) -> None:
@@ -297,8 +315,13 @@ class ContactsAgi:
                     endpoint, kind, source="short-code",
                     days=int(days) if days.isdigit() else None)
                 prompt = _CONFIRMATION[kind]
-            except (InputError, StoreUnavailable) as exc:
+            except InputError as exc:
                 log.warning("short code %s from %s not recorded: %s", kind, endpoint, exc)
+            except StoreUnavailable as exc:
+                # Neither PostgreSQL nor the spool: [astguard-code] keeps it in AstDB.
+                log.error("short code %s from %s not recorded, left to the dialplan: %s", kind,
+                          endpoint, exc)
+                return
         await request.set_variable(contract.CODE_PROMPT_VARIABLE, prompt)
 
 

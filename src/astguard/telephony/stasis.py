@@ -3,7 +3,7 @@
 The dialplan (src/astguard/data/asterisk/astguard.conf) calls
     Stasis(astguard,outbound,${EXTEN},${ASTGUARD_ENDPOINT},${ASTGUARD_CAMPAIGN},
            ${ASTGUARD_DIAL_MODE},${ASTGUARD_DEPARTMENT})
-and after Stasis() returns it reads ASTGUARD_RESULT (see result_variable): "allow" goes to
+and after Stasis() returns it reads ASTGUARD_RESULT (see verdict.result_variable): "allow" goes to
 astguard-allowed (caller ID set, then the trunk), anything else (deny, or nothing because astguard
 failed) to astguard-refused (a French prompt, then a hangup with ASTGUARD_CAUSE). Everything the decision
 needs travels in the Stasis arguments, so a call costs no ARI round trip before the decision.
@@ -12,6 +12,7 @@ needs travels in the Stasis arguments, so a call costs no ARI round trip before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -20,8 +21,7 @@ from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
 from astguard.app.gate import Decided, Gate
-from astguard.policy import CallRequest, DialMode
-from astguard.values import Outcome
+from astguard.values import NOT_DIALLED, Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
 from astguard.telephony.contract import (
@@ -29,83 +29,23 @@ from astguard.telephony.contract import (
     ENTRY_OUTBOUND,
     INHERITED_TOKEN_VARIABLE,
     RESULT_VARIABLE,
-    result_value,
 )
+from astguard.telephony.verdict import call_from_args, call_token, result_variable
 
 log = logging.getLogger(__name__)
 
 
-def result_variable(decided: Decided) -> str:
-    """RESULT_VARIABLE, the one variable the dialplan reads after a decision (Stasis and AGI),
-    in the contract's format (telephony/contract.py); [astguard-verdict] splits it."""
-    verdict = decided.verdict
-    return result_value(
-        verdict=verdict.decision.value,
-        decision_id=decided.decision_id,
-        cause="" if verdict.allowed else str(verdict.hangup_cause),
-        prompt=verdict.prompt.value if verdict.prompt else "",
-        destination=verdict.destination,
-        reasons=verdict.codes,
-        caller_id=(verdict.caller_id or "") if verdict.allowed else "")
-
-
-def channel_device(channel_name: str | None) -> str | None:
-    """The device a channel belongs to, from the name Asterisk gives it: the PJSIP endpoint
-    ("PJSIP/agent1-0000002a" -> "agent1"), "TECH/device" for other technologies, None for a
-    Local channel (a dialer's origination) or no name."""
-    tech, sep, rest = (channel_name or "").partition("/")
-    if not sep or not rest or tech == "Local":
-        return None
-    device = rest.rsplit("-", 1)[0] if "-" in rest else rest
-    return device if tech == "PJSIP" else f"{tech}/{device}"
-
-
-def call_token(tokens: CallTokens | None, decided: Decided) -> str | None:
-    """The token an allowed call carries to the trunk (Stasis and AGI alike), else None."""
-    if tokens is None or not decided.verdict.allowed:
-        return None
-    return tokens.issue(decided.decision_id, decided.verdict.destination)
-
-
-def call_from_args(args: list[str], *, source: str, caller_id: str | None,
-                   channel_id: str | None, fallback_exten: str | None,
-                   channel_name: str | None = None) -> CallRequest:
-    """Build the call from the dialplan's arguments: exten, endpoint, campaign, mode, department.
-
-    A phone's channel is known by its device whatever the arguments say: an endpoint whose
-    name the dialplan's filter emptied or altered must not pass for a dialer's channel, whose
-    campaign variable is honoured freely (R-A). A non-PJSIP device is never a registered one.
-    """
-    padded = [a.strip() for a in args] + [""] * 5
-    exten, endpoint, campaign, mode, department = padded[:5]
-    device = channel_device(channel_name)
-    if device is not None and device != endpoint:
-        log.warning("channel %s: endpoint argument %r, taken as %r", channel_name, endpoint,
-                    device)
-        endpoint = device
-    dial_mode = None
-    if mode:
-        try:
-            dial_mode = DialMode(mode.lower())
-        except ValueError:
-            # An unknown mode is taken as the most automated one (strict reading of R-F4).
-            log.warning("unknown dial mode %r, taken as broadcast", mode)
-            dial_mode = DialMode.BROADCAST
-    return CallRequest(
-        dialled=exten or fallback_exten or "",
-        source=source,
-        endpoint=endpoint or None,
-        campaign_name=campaign or None,
-        dial_mode=dial_mode,
-        caller_id=caller_id or None,
-        department=department or None,
-        channel_id=channel_id,
-    )
-
-
 LOST_END = "fin d'appel non observée (liaison ARI coupée pendant l'appel)"
 LOST_BY_RESTART = "fin d'appel non observée (astguard arrêté pendant l'appel)"
+LOST_HAND_OFF = "fin d'appel non observée (ARI n'a pas confirmé la remise du verdict)"
+LOST_UNFOLLOWED = "fin d'appel non observée (appel suivi par personne)"
+NOT_HANDED_OFF = "appel non composé : le verdict n'a pas pu être remis au canal"
+HUNG_UP_DURING_DECISION = "appel non composé : l'appelant a raccroché pendant la décision"
 EARLIER_CALLS_INTERVAL = 10.0  # seconds between two looks for calls a previous run lost
+UNCONFIRMED_INTERVAL = 2.0  # seconds between two looks at channels followed unconfirmed
+# A call of this run is looked for in the store once this old: by then its channel is followed
+# or its outcome handed to the gate (Stasis), or its hangup handler has reported (FastAGI).
+UNFOLLOWED_MARGIN = dt.timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -115,6 +55,9 @@ class _Tracked:
     dial_status: str | None = None
     gap: bool = False  # events were lost while the websocket was down
     answered_unseen: bool = False  # found Up after the gap: answered, moment unknown
+    # Why the channel's end may go unseen (its subscription is not confirmed), and the text
+    # of its outcome if it is found ended; None once subscribed.
+    unconfirmed: str | None = None
 
     @property
     def answered(self) -> bool | None:
@@ -171,77 +114,141 @@ class OutboundStasisApp:
             self._spawn(self._gate.outcome(tracked.decision_id, outcome))
 
     async def _reconcile(self) -> None:
-        """After the websocket came back: events of the outage are lost. A followed channel that
-        still exists is followed again (answered meanwhile if Asterisk says it is Up); one that
-        ended meanwhile gets its outcome now, saying honestly what was not seen (no hang-up
-        cause or duration; answered unknown unless seen), and is forgotten."""
-        for channel_id in list(self._tracked):
+        """After the websocket came back: events of the outage are lost. Every followed channel
+        is looked at again (confirm_channels): one that still exists is followed again
+        (answered meanwhile if Asterisk says it is Up); one that ended meanwhile gets its
+        outcome now, saying honestly what was not seen (no hang-up cause or duration; answered
+        unknown unless seen). One ARI did not answer for stays unconfirmed and is looked at
+        again by follow_unconfirmed_forever, never forgotten."""
+        for tracked in self._tracked.values():
+            tracked.gap = True
+            tracked.unconfirmed = tracked.unconfirmed or LOST_END
+        await self.confirm_channels()
+
+    async def confirm_channels(self, *, follow: bool = True) -> int:
+        """The followed channels whose end may go unseen (not subscribed to, or subscribed
+        before events were lost): one that ended gets its outcome now, with what was seen of it
+        and the rest unknown; a live one is subscribed to again (unless `follow` is False: at
+        shutdown, the next run follows it). An ARI error leaves the channel for the next look.
+        Returns how many outcomes were settled."""
+        settled = 0
+        for channel_id, tracked in list(self._tracked.items()):
+            reason = tracked.unconfirmed
+            if reason is None:
+                continue
             try:
                 info = await self._ari.channel_info(channel_id)
                 if info is not None:
-                    tracked = self._tracked.get(channel_id)
-                    if tracked is not None:
-                        tracked.gap = True
-                        if info.get("state") == "Up" and tracked.answered_at is None:
-                            tracked.answered_unseen = True
-                    await self._ari.subscribe_channel(channel_id)
+                    if info.get("state") == "Up" and tracked.answered_at is None:
+                        tracked.answered_unseen = True
+                    if follow:
+                        await self._ari.subscribe_channel(channel_id)
+                        tracked.unconfirmed = None
                     continue
             except AriError as exc:
-                log.warning("channel %s not reconciled yet: %s", channel_id, exc)
+                log.warning("channel %s (decision %s) not confirmed yet: %s", channel_id,
+                            tracked.decision_id, exc)
                 continue
-            tracked = self._tracked.pop(channel_id, None)
-            if tracked is None:
+            if self._tracked.get(channel_id) is not tracked:
                 continue  # its ChannelDestroyed arrived meanwhile
-            log.warning("channel %s ended while the ARI websocket was down", channel_id)
+            del self._tracked[channel_id]
+            log.warning("channel %s (decision %s) ended unobserved: %s", channel_id,
+                        tracked.decision_id, reason)
             tracked.gap = True
             await self._gate.outcome(tracked.decision_id, Outcome(
                 answered=tracked.answered,
                 dial_status=tracked.dial_status,
                 hangup_cause=None,
-                hangup_cause_text=LOST_END,
+                hangup_cause_text=reason,
                 duration_s=None,
                 ended_at=dt.datetime.now(dt.UTC),
-            ))
-
-    async def reconcile_earlier(self, before: dt.datetime) -> int:
-        """Outcomes a previous run of the service lost (killed, or stopped during a call), and
-        outcomes nothing could keep when they came: this node's allowed calls decided before
-        `before` without an outcome. An ended channel gets an honest outcome now (nothing
-        observed); a live one is followed from here. Returns how many were settled."""
-        await self._gate.retry_unsaved_outcomes()
-        settled = 0
-        for decision_id, channel_id in await self._gate.open_outcomes(before):
-            if channel_id in self._tracked:
-                continue
-            try:
-                info = await self._ari.channel_info(channel_id)
-                if info is not None:
-                    self._tracked[channel_id] = _Tracked(
-                        decision_id, gap=True, answered_unseen=info.get("state") == "Up")
-                    await self._ari.subscribe_channel(channel_id)
-                    continue
-            except AriError as exc:
-                self._tracked.pop(channel_id, None)
-                log.warning("channel %s (decision %s) not reconciled yet: %s", channel_id,
-                            decision_id, exc)
-                continue
-            log.warning("decision %s: its call ended while astguard was not following it",
-                        decision_id)
-            await self._gate.outcome(decision_id, Outcome(
-                answered=None, dial_status=None, hangup_cause=None,
-                hangup_cause_text=LOST_BY_RESTART, duration_s=None,
-                ended_at=dt.datetime.now(dt.UTC)))
+            ), observed=False)
             settled += 1
         return settled
 
-    async def reconcile_earlier_forever(self, before: dt.datetime,
-                                        interval: float = EARLIER_CALLS_INTERVAL) -> None:
-        """reconcile_earlier whenever ARI is connected, every `interval` seconds (a spooled
-        decision of an earlier run reaches PostgreSQL only when the spool is flushed)."""
+    async def follow_unconfirmed_forever(self, interval: float = UNCONFIRMED_INTERVAL) -> None:
+        """confirm_channels every `interval` seconds while ARI is connected (a hand-off or a
+        reconciliation that ARI did not answer in time): costs nothing when all is confirmed."""
         while True:
             await self._ari.connected.wait()
+            await self.confirm_channels()
+            await asyncio.sleep(interval)
+
+    async def settle_ended(self) -> int:
+        """At shutdown: the outcomes kept in memory are tried once more (PostgreSQL or the
+        spool: memory ends with the process), and the unconfirmed channels that already ended
+        get their outcome; live ones are left to the next run (reconcile_earlier)."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._gate.retry_unsaved_outcomes()
+        return await self.confirm_channels(follow=False)
+
+    async def reconcile_earlier(self, started: dt.datetime) -> int:
+        """Outcomes nothing else will write: this node's allowed calls without an outcome,
+        decided before this run `started` (a previous run was killed or stopped during the
+        call) or by this run at least UNFOLLOWED_MARGIN ago and not followed here (a FastAGI
+        hangup handler that never reached astguard, an outcome lost by a bug). Outcomes kept
+        in memory are written first. An ended channel gets an honest outcome now (nothing
+        observed; one that waits in the spool or is being written wins); a live Stasis one
+        is followed from here; a live FastAGI one is left to its hangup handler (following it
+        too would write its outcome twice). Returns how many were settled."""
+        await self._gate.retry_unsaved_outcomes()
+        calls = [c for c in await self._gate.open_outcomes(started, UNFOLLOWED_MARGIN)
+                 if c.channel_id not in self._tracked]
+        if not calls:
+            return 0
+        try:
+            # One request for all of them (a node's FastAGI calls in progress are listed at
+            # every look), rather than one per call.
+            live = {c.get("id"): c for c in await self._ari.list_channels()}
+        except AriError as exc:
+            log.warning("%d calls without their outcome not reconciled yet: %s", len(calls), exc)
+            return 0
+        settled = 0
+        for call in calls:
+            channel_id = call.channel_id
+            why = LOST_BY_RESTART if call.decided_at < started else LOST_UNFOLLOWED
+            if channel_id in self._tracked:
+                continue  # followed meanwhile
+            if channel_id in live:
+                if call.source == "ari":
+                    await self._follow(call.decision_id, channel_id, live[channel_id], why)
+                continue
+            log.warning("decision %s: its call ended while astguard was not following it (%s)",
+                        call.decision_id, why)
+            await self._gate.outcome(call.decision_id, Outcome(
+                answered=None, dial_status=None, hangup_cause=None, hangup_cause_text=why,
+                duration_s=None, ended_at=dt.datetime.now(dt.UTC)), observed=False)
+            settled += 1
+        return settled
+
+    async def _follow(self, decision_id: str, channel_id: str, info: dict[str, Any],
+                      why: str) -> None:
+        """Follow a live channel from now on, what came before unseen. If the subscription
+        fails, follow_unconfirmed_forever makes it again (or settles the call if it ended)."""
+        tracked = _Tracked(decision_id, gap=True, answered_unseen=info.get("state") == "Up",
+                           unconfirmed=why)
+        self._tracked[channel_id] = tracked
+        try:
+            await self._ari.subscribe_channel(channel_id)
+        except AriError as exc:
+            log.warning("channel %s (decision %s) not subscribed to yet: %s", channel_id,
+                        decision_id, exc)
+            return
+        tracked.unconfirmed = None
+
+    async def reconcile_earlier_forever(self, started: dt.datetime,
+                                        interval: float = EARLIER_CALLS_INTERVAL) -> None:
+        """reconcile_earlier whenever ARI is connected, every `interval` seconds (a spooled
+        decision reaches PostgreSQL only when the spool is flushed); while it is not, the
+        outcomes kept in memory are still written."""
+        while True:
+            with contextlib.suppress(TimeoutError):  # at once when connected
+                await asyncio.wait_for(self._ari.connected.wait(), interval)
             try:
-                await self.reconcile_earlier(before)
+                if self._ari.connected.is_set():
+                    await self.reconcile_earlier(started)
+                else:  # the outcomes kept in memory need PostgreSQL only, not ARI
+                    await self._gate.retry_unsaved_outcomes()
             except StoreUnavailable:
                 pass  # next time
             await asyncio.sleep(interval)
@@ -255,7 +262,13 @@ class OutboundStasisApp:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A spawned task's failure is logged with its traceback, never lost with the task."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("ARI task %s failed", task.get_coro(), exc_info=exc)
 
     async def _on_outbound(self, channel: dict[str, Any], args: list[str]) -> None:
         t0 = time.perf_counter()
@@ -271,23 +284,9 @@ class OutboundStasisApp:
             log.exception("decision failed for channel %s", channel_id)
             await self._release(channel_id)
             return
-        track = decided.verdict.allowed
-        if track:
+        if decided.verdict.allowed:
             self._tracked[channel_id] = _Tracked(decided.decision_id)
-        token = call_token(self._tokens, decided)
-        try:
-            if token:
-                # The token first, as over FastAGI: an allow verdict never reaches the channel
-                # without it (the trunk watchdog would hang the call up, and the evidence would
-                # say both "allowed" and "unguarded"). If it fails, no verdict: refused.
-                await self._ari.set_variable(channel_id, INHERITED_TOKEN_VARIABLE, token)
-            await asyncio.gather(
-                self._ari.set_variable(channel_id, RESULT_VARIABLE, result_variable(decided)),
-                *([self._ari.subscribe_channel(channel_id)] if track else []),
-            )
-        except AriError as exc:
-            log.error("could not hand the verdict to channel %s: %s", channel_id, exc)
-            self._tracked.pop(channel_id, None)
+        await self._hand_off(channel_id, decided)
         t_decided = time.perf_counter()
         await self._release(channel_id)
         log.debug("channel %s: decided in %.2f ms, released after %.2f ms", channel_id,
@@ -299,6 +298,52 @@ class OutboundStasisApp:
                         "reason_codes": decided.verdict.codes, "endpoint": call.endpoint,
                         "channel": channel_id, "spooled": decided.spooled,
                         "recorded": decided.recorded})
+
+    async def _hand_off(self, channel_id: str, decided: Decided) -> None:
+        """The token, then the verdict, and for an allowed call the subscription to its channel
+        (to see its end). An allowed call is never forgotten because ARI failed here: an ARI
+        request that timed out may still have been applied by Asterisk, and the call may be
+        leaving for the trunk (issue 14's soak)."""
+        channel = self._tracked.get(channel_id)  # None: refused, nothing to follow
+        token = call_token(self._tokens, decided)
+        if token:
+            try:
+                # The token first, as over FastAGI: an allow verdict never reaches the channel
+                # without it (the trunk watchdog would hang the call up, and the evidence
+                # would say both "allowed" and "unguarded").
+                await self._ari.set_variable(channel_id, INHERITED_TOKEN_VARIABLE, token)
+            except AriError as exc:
+                # No verdict then: the dialplan refuses the call, which certainly never left.
+                log.error("could not hand the token to channel %s: %s", channel_id, exc)
+                await self._not_dialled(channel_id, HUNG_UP_DURING_DECISION
+                                        if exc.status == 404 else NOT_HANDED_OFF)
+                return
+        result, *subscribed = await asyncio.gather(
+            self._ari.set_variable(channel_id, RESULT_VARIABLE, result_variable(decided)),
+            *([self._ari.subscribe_channel(channel_id)] if channel else []),
+            return_exceptions=True)
+        for failure in (result, *subscribed):
+            if isinstance(failure, BaseException) and not isinstance(failure, AriError):
+                raise failure
+        if isinstance(result, AriError):
+            log.error("could not hand the verdict to channel %s: %s", channel_id, result)
+            if result.status == 404:  # the channel is gone: it never reached the dialplan
+                await self._not_dialled(channel_id, HUNG_UP_DURING_DECISION)
+                return
+            # Whether Asterisk applied it is unknown: its channel tells (followed below).
+        if channel is not None and subscribed and isinstance(subscribed[0], AriError):
+            log.error("channel %s (decision %s) not subscribed to: %s; looked at again",
+                      channel_id, channel.decision_id, subscribed[0])
+            channel.gap = True
+            channel.unconfirmed = LOST_HAND_OFF
+
+    async def _not_dialled(self, channel_id: str, why: str) -> None:
+        """An allowed call that certainly never reached the trunk: its outcome now."""
+        channel = self._tracked.pop(channel_id, None)
+        if channel is not None:
+            await self._gate.outcome(channel.decision_id, Outcome(
+                answered=False, dial_status=NOT_DIALLED, hangup_cause=None,
+                hangup_cause_text=why, duration_s=None, ended_at=dt.datetime.now(dt.UTC)))
 
     async def _release(self, channel_id: str | None) -> None:
         if channel_id is None:
