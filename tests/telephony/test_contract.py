@@ -28,7 +28,7 @@ def test_the_dialplan_uses_exactly_the_contracts_variables():
 
 
 def test_the_verdict_is_cut_into_the_contracts_fields_in_order():
-    cuts = re.findall(r"Set\((ASTGUARD_[A-Z_]+)=\$\{CUT\((\w+),(.),(\d)\)\}\)", DIALPLAN)
+    cuts = re.findall(r"Set\(((?:__)?ASTGUARD_[A-Z_]+)=\$\{CUT\((\w+),(.),(\d)\)\}\)", DIALPLAN)
     assert {(variable, result, sep) for variable, result, sep, _ in cuts} == {
         (variable, contract.RESULT_VARIABLE, contract.RESULT_SEPARATOR)
         for _, variable in contract.RESULT_FIELDS}
@@ -40,11 +40,16 @@ def test_the_verdict_is_cut_into_the_contracts_fields_in_order():
 def test_the_result_value_is_what_the_dialplan_cuts():
     value = contract.result_value(
         verdict="allow", decision_id="d-1", cause="", prompt="", destination="+33 6|12",
-        reasons=["A", "B"], caller_id="+33162123456;x")
+        reasons=["A", "B"], caller_id="+33162123456;x", token="d-1.17.ab|c;d")
     cut = dict(zip((name for name, _ in contract.RESULT_FIELDS),
                    value.split(contract.RESULT_SEPARATOR), strict=True))
     assert cut == {"verdict": "allow", "decision_id": "d-1", "cause": "", "prompt": "",
-                   "destination": "+33612", "reasons": "A,B", "caller_id": "+33162123456"}
+                   "destination": "+33612", "reasons": "A,B", "caller_id": "+33162123456",
+                   "token": "d-1.17.abcd"}
+    # The token lands where the trunk's channel inherits it, and /reuse filters it alike.
+    assert dict(contract.RESULT_FIELDS)["token"] == contract.INHERITED_TOKEN_VARIABLE
+    assert "FILTER(-.0-9A-Za-z,${ASTGUARD_TOKEN})" in DIALPLAN
+    assert contract.NOT_TOKEN.pattern == "[^-.0-9A-Za-z]"
 
 
 def test_the_arguments_travel_in_the_contracts_order_and_filters():
@@ -54,6 +59,10 @@ def test_the_arguments_travel_in_the_contracts_order_and_filters():
     assert [chars for chars, _ in parts][:3] == [contract.NUMBER_CHARS, contract.NAME_CHARS,
                                                 contract.NAME_CHARS]
     assert len(contract.CALL_ARGUMENTS) == len(parts)
+    # Then the contract's version: the dialplan takes the token from the verdict.
+    assert args.endswith(f",{contract.DIALPLAN_CONTRACT}")
+    assert contract.dialplan_contract(["n", "e", "c", "m", "d", "2"]) == 2
+    assert contract.dialplan_contract(["n", "e", "c", "m", "d"]) == 1  # an older dialplan
     assert f"PJSIP_HEADER(read,{contract.CAMPAIGN_HEADER})" in DIALPLAN
 
 

@@ -69,7 +69,7 @@ async def test_outbound_sets_the_result_variable(agi):
     commands = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
     assert commands == [
         'SET VARIABLE ASTGUARD_RESULT '
-        '"allow|dec-1|||+33612345678|CALLER_ID_NOT_AUTHORISED|+33162123456"']
+        '"allow|dec-1|||+33612345678|CALLER_ID_NOT_AUTHORISED|+33162123456|"']
     assert gate.calls[0].source == "agi" and gate.calls[0].channel_id == "1700000000.1"
 
 
@@ -78,7 +78,7 @@ async def test_outbound_refusal_sets_prompt_and_cause(agi):
     commands = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "", "",
                                                  channel="PJSIP/nobody-00000002"))
     assert commands == ['SET VARIABLE ASTGUARD_RESULT '
-                        '"deny|dec-1|21|refus-campagne|+33612345678|PURPOSE_UNCLASSIFIED|"']
+                        '"deny|dec-1|21|refus-campagne|+33612345678|PURPOSE_UNCLASSIFIED||"']
 
 
 async def test_the_channels_own_endpoint_wins_over_the_argument(agi):

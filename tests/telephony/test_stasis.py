@@ -83,7 +83,7 @@ async def test_allowed_call_gets_one_result_variable_then_continue(env):
     await app.drain()
     # The phone asked to present 1001, not the principal's: rewritten to the campaign's number.
     assert result_of(fake) == ["allow", "dec-1", "", "", "+33612345678",
-                               "CALLER_ID_NOT_AUTHORISED", "+33162123456"]
+                               "CALLER_ID_NOT_AUTHORISED", "+33162123456", ""]  # no tokens
     assert set(fake.paths()[:-1]) == {"/channels/ch1/variable",
                                       "/applications/astguard/subscription"}
     assert fake.paths()[-1] == "/channels/ch1/continue"  # only after the verdict is set
@@ -96,7 +96,7 @@ async def test_refused_call_gets_prompt_and_cause(env):
     app.handle(stasis_start("ch2", "0612345678", "agent9", "", "", ""))
     await app.drain()
     assert result_of(fake) == ["deny", "dec-1", "21", "refus-campagne", "+33612345678",
-                               "PURPOSE_UNCLASSIFIED", ""]
+                               "PURPOSE_UNCLASSIFIED", "", ""]
     assert "/applications/astguard/subscription" not in fake.paths()
     assert fake.paths()[-1] == "/channels/ch2/continue"
 
@@ -104,7 +104,7 @@ async def test_refused_call_gets_prompt_and_cause(env):
 def test_result_variable_cannot_be_split_by_a_hostile_caller_id():
     call = CallRequest("0612345678", "ari", caller_id="12|deny|x")
     decided = Decided(decide(call, Facts(None, "t"), OPEN, RULES), "d", recorded=True)
-    assert len(result_variable(decided).split("|")) == 7
+    assert len(result_variable(decided, "d.1.ab").split("|")) == 8
     # A hostile number is refused for every purpose now (R-F2, rules-fr 2026-11-26); the
     # filter still stands behind it: an allowed verdict carrying one cannot split either.
     campaign = Campaign("c", "acme", Purpose.SERVICE, DialMode.MANUAL, None)
@@ -113,8 +113,9 @@ def test_result_variable_cannot_be_split_by_a_hostile_caller_id():
     verdict = dataclasses.replace(refused, decision=Decision.ALLOW, reasons=(),
                                   caller_id="12|deny|x")
     allowed = Decided(verdict, "d", recorded=True)
-    fields = result_variable(allowed).split("|")
-    assert len(fields) == 7 and fields[0] == "allow" and fields[6] == "12"
+    fields = result_variable(allowed, "d.1.x|deny").split("|")
+    assert len(fields) == 8 and fields[0] == "allow" and fields[6] == "12"
+    assert fields[7] == "d.1.xdeny"
 
 
 async def test_a_failed_decision_releases_the_channel_without_a_verdict(env):

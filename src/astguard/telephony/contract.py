@@ -55,6 +55,18 @@ NUMBER_CHARS = "+0123456789"  # numbers, and the number and caller ID of a verdi
 NAME_CHARS = "-A-Za-z0-9_."  # endpoint and campaign names
 NOT_NUMBER = re.compile(r"[^+0-9]")
 NOT_NAME = re.compile(r"[^-A-Za-z0-9_.]")
+NOT_TOKEN = re.compile(r"[^-.0-9A-Za-z]")  # what /reuse's FILTER keeps of a token
+
+# The version of this contract the dialplan speaks, last of ASTGUARD_ARGS. 2: [astguard-verdict]
+# takes the call token from RESULT_VARIABLE, so astguard hands an allowed call its verdict and
+# its token in one ARI request (one less before the call goes on). Without it (1: a dialplan
+# installed before, or an integrator's own AGI call), astguard also sets the token on its own,
+# first, as before.
+DIALPLAN_CONTRACT = 2
+
+# The call token (telephony/call_token.py): set with "__" so dialled channels inherit it.
+TOKEN_VARIABLE = "ASTGUARD_TOKEN"
+INHERITED_TOKEN_VARIABLE = "__" + TOKEN_VARIABLE
 
 # What comes out: the one result variable and the fields [astguard-verdict] cuts it into.
 RESULT_VARIABLE = "ASTGUARD_RESULT"
@@ -67,12 +79,9 @@ RESULT_FIELDS = (  # (field, the dialplan variable it lands in), in order
     ("destination", "ASTGUARD_DESTINATION"),
     ("reasons", "ASTGUARD_REASONS"),
     ("caller_id", "ASTGUARD_CALLERID"),
+    ("token", INHERITED_TOKEN_VARIABLE),  # empty unless allowed; inherited by the trunk channel
 )
 DECISION_ID_VARIABLE = dict(RESULT_FIELDS)["decision_id"]  # read back by /feature
-
-# The call token (telephony/call_token.py): set with "__" so dialled channels inherit it.
-TOKEN_VARIABLE = "ASTGUARD_TOKEN"
-INHERITED_TOKEN_VARIABLE = "__" + TOKEN_VARIABLE
 
 # Codes and recording.
 CODE_PROMPT_VARIABLE = "ASTGUARD_CODE_PROMPT"  # the confirmation /code chooses
@@ -107,18 +116,28 @@ DIALPLAN_ONLY_VARIABLES = ("ASTGUARD_HEADER", "ASTGUARD_ASKED", "ASTGUARD_DECIDE
 # Every ASTGUARD_ variable the shipped dialplan names. INBOUND_CALL_VARIABLE is not one: astguard
 # sets it over ARI and reads it back over FastAGI, the channel only carries it.
 DIALPLAN_VARIABLES = frozenset({
-    *ARGUMENT_VARIABLES, ARGS_VARIABLE, RESULT_VARIABLE, *(v for _, v in RESULT_FIELDS),
+    *ARGUMENT_VARIABLES, ARGS_VARIABLE, RESULT_VARIABLE,
+    *(v.removeprefix("__") for _, v in RESULT_FIELDS),
     TOKEN_VARIABLE, CODE_PROMPT_VARIABLE, DIAL_OPTIONS_VARIABLE, VIA_VARIABLE, REUSED_VARIABLE,
     *DIALPLAN_ONLY_VARIABLES,
 })
 
 
 def result_value(*, verdict: str, decision_id: str, cause: str, prompt: str,
-                 destination: str, reasons: Iterable[str], caller_id: str) -> str:
+                 destination: str, reasons: Iterable[str], caller_id: str,
+                 token: str = "") -> str:
     """RESULT_VARIABLE's value. One variable, set in one request, so a channel never sees
-    half a verdict. The number and caller ID are filtered as the dialplan filters numbers;
-    the caller ID is last."""
+    half a verdict, nor an allow without its token. The number and caller ID are filtered as
+    the dialplan filters numbers, the token as /reuse filters it."""
     fields = {"verdict": verdict, "decision_id": decision_id, "cause": cause,
               "prompt": prompt, "destination": NOT_NUMBER.sub("", destination),
-              "reasons": ",".join(reasons), "caller_id": NOT_NUMBER.sub("", caller_id)}
+              "reasons": ",".join(reasons), "caller_id": NOT_NUMBER.sub("", caller_id),
+              "token": NOT_TOKEN.sub("", token)}
     return RESULT_SEPARATOR.join(fields[name] for name, _ in RESULT_FIELDS)
+
+
+def dialplan_contract(args: list[str]) -> int:
+    """The contract version the dialplan said it speaks (ASTGUARD_ARGS's last field, after
+    CALL_ARGUMENTS); 1 when it said nothing."""
+    extra = args[len(CALL_ARGUMENTS)] if len(args) > len(CALL_ARGUMENTS) else ""
+    return int(extra) if extra.strip().isdigit() else 1

@@ -206,8 +206,10 @@ class OutboundAgi:
         )
         decided = await self._gate.check(call, record=True)
         token = call_token(self._tokens, decided)
-        result = result_variable(decided)
-        if token:  # first: a verdict without its token would be hung up at the trunk
+        result = result_variable(decided, token)  # the verdict and its token, in one variable
+        if token and contract.dialplan_contract(request.args) < contract.DIALPLAN_CONTRACT:
+            # An older dialplan does not take the token from the result: set it first, on its
+            # own (a verdict without its token would be hung up at the trunk).
             try:
                 await request.set_variable(contract.INHERITED_TOKEN_VARIABLE, token)
             except Exception:
@@ -218,6 +220,7 @@ class OutboundAgi:
                     hangup_cause_text=NOT_HANDED_OFF, duration_s=None,
                     ended_at=dt.datetime.now(dt.UTC)))
                 raise
+        if token:
             self._allowed[decided.decision_id] = result
             while len(self._allowed) > _REUSABLE:
                 self._allowed.popitem(last=False)

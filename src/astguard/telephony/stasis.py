@@ -25,10 +25,12 @@ from astguard.values import NOT_DIALLED, Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
 from astguard.telephony.contract import (
+    DIALPLAN_CONTRACT,
     ENTRIES,
     ENTRY_OUTBOUND,
     INHERITED_TOKEN_VARIABLE,
     RESULT_VARIABLE,
+    dialplan_contract,
 )
 from astguard.telephony.verdict import call_from_args, call_token, result_variable
 
@@ -286,7 +288,7 @@ class OutboundStasisApp:
             return
         if decided.verdict.allowed:
             self._tracked[channel_id] = _Tracked(decided.decision_id)
-        await self._hand_off(channel_id, decided)
+        await self._hand_off(channel_id, decided, dialplan_contract(args))
         t_decided = time.perf_counter()
         await self._release(channel_id)
         log.debug("channel %s: decided in %.2f ms, released after %.2f ms", channel_id,
@@ -299,14 +301,15 @@ class OutboundStasisApp:
                         "channel": channel_id, "spooled": decided.spooled,
                         "recorded": decided.recorded})
 
-    async def _hand_off(self, channel_id: str, decided: Decided) -> None:
-        """The token, then the verdict, and for an allowed call the subscription to its channel
-        (to see its end). An allowed call is never forgotten because ARI failed here: an ARI
-        request that timed out may still have been applied by Asterisk, and the call may be
-        leaving for the trunk (issue 14's soak)."""
+    async def _hand_off(self, channel_id: str, decided: Decided, contract_version: int) -> None:
+        """The verdict with its token in one request (a dialplan of DIALPLAN_CONTRACT takes
+        the token from it; an older one gets the token first, on its own), and for an allowed
+        call the subscription to its channel (to see its end). An allowed call is never
+        forgotten because ARI failed here: an ARI request that timed out may still have been
+        applied by Asterisk, and the call may be leaving for the trunk (issue 14's soak)."""
         channel = self._tracked.get(channel_id)  # None: refused, nothing to follow
         token = call_token(self._tokens, decided)
-        if token:
+        if token and contract_version < DIALPLAN_CONTRACT:
             try:
                 # The token first, as over FastAGI: an allow verdict never reaches the channel
                 # without it (the trunk watchdog would hang the call up, and the evidence
@@ -319,7 +322,8 @@ class OutboundStasisApp:
                                         if exc.status == 404 else NOT_HANDED_OFF)
                 return
         result, *subscribed = await asyncio.gather(
-            self._ari.set_variable(channel_id, RESULT_VARIABLE, result_variable(decided)),
+            self._ari.set_variable(channel_id, RESULT_VARIABLE,
+                                   result_variable(decided, token)),
             *([self._ari.subscribe_channel(channel_id)] if channel else []),
             return_exceptions=True)
         for failure in (result, *subscribed):

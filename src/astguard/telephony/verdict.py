@@ -13,11 +13,13 @@ from astguard.telephony.contract import result_value
 log = logging.getLogger(__name__)
 
 
-def result_variable(decided: Decided) -> str:
+def result_variable(decided: Decided, token: str | None = None) -> str:
     """RESULT_VARIABLE, the one variable the dialplan reads after a decision (Stasis and AGI),
-    in the contract's format (telephony/contract.py); [astguard-verdict] splits it."""
+    in the contract's format (telephony/contract.py), with the allowed call's token;
+    [astguard-verdict] splits it."""
     verdict = decided.verdict
     return result_value(
+        token=(token or "") if verdict.allowed else "",
         verdict=verdict.decision.value,
         decision_id=decided.decision_id,
         cause="" if verdict.allowed else str(verdict.hangup_cause),
