@@ -33,6 +33,12 @@ class Outcome:
     duration_s: float | None
     ended_at: dt.datetime
 
+    @classmethod
+    def not_dialled(cls, why: str, at: dt.datetime) -> Outcome:
+        """An allowed call that certainly never reached the trunk, and why."""
+        return cls(answered=False, dial_status=NOT_DIALLED, hangup_cause=None,
+                   hangup_cause_text=why, duration_s=None, ended_at=at)
+
     def as_row(self, decision_id: str) -> dict[str, Any]:
         return {
             "decision_id": decision_id, "answered": self.answered,

@@ -34,7 +34,7 @@ from astguard.app.gate import Gate
 from astguard.errors import InputError, StoreUnavailable, TelephonyError
 from astguard.metrics import Metrics
 from astguard.settings import DEFAULT_AGI_PEERS, IpNetwork
-from astguard.values import NOT_DIALLED, Outcome
+from astguard.values import Outcome
 from astguard.telephony.agi_binding import (
     AgiRefused,
     ChannelBinding,
@@ -215,10 +215,8 @@ class OutboundAgi:
             except Exception:
                 # No verdict then: the dialplan refuses the call, which never reaches the
                 # trunk nor the hangup handler that reports an allowed call's outcome.
-                await self._gate.outcome(decided.decision_id, Outcome(
-                    answered=False, dial_status=NOT_DIALLED, hangup_cause=None,
-                    hangup_cause_text=NOT_HANDED_OFF, duration_s=None,
-                    ended_at=dt.datetime.now(dt.UTC)))
+                await self._gate.outcome(decided.decision_id, Outcome.not_dialled(
+                    NOT_HANDED_OFF, dt.datetime.now(dt.UTC)))
                 raise
         if token:
             self._allowed[decided.decision_id] = result

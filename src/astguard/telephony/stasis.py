@@ -21,7 +21,7 @@ from typing import Any
 
 from astguard.errors import AriError, StoreUnavailable
 from astguard.app.gate import Decided, Gate
-from astguard.values import NOT_DIALLED, Outcome
+from astguard.values import Outcome
 from astguard.telephony.ari import CONNECTED_EVENT, AriClient, event_time
 from astguard.telephony.call_token import CallTokens
 from astguard.telephony.contract import (
@@ -345,9 +345,8 @@ class OutboundStasisApp:
         """An allowed call that certainly never reached the trunk: its outcome now."""
         channel = self._tracked.pop(channel_id, None)
         if channel is not None:
-            await self._gate.outcome(channel.decision_id, Outcome(
-                answered=False, dial_status=NOT_DIALLED, hangup_cause=None,
-                hangup_cause_text=why, duration_s=None, ended_at=dt.datetime.now(dt.UTC)))
+            await self._gate.outcome(channel.decision_id,
+                                     Outcome.not_dialled(why, dt.datetime.now(dt.UTC)))
 
     async def _release(self, channel_id: str | None) -> None:
         if channel_id is None:
