@@ -4,6 +4,7 @@ sync handlers work; the outbound route sets ASTGUARD_RESULT."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -155,22 +156,28 @@ async def test_unknown_route_is_closed(agi):
     assert await play_asterisk(port, request("nope")) == []
 
 
+@contextlib.asynccontextmanager
+async def outbound_with_tokens(tokens) -> AsyncIterator[int]:
+    """A FastAGI server with the outbound routes and this token issuer; yields its port."""
+    app = HardenedFastAGI(read_timeout=0.5)
+    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
+    server = await serve_fastagi(app, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_allowed_call_gets_its_token_before_the_verdict():
     from astguard.telephony.call_token import CallTokens
 
     tokens = CallTokens("k" * 40, 300)
-    app = HardenedFastAGI(read_timeout=0.5)
-    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
-    server = await serve_fastagi(app, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with outbound_with_tokens(tokens) as port:
         allowed = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "",
                                                     ""))
         refused = await play_asterisk(port, request("outbound", "0612345678", "nobody", "", "",
                                                     "", channel="PJSIP/nobody-00000002"))
-    finally:
-        server.close()
-        await server.wait_closed()
     assert allowed[0].startswith('SET VARIABLE __ASTGUARD_TOKEN "')
     assert tokens.verify(allowed[0].split('"')[1], "+33612345678").valid
     assert allowed[1].startswith("SET VARIABLE ASTGUARD_RESULT")
@@ -184,11 +191,7 @@ async def test_a_failover_reuses_only_a_decision_astguard_signed_for_this_number
     from astguard.telephony.call_token import CallTokens
 
     tokens = CallTokens("k" * 40, 300)
-    app = HardenedFastAGI(read_timeout=0.5)
-    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
-    server = await serve_fastagi(app, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with outbound_with_tokens(tokens) as port:
         allowed = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "",
                                                     ""))
         token = allowed[0].split('"')[1]
@@ -199,9 +202,6 @@ async def test_a_failover_reuses_only_a_decision_astguard_signed_for_this_number
         unknown = await play_asterisk(port, request(
             "reuse", tokens.issue("dec-never-made", "+33612345678"), "0612345678"))
         empty = await play_asterisk(port, request("reuse", "", "0612345678"))
-    finally:
-        server.close()
-        await server.wait_closed()
     assert genuine == [allowed[1], 'SET VARIABLE ASTGUARD_REUSED "1"']
     assert other_number == forged == unknown == empty == []
 

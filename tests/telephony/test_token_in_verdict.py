@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from astguard.telephony import contract
 from astguard.telephony.call_token import CallTokens
-from astguard.telephony.fastagi import HardenedFastAGI, OutboundAgi, serve_fastagi
 from astguard.telephony.stasis import OutboundStasisApp
-from tests.telephony.test_fastagi import play_asterisk, request
+from tests.telephony.test_fastagi import outbound_with_tokens, play_asterisk, request
 from tests.telephony.test_stasis import RecordingGate, env, stasis_start  # noqa: F401
 
 V2 = str(contract.DIALPLAN_CONTRACT)
@@ -49,17 +48,10 @@ async def test_stasis_sets_the_token_first_for_an_older_dialplan(env):  # noqa: 
 
 async def test_fastagi_hands_verdict_and_token_in_one_command():
     tokens = CallTokens("k" * 40, 300)
-    app = HardenedFastAGI(read_timeout=0.5)
-    OutboundAgi(RecordingGate(), tokens=tokens).install(app)
-    server = await serve_fastagi(app, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with outbound_with_tokens(tokens) as port:
         v2 = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", "",
                                                V2))
         v1 = await play_asterisk(port, request("outbound", "0612345678", "agent1", "", "", ""))
-    finally:
-        server.close()
-        await server.wait_closed()
     (only,) = v2
     assert only.startswith(f"SET VARIABLE {contract.RESULT_VARIABLE} \"allow|")
     assert tokens.verify(only.strip('"').split("|")[7], "+33612345678").valid
