@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from astguard.install.kit import PROMPTS, data_path
+from astguard.telephony.contract import KEPT_CODES_FAMILY
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en", "asterisk-core-sounds-fr")
@@ -141,7 +142,7 @@ class LabAsterisk:
             if out.returncode == 0 and "fully booted" in out.stdout:
                 # The root filesystem is shared by every run: no agent's code kept by a
                 # previous run's dialplan ([astguard-keep-code]) is taken by this one.
-                self.cli("database deltree astguard-codes")
+                self.cli(f"database deltree {KEPT_CODES_FAMILY}")
                 return
             time.sleep(0.3)
         raise LabError("Asterisk did not finish booting in time")

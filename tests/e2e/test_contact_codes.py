@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from astguard.telephony.contract import KEPT_CODES_FAMILY
 from lab.sipp import agent_call
 from tests.e2e.conftest import OPEN, decisions_for, fresh_number, wait_for
 
@@ -77,7 +78,7 @@ def test_short_code_without_a_previous_call_says_so(guard, lab, tmp_path):
 
 
 def kept_in_astdb(lab) -> str:
-    return lab.cli("database show astguard-codes")
+    return lab.cli(f"database show {KEPT_CODES_FAMILY}")
 
 
 def test_an_in_call_code_keyed_while_astguard_is_down_is_kept_then_written(
